@@ -1,0 +1,127 @@
+"""Configuration: `$PROVENANCE_HOME/config.toml` with environment overrides.
+
+The only global state the project keeps is configuration, and even that is
+passed around as a `Settings` value rather than read from module globals.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+DEFAULT_HOME = Path("~/.local/share/provenance")
+
+
+class ConfigError(Exception):
+    """The configuration file or an environment override is invalid."""
+
+
+def provenance_home() -> Path:
+    return Path(os.environ.get("PROVENANCE_HOME", str(DEFAULT_HOME))).expanduser()
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Hamming-distance limits under which a file counts as a modified copy."""
+
+    phash: int = 10
+    pdq: int = 70
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    rpc_url: str = ""  # empty: the managed local node
+    contract: str = ""  # empty: the deployment recorded for the chain
+    keystore: str = ""  # path of an eth-account keystore JSON
+    ipfs_backend: str = "embedded"  # embedded | kubo
+    ipfs_api: str = "http://127.0.0.1:5001"
+    ipfs_gateways: tuple[str, ...] = ()
+    database_url: str = ""  # empty: SQLite at home/ledger.db
+    trusted_issuers: tuple[str, ...] = ()
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @property
+    def ledger_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'ledger.db'}"
+
+    @property
+    def ipfs_dir(self) -> Path:
+        return self.home / "ipfs"
+
+    @property
+    def chain_dir(self) -> Path:
+        return self.home / "chain"
+
+
+# Environment variable -> settings key. Env wins over the file.
+_ENV = {
+    "PROVENANCE_RPC_URL": "rpc_url",
+    "PROVENANCE_CONTRACT": "contract",
+    "PROVENANCE_KEYSTORE": "keystore",
+    "PROVENANCE_IPFS_BACKEND": "ipfs_backend",
+    "PROVENANCE_IPFS_API": "ipfs_api",
+    "PROVENANCE_IPFS_GATEWAYS": "ipfs_gateways",
+    "PROVENANCE_DATABASE_URL": "database_url",
+    "PROVENANCE_TRUSTED_ISSUERS": "trusted_issuers",
+    "PROVENANCE_PHASH_THRESHOLD": "thresholds.phash",
+    "PROVENANCE_PDQ_THRESHOLD": "thresholds.pdq",
+}
+
+
+def _coerce(key: str, value: object) -> object:
+    if key in ("ipfs_gateways", "trusted_issuers"):
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{key} must be a list of strings")
+    if key.startswith("thresholds."):
+        try:
+            number = int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+        if number < 0:
+            raise ConfigError(f"{key} must not be negative")
+        return number
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string")
+    return value
+
+
+def load_settings(home: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read config.toml under the home folder, then apply environment overrides."""
+    env = os.environ if environ is None else environ
+    home = home or Path(env.get("PROVENANCE_HOME", str(DEFAULT_HOME))).expanduser()
+    values: dict[str, object] = {}
+    path = home / "config.toml"
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        for key, value in raw.items():
+            if key == "thresholds" and isinstance(value, dict):
+                for sub, v in value.items():
+                    values[f"thresholds.{sub}"] = v
+            else:
+                values[key] = value
+    for name, key in _ENV.items():
+        if name in env:
+            values[key] = env[name]
+
+    known = {f.name for f in fields(Settings)} | {f"thresholds.{f.name}" for f in fields(Thresholds)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
+    thresholds = Thresholds()
+    top: dict[str, object] = {}
+    for key, value in values.items():
+        coerced = _coerce(key, value)
+        if key.startswith("thresholds."):
+            thresholds = replace(thresholds, **{key.split(".", 1)[1]: coerced})
+        else:
+            top[key] = coerced
+    return Settings(home=home, thresholds=thresholds, **top)  # type: ignore[arg-type]
