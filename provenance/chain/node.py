@@ -1,0 +1,197 @@
+"""The local testnet: an anvil node on 127.0.0.1 that the project starts and stops.
+
+Anvil rather than `hardhat node` because anvil persists the chain to a state
+file (`--state`), so `chain down` / `chain up` keeps certificates, starts in
+~50 ms and needs no Node runtime. `--prune-history` stops it writing gigabytes
+of historical states under ~/.foundry.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from .errors import NodeError
+
+LOCAL_CHAIN_ID = 31337
+# The well-known first development account of anvil and Hardhat. Public
+# knowledge: it is the issuer only on the local chain.
+DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+DEV_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def anvil_binary() -> Path:
+    """Find anvil: $PROVENANCE_ANVIL, the repository's node_modules, then PATH."""
+    candidates = [os.environ.get("PROVENANCE_ANVIL", "")]
+    candidates.append(str(_REPO / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"))
+    candidates.append(shutil.which("anvil") or "")
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    raise NodeError("anvil not found: run `make setup` (it installs anvil from npm) or set PROVENANCE_ANVIL")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rpc_answers(url: str, timeout: float = 1.0) -> bool:
+    try:
+        reply = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=timeout)
+        return reply.status_code == 200 and "result" in reply.json()
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+
+
+def _wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
+            raise NodeError(f"anvil exited with code {proc.returncode}: {tail.strip()}")
+        if rpc_answers(url, timeout=0.5):
+            return
+        time.sleep(0.05)
+    proc.kill()
+    raise NodeError(f"anvil did not answer on {url} within {timeout:.0f} s")
+
+
+def _base_args(port: int) -> list[str]:
+    return [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--prune-history", "--silent"]
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    running: bool
+    url: str | None
+    pid: int | None
+    state_file: Path
+
+
+class ManagedNode:
+    """The user's persistent local chain under `$PROVENANCE_HOME/chain/`."""
+
+    def __init__(self, chain_dir: Path):
+        self.dir = chain_dir
+        self.state_file = chain_dir / "state.json"
+        self._pid_file = chain_dir / "anvil.pid"
+        self._port_file = chain_dir / "anvil.port"
+        self._log = chain_dir / "anvil.log"
+
+    def status(self) -> NodeStatus:
+        pid, port = self._read_int(self._pid_file), self._read_int(self._port_file)
+        url = f"http://127.0.0.1:{port}" if port else None
+        alive = pid is not None and _pid_alive(pid) and url is not None and rpc_answers(url)
+        return NodeStatus(running=alive, url=url if alive else None, pid=pid if alive else None, state_file=self.state_file)
+
+    def start(self, port: int | None = None) -> NodeStatus:
+        current = self.status()
+        if current.running:
+            return current
+        self.dir.mkdir(parents=True, exist_ok=True)
+        port = port or self._read_int(self._port_file) or 8545
+        if not _port_free(port):
+            port = free_port()
+        args = _base_args(port) + ["--state", str(self.state_file), "--state-interval", "1"]
+        if not self.state_file.exists():
+            # A fresh chain gets its own genesis time, so its genesis hash differs
+            # from any earlier chain and a recorded deployment cannot be misread.
+            args += ["--timestamp", str(int(time.time()))]
+        proc = _spawn(args, self._log)
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(proc, url, self._log)
+        self._pid_file.write_text(str(proc.pid))
+        self._port_file.write_text(str(port))
+        return self.status()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop the node, letting it write its state; False if it was not running."""
+        pid = self._read_int(self._pid_file)
+        if pid is None or not _pid_alive(pid):
+            self._pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        self._pid_file.unlink(missing_ok=True)
+        return True
+
+    @staticmethod
+    def _read_int(path: Path) -> int | None:
+        try:
+            return int(path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+
+class EphemeralNode:
+    """A throwaway anvil on a free port, for tests and benchmarks; keeps no state."""
+
+    def __init__(self, log_dir: Path):
+        self._log = log_dir / "anvil-ephemeral.log"
+        self._proc: subprocess.Popen | None = None
+        self.url = ""
+
+    def __enter__(self) -> "EphemeralNode":
+        self._log.parent.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        args = _base_args(port) + ["--timestamp", str(int(time.time()))]
+        self._proc = _spawn(args, self._log)
+        self.url = f"http://127.0.0.1:{port}"
+        _wait_ready(self._proc, self.url, self._log)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

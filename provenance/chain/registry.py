@@ -1,0 +1,339 @@
+"""A typed client of the CertificateRegistry contract on web3.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Iterable, Sequence
+
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+from web3.logs import DISCARD
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+
+from .artifact import load_artifact
+from .deployments import Deployment, genesis_hash
+from .errors import ChainError, TransactionFailed
+
+ISSUER_ROLE = keccak(text="ISSUER_ROLE")
+DEFAULT_ADMIN_ROLE = b"\x00" * 32
+RECEIPT_TIMEOUT_S = 120
+
+
+class OnChainLabel(IntEnum):
+    UNSCANNED = 0
+    LIKELY_AUTHENTIC = 1
+    UNCERTAIN = 2
+    LIKELY_MANIPULATED = 3
+
+    @property
+    def text(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_text(cls, text: str) -> "OnChainLabel":
+        try:
+            return cls[text.upper()]
+        except KeyError:
+            raise ValueError(f"unknown verdict label {text!r}") from None
+
+
+@dataclass(frozen=True)
+class MintRequest:
+    content_hash: bytes  # 32 bytes, the media's sha256
+    metadata_digest: bytes  # 32 bytes, sha256 of the canonical metadata JSON
+    label: OnChainLabel
+    score_bps: int
+    phash: int  # 64-bit
+    pdq: bytes  # 32 bytes
+
+    def as_tuple(self) -> tuple:
+        return (self.content_hash, self.metadata_digest, int(self.label), self.score_bps, self.phash, self.pdq)
+
+
+@dataclass(frozen=True)
+class Certificate:
+    token_id: int
+    content_hash: bytes
+    metadata_digest: bytes
+    issuer: str
+    issued_at: int
+    label: OnChainLabel
+    score_bps: int
+    revoked: bool
+    owner: str
+
+    @property
+    def token_hex(self) -> str:
+        return "0x" + self.content_hash.hex()
+
+
+@dataclass(frozen=True)
+class SentTx:
+    tx_hash: str
+    nonce: int
+
+
+@dataclass(frozen=True)
+class TxOutcome:
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    token_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegistryEvent:
+    name: str
+    block_number: int
+    tx_hash: str
+    log_index: int
+    args: dict
+
+
+def token_id_of(content_hash: bytes) -> int:
+    return int.from_bytes(content_hash, "big")
+
+
+class ErrorDecoder:
+    """Turns revert data into `Name(arg=value, ...)` using the contract ABI."""
+
+    def __init__(self, abi: list):
+        self._errors = {}
+        for item in abi:
+            if item.get("type") == "error":
+                types = [i["type"] for i in item["inputs"]]
+                selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
+                self._errors[selector] = (item["name"], [i["name"] for i in item["inputs"]], types)
+
+    def decode(self, data: str | bytes | None) -> tuple[str, dict] | None:
+        if not data:
+            return None
+        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
+        entry = self._errors.get(raw[:4])
+        if entry is None:
+            return None
+        name, names, types = entry
+        values = abi_decode(types, raw[4:])
+        return name, dict(zip(names, values))
+
+
+class Registry:
+    """Reads and writes one deployed CertificateRegistry."""
+
+    def __init__(self, w3: Web3, address: str, signer: LocalAccount | None = None):
+        artifact = load_artifact()
+        self.w3 = w3
+        self.address = Web3.to_checksum_address(address)
+        self.contract = w3.eth.contract(address=self.address, abi=artifact.abi)
+        self.signer = signer
+        self._errors = ErrorDecoder(artifact.abi)
+        self._next_nonce: int | None = None
+
+    # ---- deployment ---------------------------------------------------
+    @classmethod
+    def deploy(cls, w3: Web3, signer: LocalAccount, admin: str | None = None) -> tuple["Registry", Deployment]:
+        artifact = load_artifact()
+        factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        base = _tx_base(w3, signer) | {"nonce": w3.eth.get_transaction_count(signer.address, "pending")}
+        tx = factory.constructor(admin or signer.address).build_transaction(base)
+        receipt = _send_and_wait(w3, signer, tx)
+        address = receipt["contractAddress"]
+        block = w3.eth.get_block(receipt["blockNumber"])
+        deployment = Deployment(
+            chain_id=w3.eth.chain_id,
+            address=address,
+            deploy_block=receipt["blockNumber"],
+            deploy_block_hash=block["hash"].to_0x_hex(),
+            genesis_hash=genesis_hash(w3),
+            deployer=signer.address,
+        )
+        return cls(w3, address, signer), deployment
+
+    # ---- reads --------------------------------------------------------
+    def certificate(self, token_id: int) -> Certificate | None:
+        try:
+            raw = self.contract.functions.certificate(token_id).call()
+        except (ContractCustomError, ContractLogicError) as exc:
+            decoded = self._errors.decode(_revert_data(exc))
+            if decoded and decoded[0] == "UnknownCertificate":
+                return None
+            raise self._failure("certificate", exc) from None
+        content, digest, issuer, issued_at, label, score, revoked, owner = raw
+        return Certificate(
+            token_id=token_id,
+            content_hash=bytes(content),
+            metadata_digest=bytes(digest),
+            issuer=issuer,
+            issued_at=issued_at,
+            label=OnChainLabel(label),
+            score_bps=score,
+            revoked=revoked,
+            owner=owner,
+        )
+
+    def token_of_content(self, content_hash: bytes) -> int | None:
+        token = self.contract.functions.tokenOfContent(content_hash).call()
+        return token or None
+
+    def token_uri(self, token_id: int) -> str:
+        return self.contract.functions.tokenURI(token_id).call()
+
+    def is_issuer(self, account: str) -> bool:
+        return self.contract.functions.hasRole(ISSUER_ROLE, Web3.to_checksum_address(account)).call()
+
+    def is_admin(self, account: str) -> bool:
+        return self.contract.functions.hasRole(DEFAULT_ADMIN_ROLE, Web3.to_checksum_address(account)).call()
+
+    # ---- writes -------------------------------------------------------
+    def grant_issuer(self, account: str) -> TxOutcome:
+        return self._transact(self.contract.functions.grantRole(ISSUER_ROLE, Web3.to_checksum_address(account)))
+
+    def revoke_issuer(self, account: str) -> TxOutcome:
+        return self._transact(self.contract.functions.revokeRole(ISSUER_ROLE, Web3.to_checksum_address(account)))
+
+    def mint(self, to: str, requests: Sequence[MintRequest]) -> TxOutcome:
+        sent = self.send_mint(to, requests)
+        return self.wait(sent.tx_hash)
+
+    def send_mint(self, to: str, requests: Sequence[MintRequest]) -> SentTx:
+        """Sign and submit a mint without waiting, so the caller can record the hash first."""
+        if not requests:
+            raise ValueError("nothing to mint")
+        to = Web3.to_checksum_address(to)
+        if len(requests) == 1:
+            call = self.contract.functions.mint(to, requests[0].as_tuple())
+        else:
+            call = self.contract.functions.mintBatch(to, [r.as_tuple() for r in requests])
+        return self._send(call, "mint")
+
+    def revoke(self, token_id: int, reason: str) -> TxOutcome:
+        return self._transact(self.contract.functions.revoke(token_id, reason))
+
+    def reattest(self, token_id: int, metadata_digest: bytes, label: OnChainLabel, score_bps: int) -> TxOutcome:
+        return self._transact(self.contract.functions.reattest(token_id, metadata_digest, int(label), score_bps))
+
+    def wait(self, tx_hash: str) -> TxOutcome:
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.01)
+        except TimeExhausted:
+            raise ChainError(f"transaction {tx_hash} not mined within {RECEIPT_TIMEOUT_S} s") from None
+        if receipt["status"] != 1:
+            raise TransactionFailed(f"transaction {tx_hash} reverted")
+        issued = self.contract.events.CertificateIssued().process_receipt(receipt, errors=DISCARD)
+        return TxOutcome(
+            tx_hash=receipt["transactionHash"].to_0x_hex(),
+            block_number=receipt["blockNumber"],
+            gas_used=receipt["gasUsed"],
+            token_ids=tuple(e["args"]["tokenId"] for e in issued),
+        )
+
+    def receipt_status(self, tx_hash: str) -> str:
+        """'mined', 'reverted' or 'unknown' (never seen, or dropped)."""
+        try:
+            receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+        except Exception:  # web3 raises TransactionNotFound, or RPC errors for unknown hashes
+            return "unknown"
+        return "mined" if receipt["status"] == 1 else "reverted"
+
+    # ---- events -------------------------------------------------------
+    def events(self, from_block: int, to_block: int | None = None) -> list[RegistryEvent]:
+        to_block = self.w3.eth.block_number if to_block is None else to_block
+        logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block})
+        by_topic = {}
+        for item in self.contract.abi:
+            if item["type"] == "event":
+                sig = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+                by_topic[keccak(text=sig)] = getattr(self.contract.events, item["name"])()
+        out = []
+        for log in logs:
+            event = by_topic.get(bytes(log["topics"][0]))
+            if event is None:
+                continue
+            decoded = event.process_log(log)
+            out.append(
+                RegistryEvent(
+                    name=decoded["event"],
+                    block_number=log["blockNumber"],
+                    tx_hash=log["transactionHash"].to_0x_hex(),
+                    log_index=log["logIndex"],
+                    args=dict(decoded["args"]),
+                )
+            )
+        return out
+
+    # ---- plumbing -----------------------------------------------------
+    def _transact(self, call) -> TxOutcome:
+        return self.wait(self._send(call, call.fn_name).tx_hash)
+
+    def _send(self, call, what: str) -> SentTx:
+        if self.signer is None:
+            raise ChainError("no signing key configured")
+        if self._next_nonce is None:
+            self._next_nonce = self.w3.eth.get_transaction_count(self.signer.address, "pending")
+        base = _tx_base(self.w3, self.signer)
+        base["nonce"] = self._next_nonce
+        try:
+            tx = call.build_transaction(base)
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise self._failure(what, exc) from None
+        except Web3RPCError as exc:
+            raise TransactionFailed(f"{what} rejected by the node: {exc}") from None
+        signed = self.signer.sign_transaction(tx)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+        except Web3RPCError as exc:
+            self._next_nonce = None
+            raise TransactionFailed(f"{what} rejected by the node: {exc}") from None
+        self._next_nonce += 1
+        return SentTx(tx_hash=tx_hash, nonce=tx["nonce"])
+
+    def _failure(self, what: str, exc: Exception) -> TransactionFailed:
+        decoded = self._errors.decode(_revert_data(exc))
+        if decoded is None:
+            return TransactionFailed(f"{what} reverted: {exc}")
+        name, args = decoded
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
+        return TransactionFailed(f"{what} reverted: {name}({shown})", name, tuple(args.values()))
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, int) and value > 2**64:
+        return hex(value)
+    return str(value)
+
+
+def _revert_data(exc: Exception) -> str | None:
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    return data if isinstance(data, str) else None
+
+
+def _tx_base(w3: Web3, signer: LocalAccount) -> dict:
+    latest = w3.eth.get_block("latest")
+    base_fee = latest.get("baseFeePerGas", 0)
+    tip = w3.to_wei(1, "gwei")
+    return {
+        "from": signer.address,
+        "chainId": w3.eth.chain_id,
+        "maxPriorityFeePerGas": tip,
+        "maxFeePerGas": 2 * base_fee + tip,
+    }
+
+
+def _send_and_wait(w3: Web3, signer: LocalAccount, tx: dict):
+    signed = signer.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.01)
+    if receipt["status"] != 1:
+        raise TransactionFailed(f"transaction {tx_hash.to_0x_hex()} reverted")
+    return receipt
+
+
+def hashes_to_hex(items: Iterable[bytes]) -> list[str]:
+    return ["0x" + b.hex() for b in items]
