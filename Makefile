@@ -1,0 +1,50 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Both go through `make setup`, which is idempotent: each step reruns only
+# when its inputs changed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NODE := node_modules/.bin/node
+HARDHAT := $(NODE) node_modules/hardhat/dist/src/cli.js
+DEMO_HOME ?= $(CURDIR)/.demo-home
+
+.PHONY: setup demo test test-python test-contracts contracts bench clean
+
+setup: $(VENV)/.installed node_modules/.installed artifacts/.built
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# torch is pinned to 2.13.0 in pyproject: the CPU wheel on local disk.
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# `npm ci` fails here (other platforms' optional packages are missing from
+# the registry); `npm install` with the committed lockfile works.
+node_modules/.installed: package.json package-lock.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+artifacts/.built: $(wildcard contracts/*.sol contracts/*/*.sol) hardhat.config.js node_modules/.installed
+	$(HARDHAT) build --quiet
+	touch $@
+
+contracts: artifacts/.built
+	$(PY) -m provenance.chain.artifact export
+
+demo: setup
+	PROVENANCE_HOME=$(DEMO_HOME) bash scripts/demo.sh
+
+test-contracts: setup
+	$(HARDHAT) test solidity
+
+test-python: setup
+	$(VENV)/bin/pytest
+
+test: test-contracts test-python
+
+bench: setup
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(VENV) node_modules artifacts cache $(DEMO_HOME)

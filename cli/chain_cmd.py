@@ -1,0 +1,72 @@
+"""`provenance chain up|status|down`: the local testnet."""
+
+from __future__ import annotations
+
+import typer
+
+from provenance.chain_admin import ChainStatus, chain_down, chain_status, chain_up
+from provenance.config import load_settings
+
+from .output import console, emit_json, fail, user_errors
+
+app = typer.Typer(no_args_is_help=True, help="Start, inspect and stop the local chain.")
+JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _show(status: ChainStatus) -> None:
+    if not status.running:
+        console.print(f"[yellow]chain not running[/]: {status.problem}")
+        return
+    rows = [
+        ("node", status.url),
+        ("chain id", status.chain_id),
+        ("block", status.block),
+        ("contract", status.contract),
+        ("issuer", status.issuer),
+        ("issuer role", status.issuer_has_role),
+        ("balance (ETH)", status.balance_eth),
+    ]
+    for name, value in rows:
+        if value is not None:
+            console.print(f"[bold]{name:>14}[/]  {value}")
+    if status.problem:
+        console.print(f"[yellow]{status.problem}[/]")
+
+
+@app.command("up")
+def up(json_out: bool = JSON) -> None:
+    """Start the local node (its state persists), deploy the registry if needed, grant the issuer role."""
+    with user_errors():
+        status = chain_up(load_settings())
+    if json_out:
+        emit_json(status.to_dict())
+    else:
+        if status.deployed_now:
+            console.print(f"deployed the registry at {status.contract}")
+        _show(status)
+
+
+@app.command("status")
+def status(json_out: bool = JSON) -> None:
+    """Show node, chain id, contract, issuer and its balance."""
+    with user_errors():
+        current = chain_status(load_settings())
+    if json_out:
+        emit_json(current.to_dict())
+    else:
+        _show(current)
+    if not current.running:
+        raise typer.Exit(1)
+
+
+@app.command("down")
+def down(json_out: bool = JSON) -> None:
+    """Stop the local node; its chain is kept for the next `chain up`."""
+    with user_errors():
+        stopped = chain_down(load_settings())
+    if json_out:
+        emit_json({"stopped": stopped})
+    elif stopped:
+        console.print("local chain stopped")
+    else:
+        console.print("local chain was not running")

@@ -1,0 +1,39 @@
+"""Keys come from the environment or an encrypted keystore, never from argv."""
+
+from __future__ import annotations
+
+import pytest
+
+from provenance.chain.errors import KeyError_
+from provenance.chain.keys import create_keystore, load_signer
+
+
+def test_keystore_roundtrip_with_env_password(tmp_path, monkeypatch):
+    path = tmp_path / "issuer.json"
+    address = create_keystore(path, "correct horse")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setenv("PROVENANCE_KEYSTORE_PASSWORD", "correct horse")
+    monkeypatch.delenv("PROVENANCE_PRIVATE_KEY", raising=False)
+    assert load_signer(str(path), allow_dev_key=False).address == address
+
+
+def test_wrong_password_is_a_clear_error(tmp_path, monkeypatch):
+    path = tmp_path / "issuer.json"
+    create_keystore(path, "right")
+    monkeypatch.setenv("PROVENANCE_KEYSTORE_PASSWORD", "wrong")
+    monkeypatch.delenv("PROVENANCE_PRIVATE_KEY", raising=False)
+    with pytest.raises(KeyError_, match="wrong password"):
+        load_signer(str(path), allow_dev_key=False)
+
+
+def test_remote_chain_never_falls_back_to_the_dev_key(monkeypatch):
+    monkeypatch.delenv("PROVENANCE_PRIVATE_KEY", raising=False)
+    with pytest.raises(KeyError_, match="no issuer key"):
+        load_signer("", allow_dev_key=False)
+
+
+def test_refuses_to_overwrite_a_keystore(tmp_path):
+    path = tmp_path / "k.json"
+    create_keystore(path, "x")
+    with pytest.raises(KeyError_, match="refusing"):
+        create_keystore(path, "y")
