@@ -1,0 +1,74 @@
+"""Where inference runs and how: device, batch size, autocast, input transfer.
+
+CUDA is used when present, the CPU otherwise. `PROVENANCE_DEVICE` (e.g. `cpu`,
+`cuda`, `cuda:1`) overrides the choice so a machine with a busy GPU can still
+be pinned to the CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import ContextManager
+
+import torch
+
+# Bytes of activation memory per input pixel that a mid-sized CNN needs in
+# half precision, measured loosely; only used to bound batch sizes on CUDA.
+_ACTIVATION_BYTES_PER_PIXEL = 4096
+_MAX_GPU_BATCH = 256
+_CPU_BATCH = 16
+
+
+class DeviceError(Exception):
+    """The requested device does not exist on this machine."""
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """The device to run on: `requested`, else `$PROVENANCE_DEVICE`, else CUDA if present."""
+    name = requested or os.environ.get("PROVENANCE_DEVICE", "").strip()
+    if name:
+        try:
+            device = torch.device(name)
+        except RuntimeError as exc:
+            raise DeviceError(f"unknown device {name!r}: {exc}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise DeviceError(f"device {name!r} requested but CUDA is not available")
+        return device
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast_context(device: torch.device) -> ContextManager:
+    """bf16 (or fp16 on older GPUs) autocast on CUDA; plain fp32 on CPU.
+
+    The CPU path stays in fp32 so that scores there are bit-for-bit repeatable.
+    """
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def pick_batch_size(device: torch.device, input_size: tuple[int, int]) -> int:
+    """A batch size that fits the device: bounded by free memory on CUDA, small on CPU."""
+    if device.type != "cuda":
+        return _CPU_BATCH
+    free, _total = torch.cuda.mem_get_info(device)
+    per_item = input_size[0] * input_size[1] * _ACTIVATION_BYTES_PER_PIXEL
+    # Keep half of the free memory for the weights and the allocator's slack.
+    return int(max(1, min(_MAX_GPU_BATCH, (free // 2) // per_item)))
+
+
+def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move a CPU batch to `device` in channels_last layout, through pinned memory on CUDA."""
+    if device.type == "cuda":
+        batch = batch.pin_memory().to(device, non_blocking=True)
+    else:
+        batch = batch.to(device)
+    return batch.contiguous(memory_format=torch.channels_last)
+
+
+def make_deterministic(seed: int = 0) -> None:
+    """Seed torch and ask for deterministic kernels (used by tests and benchmarks)."""
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
