@@ -24,7 +24,7 @@ interface Vm {
     function expectRevert(bytes4 selector) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter)
         external;
-    function assume(bool condition) external;
+    function assume(bool condition) external pure;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
     function toString(uint256 value) external pure returns (string memory);
