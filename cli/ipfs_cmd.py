@@ -1,0 +1,212 @@
+"""`provenance ipfs ...`: content addressing and the configured content store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from provenance.config import ConfigError, load_settings
+from provenance.ipfs import IpfsError, check_cids, open_store
+from provenance.ipfs.embedded import EmbeddedStore
+from provenance.ipfs.hashing import cid_of_file
+
+app = typer.Typer(no_args_is_help=True, help="Content addressing (CIDs identical to Kubo) and the IPFS content store.")
+
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+class _Fail(Exception):
+    """An expected, user-facing failure of a command."""
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """One line on stderr and a non-zero exit for every expected error; no traceback."""
+    try:
+        yield
+    except (IpfsError, ConfigError, _Fail) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def _store():
+    return open_store(load_settings())
+
+
+def _embedded() -> EmbeddedStore:
+    store = _store()
+    if not isinstance(store, EmbeddedStore):
+        raise _Fail("this command works on the embedded store only (set ipfs_backend = \"embedded\")")
+    return store
+
+
+def _emit(as_json: bool, payload: dict, text: str) -> None:
+    typer.echo(json.dumps(payload, ensure_ascii=False) if as_json else text)
+
+
+@contextmanager
+def _progress(path: Path, show: bool) -> Iterator[Callable[[int], None] | None]:
+    if not show or not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn()) as bar:
+        task = bar.add_task(path.name, total=path.stat().st_size)
+        yield lambda n: bar.advance(task, n)
+
+
+def _check_version(cid_version: int) -> None:
+    if cid_version not in (0, 1):
+        raise _Fail(f"--cid-version must be 0 or 1, got {cid_version}")
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise _Fail(f"{path} is not a readable file")
+
+
+@app.command("cid")
+def cid_cmd(
+    file: Path = typer.Argument(..., help="File to hash."),
+    cid_version: int = typer.Option(0, "--cid-version", help="0 (Kubo's default) or 1 (raw leaves)."),
+    quiet: bool = typer.Option(False, "--quiet", "-Q", help="Print only the CID."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print the CID `ipfs add --only-hash` gives FILE, storing nothing."""
+    with _errors():
+        _check_version(cid_version)
+        _require_file(file)
+        with _progress(file, not as_json and not quiet) as progress:
+            cid = cid_of_file(file, cid_version=cid_version, progress=progress)
+        text = cid if quiet else f"added {cid} {file.name}"
+        _emit(as_json, {"cid": cid, "name": file.name, "cid_version": cid_version}, text)
+
+
+@app.command("add")
+def add_cmd(
+    file: Path = typer.Argument(..., help="File to add."),
+    cid_version: int = typer.Option(1, "--cid-version", help="0 or 1 (raw leaves)."),
+    pin: bool = typer.Option(True, "--pin/--no-pin", help="Pin the content so gc keeps it."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Add FILE to the configured store."""
+    with _errors():
+        _check_version(cid_version)
+        _require_file(file)
+        store = _store()
+        with _progress(file, not as_json) as progress:
+            result = store.add_file(file, cid_version=cid_version, progress=progress, pin=pin)
+        _emit(as_json, {**result.to_dict(), "name": file.name, "pinned": pin}, f"added {result.cid} {file.name}")
+
+
+@app.command("cat")
+def cat_cmd(
+    cid: str = typer.Argument(..., help="CID of a file."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print (or write) a file's content, every block verified against its CID."""
+    with _errors():
+        data = _store().cat(cid)
+        if output is not None:
+            try:
+                output.write_bytes(data)
+            except OSError as exc:
+                raise _Fail(f"cannot write {output}: {exc.strerror}") from None
+        if as_json:
+            payload = {"cid": cid, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            _emit(True, {**payload, "output": str(output) if output else None}, "")
+        elif output is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+
+@app.command("pin")
+def pin_cmd(cid: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
+    """Pin a CID whose whole DAG is in the store."""
+    with _errors():
+        _store().pin(cid)
+        _emit(as_json, {"pinned": cid}, f"pinned {cid}")
+
+
+@app.command("unpin")
+def unpin_cmd(cid: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
+    """Remove a pin; the blocks stay until `gc`."""
+    with _errors():
+        _store().unpin(cid)
+        _emit(as_json, {"unpinned": cid}, f"unpinned {cid}")
+
+
+@app.command("pins")
+def pins_cmd(as_json: bool = JsonOpt) -> None:
+    """List pinned CIDs."""
+    with _errors():
+        pins = _store().pins()
+        _emit(as_json, {"pins": pins}, "\n".join(pins))
+
+
+@app.command("export")
+def export_cmd(
+    cid: str = typer.Argument(...),
+    output: Path = typer.Option(..., "--output", "-o", help="CAR file to write."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Export a DAG as a CAR v1 file, for any IPFS node or pinning service."""
+    with _errors():
+        count = _embedded().export_car(cid, output)
+        _emit(as_json, {"root": cid, "blocks": count, "output": str(output)}, f"exported {cid} ({count} blocks) to {output}")
+
+
+@app.command("import")
+def import_cmd(
+    car: Path = typer.Argument(..., help="CAR v1 file."),
+    pin: bool = typer.Option(True, "--pin/--no-pin"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Import a CAR file; every block is verified before anything is stored."""
+    with _errors():
+        result = _embedded().import_car(car, pin=pin)
+        roots = ", ".join(result.roots)
+        _emit(as_json, result.to_dict(), f"imported {result.blocks} blocks, root {roots}")
+
+
+@app.command("gc")
+def gc_cmd(as_json: bool = JsonOpt) -> None:
+    """Delete blocks that no pin reaches."""
+    with _errors():
+        result = _embedded().gc()
+        _emit(as_json, result.to_dict(), f"removed {result.removed} blocks ({result.freed_bytes} bytes), kept {result.kept}")
+
+
+@app.command("check")
+def check_cmd(
+    cids: Optional[list[str]] = typer.Argument(None, help="CIDs to check."),
+    from_file: Optional[Path] = typer.Option(None, "--from-file", help="File with one CID per line."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check that CIDs are present and verify in the configured store; list what is missing."""
+    with _errors():
+        wanted = list(cids or [])
+        if from_file is not None:
+            try:
+                wanted += from_file.read_text(encoding="utf-8").split()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise _Fail(f"cannot read {from_file}: {exc}") from None
+        if not wanted:
+            raise _Fail("no CIDs given (pass CIDs or --from-file)")
+        report = check_cids(_store(), wanted)
+        lines = [f"{r.status:8} {r.cid}" + (f"  {r.detail}" if r.detail else "") for r in report.results]
+        _emit(as_json, report.to_dict(), "\n".join(lines))
+        if not report.ok:
+            raise typer.Exit(1)

@@ -1,0 +1,61 @@
+"""Content addressing and storage on IPFS, with CIDs identical to Kubo's.
+
+Public surface: `open_store`, the `ContentStore` protocol and `AddResult`,
+`ImportProfile`, only-hash helpers, raw-CID helpers for token URIs,
+`check_cids`, and the `IpfsError` hierarchy.
+"""
+
+from __future__ import annotations
+
+from provenance.config import Settings
+from provenance.ipfs.check import CheckReport, CidStatus, check_cids
+from provenance.ipfs.cid import raw_cid_from_sha256, sha256_from_raw_cid
+from provenance.ipfs.embedded import EmbeddedStore
+from provenance.ipfs.errors import (
+    BlockMismatch,
+    CorruptCar,
+    InvalidBlock,
+    InvalidCid,
+    IpfsError,
+    NotFound,
+    RemoteError,
+    StoreUnavailable,
+)
+from provenance.ipfs.hashing import cid_of_bytes, cid_of_file
+from provenance.ipfs.profile import ImportProfile
+from provenance.ipfs.store import AddResult, ContentStore, canonical_json
+
+__all__ = [
+    "AddResult",
+    "BlockMismatch",
+    "CheckReport",
+    "CidStatus",
+    "ContentStore",
+    "CorruptCar",
+    "EmbeddedStore",
+    "ImportProfile",
+    "InvalidBlock",
+    "InvalidCid",
+    "IpfsError",
+    "NotFound",
+    "RemoteError",
+    "StoreUnavailable",
+    "canonical_json",
+    "check_cids",
+    "cid_of_bytes",
+    "cid_of_file",
+    "open_store",
+    "raw_cid_from_sha256",
+    "sha256_from_raw_cid",
+]
+
+
+def open_store(settings: Settings) -> ContentStore:
+    """The backend `settings.ipfs_backend` names: "embedded" (default) or "kubo"."""
+    if settings.ipfs_backend == "embedded":
+        return EmbeddedStore(settings.ipfs_dir)
+    if settings.ipfs_backend == "kubo":
+        from provenance.ipfs.kubo import KuboStore
+
+        return KuboStore(settings.ipfs_api)
+    raise StoreUnavailable(f"unknown ipfs_backend {settings.ipfs_backend!r} (expected 'embedded' or 'kubo')")

@@ -1,0 +1,47 @@
+"""The interface every content store backend implements, and what `add` returns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from provenance.ipfs.profile import ImportProfile
+
+
+@dataclass(frozen=True)
+class AddResult:
+    cid: str
+    size: int  # bytes of content
+    profile: ImportProfile
+
+    def to_dict(self) -> dict:
+        return {"cid": self.cid, "size": self.size, "profile": self.profile.to_dict()}
+
+
+@runtime_checkable
+class ContentStore(Protocol):
+    def add_bytes(self, data: bytes, *, cid_version: int = 1) -> AddResult: ...
+
+    def add_file(self, path: Path, *, cid_version: int = 1, progress: Callable[[int], None] | None = None) -> AddResult: ...
+
+    def add_json(self, obj: Any) -> AddResult: ...
+
+    def cat(self, cid: str) -> bytes: ...
+
+    def has(self, cid: str) -> bool: ...
+
+    def verify(self, cid: str) -> None: ...
+
+    def pin(self, cid: str) -> None: ...
+
+    def unpin(self, cid: str) -> None: ...
+
+    def pins(self) -> list[str]: ...
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The one byte form of a JSON document that the project hashes and stores."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
