@@ -1,0 +1,1 @@
+"""Backbone architectures laid out so that published checkpoints load key for key."""
