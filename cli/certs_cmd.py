@@ -1,0 +1,91 @@
+"""`provenance show`, `revoke`, `sync` and `ledger list`."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from provenance.config import load_settings
+from provenance.context import open_parts
+from provenance.errors import ProvenanceError
+from provenance.indexer import sync
+from provenance.verify import parse_token
+
+from .output import console, emit_json, user_errors
+
+JSON = typer.Option(False, "--json", help="Print JSON.")
+ledger_app = typer.Typer(no_args_is_help=True, help="The local ledger of certificates and mint jobs.")
+
+
+def show_command(token: str = typer.Argument(..., help="Token id (decimal or 0x-hex content sha256)."), json_out: bool = JSON) -> None:
+    """Show a certificate as the chain records it."""
+    with user_errors():
+        token_id = parse_token(token)
+        parts = open_parts(load_settings())
+        cert = parts.chain.registry.certificate(token_id)
+        if cert is None:
+            raise ProvenanceError(f"no certificate with token id {token}")
+        data = {
+            "token_id": cert.token_hex, "content_sha256": cert.content_hash.hex(),
+            "metadata_digest": cert.metadata_digest.hex(), "token_uri": parts.chain.registry.token_uri(token_id),
+            "issuer": cert.issuer, "owner": cert.owner, "issued_at": cert.issued_at, "label": cert.label.text,
+            "score": cert.score_bps / 10_000, "revoked": cert.revoked,
+        }
+    if json_out:
+        emit_json(data)
+    else:
+        for key, value in data.items():
+            console.print(f"[bold]{key:>16}[/]  {value}", highlight=False, soft_wrap=True)
+
+
+def revoke_command(
+    token: str = typer.Argument(..., help="Token id."),
+    reason: str = typer.Option(..., help="Why the certificate is revoked (recorded on chain)."),
+    json_out: bool = JSON,
+) -> None:
+    """Revoke a certificate (its issuer or an admin). It stays readable and says so."""
+    with user_errors():
+        token_id = parse_token(token)
+        parts = open_parts(load_settings(), signer=True)
+        outcome = parts.chain.registry.revoke(token_id, reason)
+        sync(parts.chain, parts.ledger)
+    if json_out:
+        emit_json({"token_id": f"0x{token_id:064x}", "tx_hash": outcome.tx_hash, "revoked": True})
+    else:
+        console.print(f"revoked 0x{token_id:064x} in {outcome.tx_hash}", highlight=False, soft_wrap=True)
+
+
+def sync_command(json_out: bool = JSON) -> None:
+    """Index the registry's events from the chain into the ledger."""
+    with user_errors():
+        parts = open_parts(load_settings())
+        result = sync(parts.chain, parts.ledger)
+    if json_out:
+        emit_json(result.to_dict())
+    else:
+        console.print(f"blocks {result.from_block}..{result.to_block}: {result.events} new events, {result.certificates} certificates updated")
+
+
+@ledger_app.command("list")
+def ledger_list(json_out: bool = JSON) -> None:
+    """Certificates and unfinished mint jobs in the ledger."""
+    with user_errors():
+        parts = open_parts(load_settings())
+        d = parts.chain.deployment
+        certs = parts.ledger.certificates(d.chain_id, d.address)
+        jobs = [j for j in parts.ledger.jobs() if j.state != "confirmed" and j.chain_id == d.chain_id and j.contract == d.address]
+    cert_rows = [
+        {"token_id": "0x" + c.content_sha256, "label": c.label, "score": c.score_bps / 10_000, "issuer": c.issuer,
+         "owner": c.owner, "revoked": c.revoked, "metadata_cid": c.metadata_cid, "block": c.block_number}
+        for c in certs
+    ]
+    job_rows = [{"file": j.path, "content_sha256": j.content_sha256, "state": j.state, "error": j.error} for j in jobs]
+    if json_out:
+        emit_json({"certificates": cert_rows, "unfinished_jobs": job_rows})
+        return
+    table = Table("token", "label", "score", "revoked", "block", box=None)
+    for c in cert_rows:
+        table.add_row(c["token_id"][:18] + "…", c["label"], f"{c['score']:.3f}", "yes" if c["revoked"] else "", str(c["block"]))
+    console.print(table)
+    for j in job_rows:
+        console.print(f"unfinished: {j['file']} ({j['state']}){': ' + j['error'] if j['error'] else ''}", highlight=False)

@@ -1,0 +1,77 @@
+"""`provenance mint FILE...`: certify media."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from provenance.certify import Certifier, CertifyOptions, FileResult
+from provenance.config import load_settings
+from provenance.context import open_parts
+from provenance.scanning import DetectorScanner, NoScanner
+
+from .output import console, emit_json, err_console, fail, user_errors
+
+
+def mint_command(
+    files: List[Path] = typer.Argument(..., help="Images (JPEG, PNG, WebP, GIF, TIFF) or videos (MP4, MOV, WebM, AVI)."),
+    name: Optional[str] = typer.Option(None, help="Certificate name (default: the file name)."),
+    description: str = typer.Option("", help="Certificate description."),
+    generator: Optional[str] = typer.Option(None, help='Declared generator as JSON, e.g. \'{"model": "...", "prompt": "...", "seed": 1}\'.'),
+    to: Optional[str] = typer.Option(None, help="Recipient address (default: the issuer)."),
+    batch: int = typer.Option(1, min=1, max=200, help="Certificates per transaction."),
+    detect: bool = typer.Option(True, "--detect/--no-detect", help="Run the deepfake detectors (off: verdict `unscanned`)."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON array, one object per file."),
+) -> None:
+    """Certify each file: hash, scan, store on IPFS, mint. Re-running finishes interrupted work."""
+    declared = _parse_generator(generator)
+    options = CertifyOptions(name=name, description=description, generator=declared, to=to, batch=batch)
+    with user_errors():
+        parts = open_parts(load_settings(), signer=True)
+        certifier = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner() if detect else NoScanner())
+        results = _run(certifier, files, options, show_progress=not json_out and console.is_terminal)
+    if json_out:
+        emit_json([r.to_dict() for r in results])
+    else:
+        for result in results:
+            _print(result)
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+def _run(certifier: Certifier, files: List[Path], options: CertifyOptions, show_progress: bool) -> list[FileResult]:
+    if not show_progress:
+        return certifier.certify(files, options)
+    with Progress(TextColumn("certifying"), BarColumn(), MofNCompleteColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task("mint", total=len(files))
+        return certifier.certify(files, options, on_file=lambda _: bar.advance(task))
+
+
+def _parse_generator(raw: str | None) -> dict | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise fail(f"--generator is not JSON: {exc}", 2) from None
+    if not isinstance(value, dict):
+        raise fail("--generator must be a JSON object", 2)
+    return value
+
+
+def _print(result: FileResult) -> None:
+    if result.error:
+        reason = result.error.removeprefix(f"{result.file}: ")
+        err_console.print(f"[red]✗[/] {result.file}: {reason}", highlight=False, soft_wrap=True)
+        return
+    state = "already certified" if result.already else "certified"
+    console.print(
+        f"[green]✓[/] {result.file}: {state} token {result.token_id} "
+        f"verdict {result.verdict} metadata ipfs://{result.metadata_cid}",
+        highlight=False,
+        soft_wrap=True,
+    )

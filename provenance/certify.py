@@ -1,0 +1,271 @@
+"""Certify: media in, an on-chain certificate out, resumable after a crash at any step.
+
+Each file is a mint job in the ledger that moves hashed -> scanned -> stored ->
+submitted -> confirmed, committing at every step. Re-running the same command
+picks each job up where it stopped. Because the token id *is* the content
+hash, the chain cannot hold two certificates for one file; before every
+submission the job asks the chain whether its token already exists, which
+covers a crash between sending a transaction and recording it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .chain import ChainError, ChainSession, MintRequest, OnChainLabel, TransactionFailed, token_id_of
+from .errors import ProvenanceError
+from .failpoints import hit
+from .ipfs import ContentStore, IpfsError, raw_cid_from_sha256
+from .ledger import JobState, Ledger, MintJob
+from .media import MediaError, MediaFile, load_media
+from .metadata import MetadataInput, SigningDomain, build, canonical_bytes, now_iso, sign, validate
+from .perceptual import perceptual_hashes
+from .records import record_certificate
+from .scanning import Scanner
+
+MAX_METADATA_BYTES = 256 * 1024  # above this the metadata would not be one raw block
+
+
+@dataclass(frozen=True)
+class CertifyOptions:
+    name: str | None = None
+    description: str = ""
+    generator: dict | None = None
+    to: str | None = None
+    batch: int = 1
+
+
+@dataclass
+class FileResult:
+    file: str
+    content_sha256: str | None = None
+    token_id: str | None = None
+    tx_hash: str | None = None
+    metadata_cid: str | None = None
+    media_cid: str | None = None
+    verdict: str | None = None
+    already: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        if self.error is None:
+            out.pop("error")
+        else:
+            out = {"file": self.file, "error": self.error, "content_sha256": self.content_sha256}
+        return out
+
+
+@dataclass
+class _Work:
+    result: FileResult
+    job: MintJob | None = None
+    media: MediaFile | None = None
+    steps: list[str] = field(default_factory=list)
+
+
+class Certifier:
+    def __init__(self, chain: ChainSession, store: ContentStore, ledger: Ledger, scanner: Scanner):
+        if chain.registry.signer is None:
+            raise ProvenanceError("certifying needs the issuer's signing key")
+        self.chain = chain
+        self.store = store
+        self.ledger = ledger
+        self.scanner = scanner
+        self.issuer = chain.registry.signer
+        self.chain_id = chain.deployment.chain_id
+        self.contract = chain.deployment.address
+
+    def certify(
+        self, paths: Sequence[Path], options: CertifyOptions, on_file: Callable[[FileResult], None] | None = None
+    ) -> list[FileResult]:
+        works = [self._prepare(Path(p), options) for p in paths]
+        pending = [w for w in works if w.result.error is None and w.job and w.job.state != JobState.CONFIRMED]
+        self._reconcile(pending)
+        to_send = [w for w in pending if w.result.error is None and w.job.state != JobState.CONFIRMED]
+        self._mint(to_send, options)
+        for work in works:
+            if on_file:
+                on_file(work.result)
+        return [w.result for w in works]
+
+    # ---- per-file preparation ----------------------------------------
+    def _prepare(self, path: Path, options: CertifyOptions) -> _Work:
+        work = _Work(FileResult(file=str(path)))
+        try:
+            media = load_media(path)
+            work.media = media
+            work.result.content_sha256 = media.sha256
+            job = self.ledger.job_for(self.chain_id, self.contract, media.sha256) or self.ledger.create_job(
+                self.chain_id, self.contract, media.sha256, str(path.resolve()), _request(path, options)
+            )
+            work.job = job
+            self._advance(work)
+        except (MediaError, IpfsError, ProvenanceError, ChainError) as exc:
+            work.result.error = str(exc)
+            if work.job is not None and work.job.state not in (JobState.CONFIRMED, JobState.FAILED):
+                self.ledger.update_job(work.job.id, error=str(exc))
+        return work
+
+    def _advance(self, work: _Work) -> None:
+        job, media = work.job, work.media
+        assert job is not None and media is not None
+        if job.state == JobState.CONFIRMED:
+            self._fill_result(work, already=True)
+            return
+        if job.state == JobState.FAILED:
+            raise ProvenanceError(job.error or "mint job failed")
+        if job.state == JobState.NEW:
+            job = self.ledger.update_job(job.id, state=JobState.HASHED, hashes_json=json.dumps(perceptual_hashes(media)))
+            hit("hashed")
+        if job.state == JobState.HASHED:
+            verdict = self.scanner.scan(media.path)
+            job = self.ledger.update_job(job.id, state=JobState.SCANNED, verdict_json=json.dumps(verdict))
+            hit("scanned")
+        if job.state == JobState.SCANNED:
+            job = self._store(job, media)
+            hit("stored")
+        work.job = job
+        self._fill_result(work)
+
+    def _store(self, job: MintJob, media: MediaFile) -> MintJob:
+        request = json.loads(job.request_json)
+        added = self.store.add_file(media.path, cid_version=1)
+        doc = build(
+            MetadataInput(
+                name=request["name"],
+                description=request["description"],
+                media_cid=added.cid,
+                import_profile=added.profile.to_dict(),
+                media={**media.describe(), "sha256": media.sha256},
+                perceptual=json.loads(job.hashes_json),
+                detection=json.loads(job.verdict_json),
+                generator=request["generator"],
+                issuer=self.issuer.address,
+                chain_id=self.chain_id,
+                contract=self.contract,
+                issued_at=now_iso(),
+            )
+        )
+        signed = sign(doc, self.issuer, SigningDomain(self.chain_id, self.contract))
+        validate(signed)
+        raw = canonical_bytes(signed)
+        if len(raw) > MAX_METADATA_BYTES:
+            raise ProvenanceError(f"metadata is {len(raw)} bytes; the limit is {MAX_METADATA_BYTES}")
+        digest = hashlib.sha256(raw).hexdigest()
+        stored = self.store.add_bytes(raw, cid_version=1)
+        # The contract's tokenURI names the CID of this digest: they must agree.
+        if stored.cid != raw_cid_from_sha256(bytes.fromhex(digest)):
+            raise ProvenanceError(f"metadata CID {stored.cid} does not match its digest")
+        return self.ledger.update_job(
+            job.id, state=JobState.STORED, media_cid=added.cid, metadata_cid=stored.cid, metadata_digest=digest, error=None
+        )
+
+    # ---- chain --------------------------------------------------------
+    def _reconcile(self, works: list[_Work]) -> None:
+        """Settle jobs whose token may already exist: the chain is the last word."""
+        registry = self.chain.registry
+        for work in works:
+            job = work.job
+            if job is None or job.metadata_digest is None:
+                continue
+            token = registry.token_of_content(bytes.fromhex(job.content_sha256))
+            if token is None:
+                if job.state == JobState.SUBMITTED:
+                    work.job = self.ledger.update_job(job.id, state=JobState.STORED, tx_hash=None)
+                continue
+            cert = registry.certificate(token)
+            if cert.metadata_digest.hex() == job.metadata_digest:
+                self._confirm(work, job.tx_hash or self._find_mint_tx(token))
+            else:
+                message = f"already certified as token 0x{job.content_sha256} with other metadata"
+                work.result.error = message
+                work.job = self.ledger.update_job(job.id, state=JobState.FAILED, error=message)
+
+    def _mint(self, works: list[_Work], options: CertifyOptions) -> None:
+        recipient = options.to or self.issuer.address
+        batch = max(1, options.batch)
+        sent = []
+        for start in range(0, len(works), batch):
+            group = works[start : start + batch]
+            try:
+                tx = self.chain.registry.send_mint(recipient, [self._mint_request(w.job) for w in group])
+            except (TransactionFailed, ChainError) as exc:
+                for work in group:
+                    work.result.error = str(exc)
+                    self.ledger.update_job(work.job.id, error=str(exc))
+                continue
+            hit("sent")
+            for work in group:
+                work.job = self.ledger.update_job(work.job.id, state=JobState.SUBMITTED, tx_hash=tx.tx_hash)
+            hit("submitted")
+            sent.append((tx.tx_hash, group))
+        for tx_hash, group in sent:
+            try:
+                self.chain.registry.wait(tx_hash)
+            except ChainError as exc:
+                for work in group:
+                    work.result.error = f"transaction {tx_hash} failed: {exc}"
+                    self.ledger.update_job(work.job.id, state=JobState.STORED, tx_hash=None, error=str(exc))
+                continue
+            for work in group:
+                self._confirm(work, tx_hash)
+
+    def _mint_request(self, job: MintJob) -> MintRequest:
+        verdict = json.loads(job.verdict_json)
+        hashes = json.loads(job.hashes_json)
+        return MintRequest(
+            content_hash=bytes.fromhex(job.content_sha256),
+            metadata_digest=bytes.fromhex(job.metadata_digest),
+            label=OnChainLabel.from_text(verdict["label"]),
+            score_bps=round(float(verdict["score"]) * 10_000),
+            phash=int(hashes["phash"], 16),
+            pdq=bytes.fromhex(hashes["pdq"]),
+        )
+
+    def _confirm(self, work: _Work, tx_hash: str | None) -> None:
+        job = work.job
+        cert = self.chain.registry.certificate(token_id_of(bytes.fromhex(job.content_sha256)))
+        receipt = self.chain.w3.eth.get_transaction_receipt(tx_hash) if tx_hash else None
+        hashes = json.loads(job.hashes_json)
+        with self.ledger.session() as session, session.begin():
+            record_certificate(
+                self.ledger, session, self.chain_id, self.contract, cert,
+                tx_hash=tx_hash or "", block_number=receipt["blockNumber"] if receipt else 0,
+                metadata_cid=job.metadata_cid, media_cid=job.media_cid, phash=hashes["phash"], pdq=hashes["pdq"],
+            )
+        work.job = self.ledger.update_job(job.id, state=JobState.CONFIRMED, tx_hash=tx_hash, error=None)
+        hit("confirmed")
+        self._fill_result(work)
+
+    def _find_mint_tx(self, token: int) -> str | None:
+        for event in self.chain.registry.events(self.chain.deployment.deploy_block):
+            if event.name == "CertificateIssued" and event.args["tokenId"] == token:
+                return event.tx_hash
+        return None
+
+    def _fill_result(self, work: _Work, already: bool = False) -> None:
+        job = work.job
+        result = work.result
+        result.content_sha256 = job.content_sha256
+        result.media_cid = job.media_cid
+        result.metadata_cid = job.metadata_cid
+        if job.verdict_json:
+            result.verdict = json.loads(job.verdict_json)["label"]
+        if job.state == JobState.CONFIRMED:
+            result.token_id = "0x" + job.content_sha256
+            result.tx_hash = job.tx_hash
+            result.already = already
+
+
+def _request(path: Path, options: CertifyOptions) -> dict:
+    return {
+        "name": options.name or path.name,
+        "description": options.description,
+        "generator": options.generator,
+        "to": options.to,
+    }

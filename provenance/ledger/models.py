@@ -1,0 +1,97 @@
+"""Ledger tables: certificates, indexed chain events, sync positions and mint jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class JobState:
+    """A mint job moves forward through these states; `failed` can be retried."""
+
+    NEW = "new"
+    HASHED = "hashed"
+    SCANNED = "scanned"
+    STORED = "stored"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    ORDER = (NEW, HASHED, SCANNED, STORED, SUBMITTED, CONFIRMED)
+
+
+class MintJob(Base):
+    __tablename__ = "mint_jobs"
+    __table_args__ = (UniqueConstraint("chain_id", "contract", "content_sha256", name="uq_job_content"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(42))
+    content_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=JobState.NEW)
+    request_json: Mapped[str] = mapped_column(Text)  # name, description, generator, recipient
+    hashes_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    verdict_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    media_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    metadata_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    metadata_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class CertificateRow(Base):
+    __tablename__ = "certificates"
+    __table_args__ = (UniqueConstraint("chain_id", "contract", "content_sha256", name="uq_cert_content"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(42))
+    content_sha256: Mapped[str] = mapped_column(String(64), index=True)  # also the token id
+    metadata_digest: Mapped[str] = mapped_column(String(64))
+    metadata_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    media_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    issuer: Mapped[str] = mapped_column(String(42))
+    owner: Mapped[str] = mapped_column(String(42))
+    label: Mapped[str] = mapped_column(String(32))
+    score_bps: Mapped[int] = mapped_column(Integer)
+    phash: Mapped[str] = mapped_column(String(16))
+    pdq: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChainEvent(Base):
+    __tablename__ = "chain_events"
+    __table_args__ = (UniqueConstraint("chain_id", "contract", "block_number", "log_index", name="uq_event_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(42))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    name: Mapped[str] = mapped_column(String(64))
+    args_json: Mapped[str] = mapped_column(Text)
+
+
+class SyncState(Base):
+    __tablename__ = "sync_state"
+
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contract: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_block: Mapped[int] = mapped_column(BigInteger, default=0)

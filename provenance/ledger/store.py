@@ -1,0 +1,162 @@
+"""The ledger: a SQLAlchemy database (SQLite by default) of jobs, certificates and events.
+
+Every state change of a mint job is its own committed transaction, so a crash
+loses at most the step in progress, which the next run redoes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Sequence
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import ProvenanceError
+from .migrate import upgrade
+from .models import CertificateRow, ChainEvent, JobState, MintJob, SyncState
+
+
+class LedgerError(ProvenanceError):
+    """The ledger database cannot be opened or written."""
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Ledger:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> "Ledger":
+        try:
+            if url.startswith("sqlite:///"):
+                from pathlib import Path
+
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            engine = make_engine(url)
+            upgrade(engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise LedgerError(f"cannot open ledger {url}: {str(exc).splitlines()[0]}") from None
+        return cls(engine)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    # ---- mint jobs ----------------------------------------------------
+    def job_for(self, chain_id: int, contract: str, content_sha256: str) -> MintJob | None:
+        with self.session() as s:
+            return s.scalar(
+                select(MintJob).where(
+                    MintJob.chain_id == chain_id, MintJob.contract == contract, MintJob.content_sha256 == content_sha256
+                )
+            )
+
+    def create_job(self, chain_id: int, contract: str, content_sha256: str, path: str, request: dict) -> MintJob:
+        with self.session() as s, s.begin():
+            job = MintJob(
+                chain_id=chain_id, contract=contract, content_sha256=content_sha256, path=path,
+                state=JobState.NEW, request_json=json.dumps(request, sort_keys=True),
+            )
+            s.add(job)
+        return job
+
+    def update_job(self, job_id: int, **fields) -> MintJob:
+        with self.session() as s, s.begin():
+            job = s.get(MintJob, job_id)
+            for key, value in fields.items():
+                setattr(job, key, value)
+        return job
+
+    def jobs(self, states: Sequence[str] | None = None) -> list[MintJob]:
+        with self.session() as s:
+            query = select(MintJob).order_by(MintJob.id)
+            if states:
+                query = query.where(MintJob.state.in_(states))
+            return list(s.scalars(query))
+
+    # ---- certificates -------------------------------------------------
+    def upsert_certificate(self, session: Session, **values) -> CertificateRow:
+        row = session.scalar(
+            select(CertificateRow).where(
+                CertificateRow.chain_id == values["chain_id"],
+                CertificateRow.contract == values["contract"],
+                CertificateRow.content_sha256 == values["content_sha256"],
+            )
+        )
+        if row is None:
+            row = CertificateRow(**values)
+            session.add(row)
+        else:
+            for key, value in values.items():
+                if value is not None:
+                    setattr(row, key, value)
+        return row
+
+    def certificate(self, chain_id: int, contract: str, content_sha256: str) -> CertificateRow | None:
+        with self.session() as s:
+            return s.scalar(
+                select(CertificateRow).where(
+                    CertificateRow.chain_id == chain_id,
+                    CertificateRow.contract == contract,
+                    CertificateRow.content_sha256 == content_sha256,
+                )
+            )
+
+    def certificates(self, chain_id: int | None = None, contract: str | None = None) -> list[CertificateRow]:
+        with self.session() as s:
+            query = select(CertificateRow).order_by(CertificateRow.block_number, CertificateRow.id)
+            if chain_id is not None:
+                query = query.where(CertificateRow.chain_id == chain_id, CertificateRow.contract == contract)
+            return list(s.scalars(query))
+
+    # ---- events and sync position -------------------------------------
+    def next_block(self, session: Session, chain_id: int, contract: str, default: int) -> int:
+        state = session.get(SyncState, (chain_id, contract))
+        return state.next_block if state else default
+
+    def set_next_block(self, session: Session, chain_id: int, contract: str, block: int) -> None:
+        state = session.get(SyncState, (chain_id, contract))
+        if state is None:
+            session.add(SyncState(chain_id=chain_id, contract=contract, next_block=block))
+        else:
+            state.next_block = block
+
+    def add_events(self, session: Session, chain_id: int, contract: str, events: Iterable[dict]) -> int:
+        added = 0
+        for e in events:
+            exists = session.scalar(
+                select(ChainEvent.id).where(
+                    ChainEvent.chain_id == chain_id, ChainEvent.contract == contract,
+                    ChainEvent.block_number == e["block_number"], ChainEvent.log_index == e["log_index"],
+                )
+            )
+            if exists is None:
+                session.add(ChainEvent(chain_id=chain_id, contract=contract, **e))
+                added += 1
+        return added
+
+    def events(self, chain_id: int, contract: str) -> list[ChainEvent]:
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    select(ChainEvent)
+                    .where(ChainEvent.chain_id == chain_id, ChainEvent.contract == contract)
+                    .order_by(ChainEvent.block_number, ChainEvent.log_index)
+                )
+            )

@@ -1,0 +1,201 @@
+"""Verification checks, each a small policy that passes or fails with a reason.
+
+The checks run in order over one `Evidence` value; each reads what earlier
+ones established. A check that cannot run because an earlier one failed is not
+run at all, and a report with no passing checks is never `verified`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from ..chain import Certificate, Registry
+from ..config import Settings
+from ..hashing import PERCEPTUAL_MATCH_CAVEAT, ImageHashes, best_match, phash_distance
+from ..ipfs import BlockMismatch, ContentStore, IpfsError, raw_cid_from_sha256
+from ..media import MediaFile
+from ..metadata import MetadataError, parse, recover_signer
+from .report import CheckResult, Status
+
+
+@dataclass
+class Evidence:
+    media: MediaFile
+    query: ImageHashes  # hashes of the received file (first frame for video)
+    query_frames: list[ImageHashes]
+    token_id: int
+    registry: Registry
+    store: ContentStore
+    settings: Settings
+    chain_id: int
+    contract: str
+    rescan: Callable[[], dict] | None = None
+    certificate: Certificate | None = None
+    metadata: dict | None = None
+    match: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Check(Protocol):
+    name: str
+
+    def run(self, ev: Evidence) -> CheckResult: ...
+
+
+def _ok(name: str, reason: str, **details) -> CheckResult:
+    return CheckResult(name, True, reason, details)
+
+
+def _fail(name: str, status: Status, reason: str, **details) -> CheckResult:
+    return CheckResult(name, False, reason, details, fails_as=status)
+
+
+class TokenExists:
+    name = "token_exists"
+
+    def run(self, ev: Evidence) -> CheckResult:
+        ev.certificate = ev.registry.certificate(ev.token_id)
+        if ev.certificate is None:
+            return _fail(self.name, Status.NOT_FOUND, f"no certificate with token id {ev.token_id:#066x} on this deployment")
+        return _ok(self.name, f"certificate found, issued at {ev.certificate.issued_at} by {ev.certificate.issuer}")
+
+
+class MetadataIntegrity:
+    """The metadata fetched from IPFS hashes to the digest the chain stores."""
+
+    name = "metadata_integrity"
+
+    def run(self, ev: Evidence) -> CheckResult:
+        digest = ev.certificate.metadata_digest
+        cid = raw_cid_from_sha256(digest)
+        uri = ev.registry.token_uri(ev.token_id)
+        if uri != f"ipfs://{cid}":
+            return _fail(self.name, Status.TAMPERED, f"tokenURI {uri} does not name the on-chain digest's CID {cid}")
+        try:
+            raw = ev.store.cat(cid)
+        except BlockMismatch as exc:
+            return _fail(self.name, Status.TAMPERED, f"metadata bytes in the store do not match the on-chain digest: {exc}", cid=cid)
+        except IpfsError as exc:
+            return _fail(self.name, Status.ERROR, f"metadata {cid} could not be fetched: {exc}", cid=cid)
+        if hashlib.sha256(raw).digest() != digest:
+            return _fail(self.name, Status.TAMPERED, "metadata bytes do not hash to the on-chain digest", cid=cid)
+        try:
+            ev.metadata = parse(raw)
+        except MetadataError as exc:
+            return _fail(self.name, Status.TAMPERED, str(exc), cid=cid)
+        return _ok(self.name, f"metadata {cid} hashes to the on-chain digest and fits the schema", cid=cid)
+
+
+class IssuerSignature:
+    name = "issuer_signature"
+
+    def run(self, ev: Evidence) -> CheckResult:
+        try:
+            signer = recover_signer(ev.metadata)
+        except MetadataError as exc:
+            return _fail(self.name, Status.TAMPERED, str(exc))
+        declared = ev.metadata["provenance"]["signature"]
+        domain = declared["domain"]
+        if int(domain["chainId"]) != ev.chain_id or domain["verifyingContract"].lower() != ev.contract.lower():
+            return _fail(self.name, Status.TAMPERED, "the signature is bound to another chain or contract", domain=domain)
+        if signer.lower() != ev.certificate.issuer.lower():
+            return _fail(self.name, Status.TAMPERED, f"metadata signed by {signer}, but the chain names issuer {ev.certificate.issuer}")
+        return _ok(self.name, f"EIP-712 signature by the issuer {signer} is valid")
+
+
+class MetadataContentHash:
+    name = "metadata_content_hash"
+
+    def run(self, ev: Evidence) -> CheckResult:
+        declared = ev.metadata["provenance"]["content"]["sha256"]
+        if declared != ev.certificate.content_hash.hex():
+            return _fail(self.name, Status.TAMPERED, f"metadata names content {declared[:16]}..., the chain {ev.certificate.content_hash.hex()[:16]}...")
+        return _ok(self.name, "metadata and chain name the same content hash")
+
+
+class NotRevoked:
+    name = "not_revoked"
+
+    def run(self, ev: Evidence) -> CheckResult:
+        if ev.certificate.revoked:
+            reason = ev.extra.get("revoke_reason")
+            return _fail(self.name, Status.REVOKED, "the certificate was revoked" + (f": {reason}" if reason else ""))
+        return _ok(self.name, "the certificate is not revoked")
+
+
+class IssuerTrusted:
+    name = "issuer_trusted"
+
+    def run(self, ev: Evidence) -> CheckResult:
+        issuer = ev.certificate.issuer
+        trusted = {a.lower() for a in ev.settings.trusted_issuers}
+        if issuer.lower() in trusted:
+            return _ok(self.name, f"issuer {issuer} is in your trusted list")
+        if ev.registry.is_issuer(issuer):
+            return _ok(self.name, f"issuer {issuer} holds ISSUER_ROLE on the registry")
+        return _fail(self.name, Status.UNTRUSTED_ISSUER, f"issuer {issuer} no longer holds ISSUER_ROLE and is not in your trusted list")
+
+
+class ContentMatch:
+    """Exact sha256 match, else a perceptual match within the thresholds (never `verified`)."""
+
+    name = "content_match"
+
+    def run(self, ev: Evidence) -> CheckResult:
+        if ev.media.sha256 == ev.certificate.content_hash.hex():
+            ev.match = {"kind": "exact"}
+            return _ok(self.name, "the file's sha256 equals the certified content hash (exact copy)")
+        perceptual = ev.metadata["provenance"]["perceptual"]
+        thresholds = ev.settings.thresholds
+        if ev.media.kind == "video" and perceptual.get("frames"):
+            return self._video(ev, perceptual["frames"], thresholds.phash)
+        reference = ImageHashes(perceptual["phash"], perceptual["pdq"], perceptual.get("pdq_quality", 0), (), ())
+        match = best_match(ev.query, reference, thresholds.phash, thresholds.pdq)
+        ev.match = {"kind": "perceptual", **match.to_dict()}
+        if match.within_threshold:
+            return _fail(
+                self.name, Status.MODIFIED,
+                f"not an exact copy; {match.hash_kind} distance {match.distance} <= {match.threshold}"
+                f" ({match.transform}): a modified copy of the certified content",
+                **match.to_dict(),
+            )
+        return _fail(
+            self.name, Status.NOT_FOUND,
+            f"the file is not the certified content ({match.hash_kind} distance {match.distance} > {match.threshold})",
+            **match.to_dict(),
+        )
+
+    def _video(self, ev: Evidence, frames: list[dict], threshold: int) -> CheckResult:
+        # Alignment-tolerant: each received frame against its nearest certified frame.
+        per_frame = sorted(min(phash_distance(q.phash, f["phash"]) for f in frames) for q in ev.query_frames)
+        median = per_frame[len(per_frame) // 2]
+        ev.match = {"kind": "perceptual", "hash_kind": "phash_frames", "distance": median, "threshold": threshold}
+        if median <= threshold:
+            return _fail(self.name, Status.MODIFIED, f"not an exact copy; median frame pHash distance {median} <= {threshold}", **ev.match)
+        return _fail(self.name, Status.NOT_FOUND, f"the video is not the certified content (median frame distance {median})", **ev.match)
+
+
+class Rescan:
+    name = "rescan"
+
+    def run(self, ev: Evidence) -> CheckResult:
+        recorded = ev.metadata["provenance"]["detection"]
+        fresh = ev.rescan()
+        details = {"recorded": {"label": recorded["label"], "score": recorded["score"]}, "now": {"label": fresh["label"], "score": fresh["score"]}}
+        if recorded["label"] == "unscanned":
+            return _ok(self.name, f"no recorded verdict; the detectors now say {fresh['label']} ({fresh['score']:.3f})", **details)
+        if fresh["label"] == recorded["label"]:
+            return _ok(self.name, f"detectors agree with the recorded verdict {recorded['label']}", **details)
+        return CheckResult(self.name, False, f"detectors now say {fresh['label']} ({fresh['score']:.3f}), the certificate says {recorded['label']}", details)
+
+
+def default_checks(rescan: bool) -> list[Check]:
+    checks: list[Check] = [TokenExists(), MetadataIntegrity(), IssuerSignature(), MetadataContentHash(), NotRevoked(), IssuerTrusted(), ContentMatch()]
+    if rescan:
+        checks.append(Rescan())
+    return checks
+
+
+__all__ = ["Check", "Evidence", "default_checks", "PERCEPTUAL_MATCH_CAVEAT"]

@@ -1,0 +1,89 @@
+"""What verification returns: one status per file and the checks behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Status(str, Enum):
+    VERIFIED = "verified"  # exact copy of certified content, every check passed
+    MODIFIED = "modified"  # perceptual match of certified content
+    NOT_FOUND = "not_found"  # no certificate covers this file
+    REVOKED = "revoked"
+    TAMPERED = "tampered"  # chain, metadata and content disagree
+    UNTRUSTED_ISSUER = "untrusted_issuer"
+    ERROR = "error"  # the file or a needed service could not be read
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self]
+
+
+EXIT_CODES = {
+    Status.VERIFIED: 0,
+    Status.ERROR: 1,
+    Status.MODIFIED: 3,
+    Status.NOT_FOUND: 4,
+    Status.REVOKED: 5,
+    Status.UNTRUSTED_ISSUER: 6,
+    Status.TAMPERED: 7,
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome: passed, or failed with a human reason."""
+
+    name: str
+    passed: bool
+    reason: str
+    details: dict = field(default_factory=dict)
+    # A failure of this check means the status below (e.g. tampered, revoked).
+    fails_as: Status | None = None
+
+    def to_dict(self) -> dict:
+        out = {"check": self.name, "passed": self.passed, "reason": self.reason}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+@dataclass
+class Candidate:
+    token_id: str
+    found_by: str  # "token", "content_hash" or "perceptual"
+    distance: int | None = None
+    hash_kind: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass
+class VerificationReport:
+    file: str
+    status: Status
+    summary: str
+    content_sha256: str | None = None
+    token_id: str | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    match: dict | None = None
+    caveat: str | None = None
+    certificate: dict | None = None
+
+    def to_dict(self) -> dict:
+        out = {
+            "file": self.file,
+            "status": self.status.value,
+            "summary": self.summary,
+            "content_sha256": self.content_sha256,
+            "token_id": self.token_id,
+            "checks": [c.to_dict() for c in self.checks],
+            "candidates": [c.to_dict() for c in self.candidates],
+        }
+        for key in ("match", "caveat", "certificate"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out

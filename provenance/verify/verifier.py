@@ -1,0 +1,117 @@
+"""Verifying a received file against chain, metadata and content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..context import Parts
+from ..errors import ProvenanceError
+from ..hashing import PERCEPTUAL_MATCH_CAVEAT, image_hashes
+from ..ipfs import IpfsError
+from ..media import MediaError, load_media
+from ..scanning import Scanner
+from .checks import Evidence, default_checks
+from .lookup import find_candidates
+from .report import Candidate, CheckResult, Status, VerificationReport
+
+# Which failure decides the status when several checks fail.
+PRECEDENCE = [Status.ERROR, Status.TAMPERED, Status.NOT_FOUND, Status.REVOKED, Status.UNTRUSTED_ISSUER, Status.MODIFIED]
+# After these, later checks have nothing trustworthy to work on.
+STOPPING = {Status.ERROR, Status.TAMPERED, Status.NOT_FOUND}
+
+SUMMARIES = {
+    Status.VERIFIED: "exact copy of certified content; chain, metadata and signature agree",
+    Status.MODIFIED: "a modified copy of certified content (perceptual match, not proof of identity)",
+    Status.NOT_FOUND: "no certificate covers this file",
+    Status.REVOKED: "the certificate for this content was revoked",
+    Status.TAMPERED: "chain, metadata and content disagree: do not trust this certificate",
+    Status.UNTRUSTED_ISSUER: "certified by an issuer you do not trust",
+    Status.ERROR: "could not be verified",
+}
+
+
+def parse_token(text: str) -> int:
+    """A token id as decimal or 0x-hex (the content sha256)."""
+    try:
+        value = int(text, 16) if text.lower().startswith("0x") else int(text)
+    except ValueError:
+        raise ProvenanceError(f"token id {text!r} is neither decimal nor 0x-hex") from None
+    if not 0 < value < 2**256:
+        raise ProvenanceError(f"token id {text!r} is out of range")
+    return value
+
+
+class Verifier:
+    def __init__(self, parts: Parts, scanner: Scanner | None = None):
+        self.parts = parts
+        self.scanner = scanner
+
+    def verify(self, path: Path, token: int | None = None) -> VerificationReport:
+        try:
+            media = load_media(path)
+        except MediaError as exc:
+            return VerificationReport(file=str(path), status=Status.ERROR, summary=str(exc))
+        query = image_hashes(media.first_frame)
+        frames = [image_hashes(f) for f in media.frames] if media.kind == "video" else []
+        try:
+            candidates = [Candidate(f"0x{token:064x}", "token")] if token else self._lookup(media, query)
+        except (ProvenanceError, IpfsError) as exc:
+            return VerificationReport(str(path), Status.ERROR, f"lookup failed: {exc}", media.sha256)
+        if not candidates:
+            return VerificationReport(
+                file=str(path), status=Status.NOT_FOUND, summary=SUMMARIES[Status.NOT_FOUND], content_sha256=media.sha256,
+                checks=[CheckResult("lookup", False, "no certificate by content hash on chain, nor by perceptual hash in the index", fails_as=Status.NOT_FOUND)],
+            )
+        return self._check(path, media, query, frames, candidates)
+
+    def _lookup(self, media, query) -> list[Candidate]:
+        p = self.parts
+        return find_candidates(p.chain, p.ledger, p.settings, media, query)
+
+    def _check(self, path, media, query, frames, candidates) -> VerificationReport:
+        chosen = candidates[0]
+        p = self.parts
+        ev = Evidence(
+            media=media, query=query, query_frames=frames, token_id=int(chosen.token_id, 16),
+            registry=p.chain.registry, store=p.store, settings=p.settings,
+            chain_id=p.chain.deployment.chain_id, contract=p.chain.deployment.address,
+            rescan=(lambda: self.scanner.scan(media.path)) if self.scanner else None,
+        )
+        row = p.ledger.certificate(ev.chain_id, ev.contract, chosen.token_id[2:])
+        if row is not None and row.revoke_reason:
+            ev.extra["revoke_reason"] = row.revoke_reason
+        results: list[CheckResult] = [CheckResult("chain", True, f"chain {ev.chain_id} reachable; registry {ev.contract} matches the recorded deployment")]
+        for check in default_checks(rescan=self.scanner is not None):
+            result = check.run(ev)
+            results.append(result)
+            if not result.passed and result.fails_as in STOPPING and check.name != "content_match":
+                break
+        status = _status(results)
+        return VerificationReport(
+            file=str(path), status=status, summary=SUMMARIES[status], content_sha256=media.sha256,
+            token_id=chosen.token_id, checks=results, candidates=candidates, match=ev.match,
+            caveat=PERCEPTUAL_MATCH_CAVEAT if ev.match and ev.match.get("kind") == "perceptual" else None,
+            certificate=_certificate_dict(ev),
+        )
+
+
+def _status(results: list[CheckResult]) -> Status:
+    failed = {r.fails_as for r in results if not r.passed and r.fails_as is not None}
+    for status in PRECEDENCE:
+        if status in failed:
+            return status
+    # An empty or all-informational set of checks must not pass.
+    if not any(r.passed and r.name == "content_match" for r in results):
+        return Status.ERROR
+    return Status.VERIFIED
+
+
+def _certificate_dict(ev: Evidence) -> dict | None:
+    cert = ev.certificate
+    if cert is None:
+        return None
+    return {
+        "token_id": cert.token_hex, "issuer": cert.issuer, "owner": cert.owner, "issued_at": cert.issued_at,
+        "label": cert.label.text, "score": cert.score_bps / 10_000, "revoked": cert.revoked,
+        "metadata_digest": cert.metadata_digest.hex(),
+    }
