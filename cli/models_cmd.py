@@ -1,0 +1,92 @@
+"""`provenance models list|add|fetch`: the published detector weights on this machine."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+
+from detect.registry import ModelStatus, RegistryError, add_model, fetch_model, list_models
+
+app = typer.Typer(no_args_is_help=True, help="Published detector weights: list, add a downloaded file, fetch.")
+
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """One line on stderr and exit 1 for every expected failure; no traceback."""
+    try:
+        yield
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted; nothing was installed", err=True)
+        raise typer.Exit(130) from None
+
+
+def _short(digest: str | None) -> str:
+    return digest[:12] if digest else "-"
+
+
+@app.command("list")
+def list_command(as_json: bool = JsonOpt) -> None:
+    """Known models, where their weights come from, and their sha256."""
+    with _errors():
+        models = list_models()
+    if as_json:
+        typer.echo(json.dumps([m.to_dict() for m in models], indent=2))
+        return
+    table = Table("name", "task", "source", "sha256", "published", "description")
+    for m in models:
+        published = {True: "yes", False: "differs", None: "-"}[m.matches_published]
+        table.add_row(m.spec.name, m.spec.task.value, m.source, _short(m.sha256), published, m.spec.description)
+    Console().print(table)
+
+
+def _report(status: ModelStatus, as_json: bool, verb: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(status.to_dict(), indent=2))
+        return
+    note = "" if status.matches_published is not False else " (differs from the published file)"
+    typer.echo(f"{verb} {status.spec.name}: {status.path} sha256 {status.sha256}{note}")
+
+
+@app.command("add")
+def add_command(
+    name: str = typer.Argument(..., help="Model name, see `provenance models list`."),
+    weights: Path = typer.Option(..., "--weights", help="The checkpoint file you downloaded."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check that FILE loads as NAME's checkpoint, then install a copy and record its sha256."""
+    with _errors():
+        status = add_model(name, weights)
+    _report(status, as_json, "added")
+
+
+@app.command("fetch")
+def fetch_command(
+    name: str = typer.Argument(..., help="Model name, see `provenance models list`."),
+    url: Optional[str] = typer.Option(None, "--url", help="Download from this mirror instead of the published address."),
+    sha256: Optional[str] = typer.Option(None, "--sha256", help="Expected sha256, for models whose authors publish none."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Download NAME's published weights (needs internet), verify the pinned sha256, install."""
+    show = not as_json and sys.stderr.isatty()
+    with _errors():
+        if not show:
+            status = fetch_model(name, url=url, sha256=sha256)
+        else:
+            columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+            with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task(f"fetching {name}", total=None)
+                status = fetch_model(name, url=url, sha256=sha256, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    _report(status, as_json, "fetched")
