@@ -1,0 +1,79 @@
+"""`provenance detect FILE... [--json]`: score media with the detector ensemble."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(help="Score images and videos for manipulation or synthesis.")
+
+
+def file_entry(path: Path, report: dict | None, error: str) -> dict:
+    if error:
+        return {"file": str(path), "error": error}
+    return {"file": str(path), **report}
+
+
+def _load_analyzer():
+    from detect.analyze import Analyzer
+    from detect.device import DeviceError
+    from detect.ensemble import EnsembleError
+
+    try:
+        return Analyzer()
+    except (DeviceError, EnsembleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+@app.callback(invoke_without_command=True)
+def detect(
+    files: List[Path] = typer.Argument(..., help="images or videos to score"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON document instead of a table"),
+    workers: int = typer.Option(-1, help="decoding worker processes (-1: automatic)"),
+) -> None:
+    """Print each file's label, ensemble score and per-detector scores."""
+    analyzer = _load_analyzer()
+    show_progress = not as_json and sys.stderr.isatty()
+    with Progress(
+        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), disable=not show_progress, transient=True,
+    ) as progress:
+        task = progress.add_task("scoring", total=len(files))
+        verdicts = analyzer.analyze_files(
+            files, progress=lambda done: progress.update(task, completed=done), workers=None if workers < 0 else workers
+        )
+    entries = [file_entry(v.path, v.report.to_dict() if v.report else None, v.error) for v in verdicts]
+    failed = [e for e in entries if "error" in e]
+    if as_json:
+        print(json.dumps({"files": entries}, indent=2))
+    else:
+        _print_table(entries)
+    for entry in failed:
+        print(f"error: {entry['error']}", file=sys.stderr)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_table(entries: list[dict]) -> None:
+    table = Table("file", "label", "score", "threshold", "faces", "detectors")
+    for entry in entries:
+        if "error" in entry:
+            table.add_row(entry["file"], "[red]error[/red]", "", "", "", entry["error"])
+            continue
+        parts = [
+            f"{d['name']}=skipped ({d['reason']})" if d.get("skipped") else f"{d['name']}={d['score']:.3f}"
+            for d in entry["detectors"]
+        ]
+        if entry.get("frames"):
+            parts.append(f"frames {', '.join(map(str, entry['frames']))}")
+        table.add_row(entry["file"], entry["label"], f"{entry['score']:.3f}", f"{entry['threshold']:.2f}",
+                      str(entry["faces"]), "\n".join(parts))
+    Console().print(table)

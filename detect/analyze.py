@@ -1,0 +1,227 @@
+"""Media in, a verdict out: the entry point the rest of the project calls.
+
+    from detect.analyze import analyze_file, analyze_image
+    report = analyze_file("photo.jpg")      # -> detect.base.VerdictReport
+    report.to_dict()                        # label, score, threshold, detectors, faces, frames
+
+Whole-image detectors score native-resolution tiles (mean over tiles); face
+detectors score aligned face crops (max over faces: one manipulated face makes
+the image manipulated). Every detector appears in the report, either with its
+score or as skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from detect.base import Detector, DetectorResult, Task, VerdictReport
+from detect.detectors import DetectorSet, load_default_detectors
+from detect.ensemble import EnsembleConfig
+from detect.tiles import tiles, to_rgb_array
+
+MAX_TILES = 8  # per image and detector: enough coverage, bounded cost on huge images
+FACE_MARGIN = 0.3
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+Image.MAX_IMAGE_PIXELS = 200_000_000  # refuse decompression bombs beyond ~14k x 14k
+
+
+class AnalysisError(Exception):
+    """The input cannot be analysed (unreadable, not an image or video)."""
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    """One file's outcome in a batch: a report, or the error that stopped it."""
+
+    path: Path
+    report: VerdictReport | None = None
+    error: str = ""
+
+
+@dataclass
+class _Decoded:
+    """A decoded still: pixels plus the tiles each whole-image input size needs."""
+
+    rgb: np.ndarray
+    tiles: dict[int, torch.Tensor] = field(default_factory=dict)
+
+
+def decode_image(data: bytes | Path, tile_sizes: Iterable[int] = ()) -> _Decoded:
+    """Decode an image file (path or bytes) and cut its tiles; raises AnalysisError."""
+    try:
+        source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+        with Image.open(source) as image:
+            image.load()
+            rgb = to_rgb_array(image)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise AnalysisError(f"not a readable image ({exc})") from None
+    return _Decoded(rgb=rgb, tiles={s: tiles(rgb, s, MAX_TILES) for s in tile_sizes})
+
+
+class Analyzer:
+    """Loaded detectors plus the ensemble; reuse one for many files."""
+
+    def __init__(self, detectors: DetectorSet | None = None):
+        self.set = detectors or load_default_detectors()
+
+    @property
+    def ensemble(self) -> EnsembleConfig:
+        return self.set.ensemble
+
+    def tile_sizes(self) -> list[int]:
+        return sorted({d.card.input_size[0] for d in self.set.image})
+
+    # -------------------------------------------------------------- stills
+
+    def _image_scores(self, decoded: _Decoded) -> list[DetectorResult]:
+        results = []
+        for detector in self.set.image:
+            batch = decoded.tiles.get(detector.card.input_size[0])
+            if batch is None:
+                batch = tiles(decoded.rgb, detector.card.input_size[0], MAX_TILES)
+            probabilities = self.set.run(detector, batch)
+            results.append(_result(detector, float(probabilities.mean())))
+        return results
+
+    def _face_scores(self, rgb: np.ndarray) -> tuple[list[DetectorResult], int]:
+        if not self.set.face:
+            return [], 0
+        if self.set.find_faces is None:
+            return [_skipped(d, "face detector not available") for d in self.set.face], 0
+        faces = self.set.find_faces(Image.fromarray(rgb))
+        if not faces:
+            return [_skipped(d, "no face found") for d in self.set.face], 0
+        results = []
+        for detector in self.set.face:
+            reason = getattr(detector, "skip_reason", None)
+            crops = torch.stack([_crop_tensor(face, detector.card.input_size[0]) for face in faces])
+            if hasattr(detector, "score_faces"):
+                # Detectors that need landmarks (corneal highlights) score Face objects.
+                values = [v for v in detector.score_faces(faces) if v is not None]
+                if not values:
+                    results.append(_skipped(detector, reason(faces) if reason else "not applicable to these faces"))
+                    continue
+                results.append(_result(detector, float(max(values))))
+                continue
+            results.append(_result(detector, float(self.set.run(detector, crops).max())))
+        return results, len(faces)
+
+    def verdict(self, results: Sequence[DetectorResult], faces: int = 0, frames: Sequence[int] = ()) -> VerdictReport:
+        scored = {r.name: r.score for r in results if not r.skipped and r.score is not None}
+        skipped = [DetectorResult(name=u.name, version=u.version, skipped=True, reason=u.reason) for u in self.set.unavailable]
+        score = self.ensemble.fuse(scored)
+        return VerdictReport(
+            label=self.ensemble.label(score),
+            score=score,
+            threshold=self.ensemble.threshold,
+            detectors=tuple(results) + tuple(skipped),
+            faces=faces,
+            frames=tuple(frames),
+        )
+
+    def detector_results(self, decoded: _Decoded) -> tuple[list[DetectorResult], int]:
+        image_results = self._image_scores(decoded)
+        face_results, faces = self._face_scores(decoded.rgb)
+        return image_results + face_results, faces
+
+    def analyze_decoded(self, decoded: _Decoded) -> VerdictReport:
+        results, faces = self.detector_results(decoded)
+        return self.verdict(results, faces)
+
+    def analyze_image(self, image: Image.Image) -> VerdictReport:
+        rgb = to_rgb_array(image)
+        return self.analyze_decoded(_Decoded(rgb=rgb))
+
+    # -------------------------------------------------------------- files
+
+    def analyze_file(self, path: str | Path) -> VerdictReport:
+        path = Path(path)
+        if not path.is_file():
+            raise AnalysisError(f"{path}: no such file")
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return self.analyze_video(path)
+        return self.analyze_decoded(decode_image(path, self.tile_sizes()))
+
+    def analyze_video(self, path: Path) -> VerdictReport:
+        from detect.video_analysis import analyze_video
+
+        return analyze_video(self, path)
+
+    def analyze_files(
+        self, paths: Sequence[str | Path], progress: Callable[[int], None] | None = None, workers: int | None = None
+    ) -> list[FileVerdict]:
+        """Analyse many files; stills are decoded and tiled in worker processes.
+
+        One file's failure is recorded in its FileVerdict and never stops the
+        others. `progress(n)` is called after each file with n = files done.
+        """
+        from detect.batch import decoded_stills
+
+        paths = [Path(p) for p in paths]
+        verdicts: dict[int, FileVerdict] = {}
+        stills = [i for i, p in enumerate(paths) if p.suffix.lower() not in VIDEO_SUFFIXES]
+        done = 0
+        for index, decoded, error in decoded_stills([paths[i] for i in stills], self.tile_sizes(), workers, self.set.device):
+            position = stills[index]
+            if error:
+                verdicts[position] = FileVerdict(paths[position], error=error)
+            else:
+                verdicts[position] = FileVerdict(paths[position], report=self.analyze_decoded(decoded))
+            done += 1
+            if progress:
+                progress(done)
+        for position, path in enumerate(paths):
+            if position in verdicts:
+                continue
+            try:
+                verdicts[position] = FileVerdict(path, report=self.analyze_file(path))
+            except AnalysisError as exc:
+                verdicts[position] = FileVerdict(path, error=str(exc))
+            done += 1
+            if progress:
+                progress(done)
+        return [verdicts[i] for i in range(len(paths))]
+
+
+def _crop_tensor(face, size: int) -> torch.Tensor:
+    crop = face.crop(size, margin=FACE_MARGIN)
+    return torch.from_numpy(np.asarray(crop.convert("RGB"), dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255.0
+
+
+def _result(detector: Detector, score: float) -> DetectorResult:
+    return DetectorResult(
+        name=detector.card.name, version=detector.card.version, score=score, weights_sha256=detector.card.weights_sha256
+    )
+
+
+def _skipped(detector: Detector, reason: str) -> DetectorResult:
+    return DetectorResult(name=detector.card.name, version=detector.card.version, skipped=True, reason=reason)
+
+
+@functools.lru_cache(maxsize=1)
+def default_analyzer() -> Analyzer:
+    """The default detectors, loaded once per process (they are read-only afterwards)."""
+    return Analyzer()
+
+
+def analyze_image(image: Image.Image) -> VerdictReport:
+    return default_analyzer().analyze_image(image)
+
+
+def analyze_file(path: str | Path) -> VerdictReport:
+    return default_analyzer().analyze_file(path)
+
+
+def analyze_files(paths: Sequence[str | Path], progress: Callable[[int], None] | None = None) -> list[FileVerdict]:
+    return default_analyzer().analyze_files(paths, progress=progress)
+
+
+__all__ = ["AnalysisError", "Analyzer", "FileVerdict", "analyze_file", "analyze_files", "analyze_image", "Task"]

@@ -1,0 +1,63 @@
+"""Turn a whole image into fixed-size tiles for whole-image detectors.
+
+Whole-image detectors look for high-frequency traces (resampling, generator
+upsampling, compression mismatches). Resizing the image to the model's input
+would wipe out exactly those traces and add interpolation artefacts of its
+own, so tiles are cut at native resolution; only images smaller than a tile
+are padded (reflect padding keeps the local statistics of the border).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_rgb_array(image: Image.Image) -> np.ndarray:
+    """Decode a PIL image to an (H, W, 3) uint8 RGB array (alpha dropped on white)."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return np.array(image.convert("RGB"), dtype=np.uint8)
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
+
+
+def _starts(length: int, size: int, count: int) -> list[int]:
+    if length <= size or count <= 1:
+        return [max(0, (length - size) // 2)]
+    return sorted({round(i * (length - size) / (count - 1)) for i in range(count)})
+
+
+def tile_grid(height: int, width: int, size: int, max_tiles: int) -> list[tuple[int, int]]:
+    """Top-left corners of up to `max_tiles` tiles spread evenly over the image.
+
+    The grid has as many rows and columns as fit without overlap, capped so
+    that rows * cols <= max_tiles; the tiles are spaced evenly from edge to edge.
+    """
+    rows = max(1, min(height // size, max_tiles))
+    cols = max(1, min(width // size, max_tiles))
+    while rows * cols > max_tiles:
+        if rows >= cols:
+            rows -= 1
+        else:
+            cols -= 1
+    return [(y, x) for y in _starts(height, size, rows) for x in _starts(width, size, cols)]
+
+
+def tiles(rgb: np.ndarray, size: int, max_tiles: int) -> torch.Tensor:
+    """Cut an (H, W, 3) uint8 image into a (T, 3, size, size) float batch in [0, 1]."""
+    height, width = rgb.shape[:2]
+    if height < size or width < size:
+        pad_h, pad_w = max(0, size - height), max(0, size - width)
+        mode = "reflect" if pad_h < height and pad_w < width else "edge"
+        rgb = np.pad(rgb, ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)), mode=mode)
+        height, width = rgb.shape[:2]
+    corners = tile_grid(height, width, size, max_tiles)
+    batch = np.stack([rgb[y : y + size, x : x + size] for y, x in corners])
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)

@@ -1,0 +1,63 @@
+"""`python -m detect.train {cnn,spectral,ensemble}`: train or fit, write into detect/weights/."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from detect.train.sources import package_photos
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+
+
+def _pools(args):
+    from detect.train.dataset import ImagePools
+
+    real = [Path(p) for p in args.real] or package_photos()
+    fake = [Path(p) for p in args.fake]
+    return ImagePools.load(real, fake, corpus_split=None if args.no_corpus else "train")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m detect.train", description=__doc__)
+    sub = parser.add_subparsers(dest="what", required=True)
+    for name in ("cnn", "spectral"):
+        p = sub.add_parser(name)
+        p.add_argument("--real", nargs="*", default=[], help="real photos (default: Debian package photos)")
+        p.add_argument("--fake", nargs="*", default=[], help="extra generator output to mix in")
+        p.add_argument("--no-corpus", action="store_true", help="do not mix in the corpus 'train' split")
+        p.add_argument("--seed", type=int, default=0)
+    sub.choices["cnn"].add_argument("--steps", type=int, default=1500)
+    sub.choices["cnn"].add_argument("--batch", type=int, default=32)
+    sub.choices["cnn"].add_argument("--workers", type=int, default=1)
+    sub.choices["cnn"].add_argument("--out", type=Path, default=WEIGHTS / "artefact_cnn.pt")
+    sub.choices["spectral"].add_argument("--count", type=int, default=4000)
+    sub.choices["spectral"].add_argument("--out", type=Path, default=WEIGHTS / "spectral.json")
+    ens = sub.add_parser("ensemble", help="calibrate detectors and fit the fusion on the corpus 'calib' split")
+    ens.add_argument("--out", type=Path, default=WEIGHTS / "ensemble.json")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.what == "cnn":
+            from detect.train.fit_cnn import CnnConfig, train_cnn
+
+            config = CnnConfig(steps=args.steps, batch=args.batch, seed=args.seed, workers=args.workers)
+            digest = train_cnn(_pools(args), args.out, config)
+        elif args.what == "spectral":
+            from detect.train.fit_spectral import fit_spectral
+
+            digest = fit_spectral(_pools(args), args.out, count=args.count, seed=args.seed)
+        else:
+            from detect.train.fit_ensemble import fit_ensemble_file
+
+            digest = fit_ensemble_file(args.out)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out} sha256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
