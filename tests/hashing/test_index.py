@@ -1,0 +1,100 @@
+"""NearDuplicateIndex against a brute-force Hamming search, on real SQLite (and PostgreSQL if configured)."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from provenance.hashing import HashingError
+from provenance.hashing.index import Match, NearDuplicateIndex, metadata, phash_table
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        yield create_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+        return
+    url = os.environ.get("PROVENANCE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PROVENANCE_TEST_POSTGRES_URL not set")
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    yield engine
+    metadata.drop_all(engine)
+
+
+def _near(value: int, bits: int, flips: int, rng: random.Random) -> int:
+    for bit in rng.sample(range(bits), flips):
+        value ^= 1 << bit
+    return value
+
+
+def _stored(rng: random.Random, count: int) -> list[tuple[str, str, str]]:
+    """Random hashes plus clusters of near copies, so every radius has answers."""
+    items = []
+    for i in range(count):
+        p, q = rng.getrandbits(64), rng.getrandbits(256)
+        items.append((f"item{i}", f"{p:016x}", f"{q:064x}"))
+        if i % 10 == 0:
+            for j, flips in enumerate((1, 4, 9, 14)):
+                near_p, near_q = _near(p, 64, flips, rng), _near(q, 256, 3 * flips, rng)
+                items.append((f"item{i}-near{j}", f"{near_p:016x}", f"{near_q:064x}"))
+    return items
+
+
+def _brute(items, kind: str, query: str, radius: int) -> list[Match]:
+    position = 1 if kind == "phash" else 2
+    found = []
+    for item in items:
+        distance = bin(int(item[position], 16) ^ int(query, 16)).count("1")
+        if distance <= radius:
+            found.append(Match(item[0], kind, distance))
+    return sorted(found, key=lambda m: (m.distance, m.hash_kind, m.key))
+
+
+def test_query_returns_exactly_the_hashes_within_radius(engine):
+    rng = random.Random(5)
+    items = _stored(rng, 600)
+    index = NearDuplicateIndex(engine)
+    assert index.add_many(items) == 2 * len(items)
+    for item in rng.sample(items, 12):
+        for radius in (0, 3, 8, 10, 14):
+            assert index.query(phash=item[1], radius=radius) == _brute(items, "phash", item[1], radius)
+        for radius in (0, 10, 31, 47):
+            assert index.query(pdq=item[2], radius=radius) == _brute(items, "pdq", item[2], radius)
+
+
+def test_query_combines_kinds_sorted_by_distance(engine):
+    index = NearDuplicateIndex(engine)
+    index.add("a", "0" * 16, "0" * 64)
+    index.add("b", "0" * 15 + "7", None)
+    result = index.query(phash="0" * 16, pdq="0" * 64, radius=5)
+    assert result == [Match("a", "pdq", 0), Match("a", "phash", 0), Match("b", "phash", 3)]
+    assert index.linear_scan(phash="0" * 16, pdq="0" * 64, radius=5) == result
+
+
+def test_invalid_input_is_rejected_without_partial_writes(engine):
+    index = NearDuplicateIndex(engine)
+    index.add("kept", "f" * 16, None)
+    with pytest.raises(HashingError):
+        index.add_many([("new", "1" * 16, None), ("bad", "xyz", None)])
+    with pytest.raises(HashingError):
+        index.add("", "1" * 16, None)
+    with pytest.raises(HashingError):
+        index.add("nothing", None, None)
+    with pytest.raises(HashingError):
+        index.query(phash="1" * 16, radius=-1)
+    with pytest.raises(HashingError):
+        index.query(phash="1" * 16, radius=15)  # needs more than 4 flips per band
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(phash_table)).scalar_one() == 1
+
+
+def test_tables_live_on_their_own_metadata(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    NearDuplicateIndex(engine)
+    assert set(metadata.tables) == {"near_duplicate_phash", "near_duplicate_pdq"}
+    NearDuplicateIndex(engine).add("again", "2" * 16, None)  # second open: tables exist already
