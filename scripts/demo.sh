@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# The demo: a local chain, the embedded IPFS store and SQLite under
-# $PROVENANCE_HOME; certify a sample image and verify copies of it.
+# The demo, on the embedded defaults: a local chain, the embedded IPFS store
+# and SQLite under $PROVENANCE_HOME. Certify a sample image, then verify the
+# original (verified), a re-encoded copy (modified) and an unrelated image
+# (not_found).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P=.venv/bin/provenance
-echo "== PROVENANCE_HOME=$PROVENANCE_HOME"
+SAMPLES="$PROVENANCE_HOME/samples"
+echo "== data under PROVENANCE_HOME=$PROVENANCE_HOME"
+.venv/bin/python scripts/make_samples.py "$SAMPLES"
 $P chain up
-$P chain status
-$P chain down
+trap '$P chain down >/dev/null' EXIT
+echo; echo "== certify $SAMPLES/original.png"
+$P mint "$SAMPLES/original.png" --name "Demo landscape" --description "Sample image certified by make demo"
+for f in original.png reencoded.jpg unrelated.png; do
+  echo; echo "== verify $f"
+  set +e; $P verify "$SAMPLES/$f"; code=$?; set -e
+  echo "(exit code $code)"
+done
