@@ -1,0 +1,76 @@
+"""`provenance hash FILE...`: content and perceptual hashes of image files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import typer
+
+from provenance.hashing import HashingError, image_hashes, load_image
+
+_CHUNK = 1 << 20
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _cid(path: Path) -> str | None:
+    try:
+        from provenance.ipfs.hashing import cid_of_file
+    except ImportError:  # the IPFS package is optional for hashing
+        return None
+    return cid_of_file(path, cid_version=1)
+
+
+def _hash_one(path: Path) -> dict[str, object]:
+    image = load_image(path)  # decode first: a non-image fails before any other work
+    hashes = image_hashes(image, dihedral=False)
+    record: dict[str, object] = {"file": str(path), "sha256": _sha256(path), **hashes.to_dict()}
+    cid = _cid(path)
+    if cid is not None:
+        record["cid"] = cid
+    return record
+
+
+def _text(record: dict[str, object]) -> str:
+    lines = [str(record["file"])]
+    for field in ("sha256", "phash", "pdq", "pdq_quality", "cid"):
+        if field in record:
+            lines.append(f"  {field:<12} {record[field]}")
+    return "\n".join(lines)
+
+
+def hash_command(
+    files: list[Path] = typer.Argument(..., help="Image files to hash."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON list of results."),
+) -> None:
+    """Print sha256, pHash, PDQ (with quality) and CIDv1 of each image file.
+
+    Files that cannot be read are reported one line each on stderr; the others
+    are still hashed, and the exit status is 1 if any failed.
+    """
+    records, failed = [], False
+    for path in files:
+        try:
+            record = _hash_one(path)
+        except (HashingError, OSError) as exc:
+            failed = True
+            message = str(exc) if isinstance(exc, HashingError) else f"{path}: {exc.strerror or exc}"
+            typer.echo(f"error: {message}", err=True)
+            if json_out:
+                records.append({"file": str(path), "error": message})
+            continue
+        records.append(record)
+        if not json_out:
+            typer.echo(_text(record))
+    if json_out:
+        typer.echo(json.dumps(records, indent=2))
+    if failed:
+        raise typer.Exit(1)
