@@ -2,7 +2,7 @@
 
 Builds the contracts with Hardhat, starts a throwaway anvil, deploys both
 contracts from the Hardhat artifacts and reads `gasUsed` from the receipts of
-real transactions. Gas is deterministic for a given compiler and EVM version,
+real transactions. Gas is deterministic for a given compiler and hardfork,
 so each figure is one transaction; the baseline is measured in the same run so
 the ratios hold even if the toolchain changes.
 
@@ -23,10 +23,9 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from provenance.chain.node import DEV_PRIVATE_KEY, EphemeralNode, anvil_binary
 
-from provenance.chain.node import DEV_PRIVATE_KEY, EphemeralNode  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 COMMAND = ".venv/bin/python bench/bench_gas.py"
 BATCH_SIZE = 20
@@ -87,9 +86,12 @@ class Chain:
 
 
 def build_contracts() -> None:
+    """Compile with Hardhat (under the Node 22 from npm) so the figures match the sources."""
     node = REPO / "node_modules" / ".bin" / "node"
     cli = REPO / "node_modules" / "hardhat" / "dist" / "src" / "cli.js"
-    subprocess.run([str(node), str(cli), "build"], cwd=REPO, check=True, capture_output=True)
+    done = subprocess.run([str(node), str(cli), "build"], cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"hardhat build failed: {(done.stderr or done.stdout).strip()[-800:]}")
 
 
 def load_artifact(source: str, name: str) -> dict:
@@ -154,10 +156,11 @@ def render(figures: list[Figure], environment: str) -> str:
     lines = [
         "## Gas: CertificateRegistry vs. OpenZeppelin ERC721URIStorage",
         "",
-        f"Measured `gasUsed` of real transactions; {environment}. The baseline is a plain",
-        "OpenZeppelin 5 ERC721URIStorage mint storing a 66-character `ipfs://` URI, measured in the same run.",
-        "Ratios are gas per certificate over the baseline mint. Gas includes the 21,000 base cost",
-        "and the input bytes (the calldata column), paid once per transaction.",
+        f"Receipt `gasUsed` of real transactions on {environment}.",
+        "",
+        "Baseline: a plain OpenZeppelin 5 ERC721URIStorage mint storing a 66-character `ipfs://` URI,",
+        "measured in the same run. Ratio: gas per certificate over the baseline mint. Gas includes the",
+        "21,000 base cost and the input bytes (calldata column), both paid once per transaction.",
         "",
         "| Operation | Gas (tx) | of which calldata | Gas per certificate | Ratio to baseline mint | Goal | Met |",
         "|---|---:|---:|---:|---:|---:|:---:|",
@@ -173,10 +176,8 @@ def render(figures: list[Figure], environment: str) -> str:
 
 
 def anvil_version() -> str:
-    from provenance.chain.node import anvil_binary
-
     out = subprocess.run([str(anvil_binary()), "--version"], capture_output=True, text=True, check=True).stdout
-    return out.splitlines()[0].replace("Version:", "").strip()  # "anvil 1.7.1"
+    return " ".join(out.splitlines()[0].replace("Version:", "").split())  # "anvil 1.7.1"
 
 
 def main(argv: list[str] | None = None) -> int:
