@@ -42,6 +42,8 @@ class DetectorScanner:
             report = self._analyzer.analyze_file(path)
         except AnalysisError as exc:
             raise ScanError(f"{path}: detectors failed: {exc}") from None
+        except Exception as exc:  # a detector bug must not stop the other files of a run
+            raise ScanError(f"{path}: detector crashed ({type(exc).__name__}: {exc})") from exc
         return _rounded(report.to_dict())
 
 
