@@ -12,9 +12,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-app = typer.Typer(help="Score images and videos for manipulation or synthesis.")
-
-
 def file_entry(path: Path, report: dict | None, error: str) -> dict:
     if error:
         return {"file": str(path), "error": error}
@@ -33,8 +30,7 @@ def _load_analyzer():
         raise typer.Exit(2) from None
 
 
-@app.callback(invoke_without_command=True)
-def detect(
+def detect_command(
     files: List[Path] = typer.Argument(..., help="images or videos to score"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON document instead of a table"),
     workers: int = typer.Option(-1, help="decoding worker processes (-1: automatic)"),
@@ -62,6 +58,11 @@ def detect(
         raise typer.Exit(1)
 
 
+# Single-command app (tests, stand-alone use); cli.main mounts `detect_command` as `provenance detect`.
+app = typer.Typer(help="Score images and videos for manipulation or synthesis.", add_completion=False)
+app.command()(detect_command)
+
+
 def _print_table(entries: list[dict]) -> None:
     table = Table("file", "label", "score", "threshold", "faces", "detectors")
     for entry in entries:
@@ -76,4 +77,5 @@ def _print_table(entries: list[dict]) -> None:
             parts.append(f"frames {', '.join(map(str, entry['frames']))}")
         table.add_row(entry["file"], entry["label"], f"{entry['score']:.3f}", f"{entry['threshold']:.2f}",
                       str(entry["faces"]), "\n".join(parts))
-    Console().print(table)
+    # Piped output is not wrapped at 80 columns: file paths stay on one line for grep.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)

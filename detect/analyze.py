@@ -101,16 +101,15 @@ class Analyzer:
             return [_skipped(d, "no face found") for d in self.set.face], 0
         results = []
         for detector in self.set.face:
-            reason = getattr(detector, "skip_reason", None)
-            crops = torch.stack([_crop_tensor(face, detector.card.input_size[0]) for face in faces])
             if hasattr(detector, "score_faces"):
                 # Detectors that need landmarks (corneal highlights) score Face objects.
                 values = [v for v in detector.score_faces(faces) if v is not None]
-                if not values:
-                    results.append(_skipped(detector, reason(faces) if reason else "not applicable to these faces"))
-                    continue
-                results.append(_result(detector, float(max(values))))
+                if values:
+                    results.append(_result(detector, float(max(values))))
+                else:
+                    results.append(_skipped(detector, detector.skip_reason(faces)))
                 continue
+            crops = torch.stack([_crop_tensor(face, detector.card.input_size[0]) for face in faces])
             results.append(_result(detector, float(self.set.run(detector, crops).max())))
         return results, len(faces)
 

@@ -1,27 +1,29 @@
 """Which detectors the default ensemble runs, and how a batch goes through one.
 
 The default set works on a fresh machine: the spectral detector and the
-project's trained CNN ship in `detect/weights/`. MesoNet runs when its
-published weights are found (the corpus folder or a user-added file);
-otherwise it is listed as unavailable with the reason, never dropped silently.
+project's trained CNN ship in `detect/weights/`, the corneal-highlight check
+needs no weights. Published detectors (MesoNet, CNNDetection, UnivFD, SBI)
+run when the model registry finds their weights (user-added, or the corpus
+folder); otherwise each is listed as unavailable with the reason, never
+dropped silently.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
 
-from detect.base import Detector
+from detect.base import Detector, Task
 from detect.device import autocast_context, pick_batch_size, pick_device, to_device
 from detect.ensemble import EnsembleConfig, load_ensemble
 from detect.models.spectral import SpectralError, load_spectral
 from detect.models.trained import TrainedModelError, load_trained
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CORPUS_MESONET = (REPO_ROOT / "../shared/corpus/weights/mesonet/Meso4_DF.h5").resolve()
+# Published detectors the ensemble runs whenever their weights are installed
+# (`provenance models add|fetch NAME`); MesoNet is also found in the corpus.
+PUBLISHED = ("meso4-df", "cnndetection", "univfd", "sbi")
 
 
 @dataclass(frozen=True)
@@ -55,30 +57,24 @@ class DetectorSet:
         return torch.cat(outputs)
 
 
-def _mesonet(device: torch.device) -> Detector | Unavailable:
-    path = _mesonet_weights()
-    if path is None:
-        return Unavailable("meso4-df", "1.0", "weights not found (provenance models add mesonet --weights Meso4_DF.h5)")
+def _published(name: str, device: torch.device) -> Detector | Unavailable:
+    """A registry model (user-added, bundled or corpus weights), or why it cannot run."""
     try:
-        from detect.models.mesonet import MesoNetDetector, MesoWeightsError
+        from detect import registry
+    except ImportError as exc:
+        return Unavailable(name, "-", f"model registry not available ({exc})")
+    try:
+        return registry.load_detector(name, device=device)
+    except registry.RegistryError as exc:
+        return Unavailable(name, "-", str(exc))
+
+
+def _corneal() -> Detector | Unavailable:
+    try:
+        from detect.models.corneal import CornealDetector
     except ImportError:
-        return Unavailable("meso4-df", "1.0", "MesoNet port not available")
-    try:
-        return MesoNetDetector(path, device=device)
-    except MesoWeightsError as exc:
-        return Unavailable("meso4-df", "1.0", str(exc))
-
-
-def _mesonet_weights() -> Path | None:
-    try:
-        from detect.registry import installed_weights  # user-added weights, when the registry exists
-
-        path = installed_weights("mesonet")
-        if path is not None:
-            return Path(path)
-    except (ImportError, LookupError):
-        pass
-    return CORPUS_MESONET if CORPUS_MESONET.is_file() else None
+        return Unavailable("corneal-highlights", "-", "corneal highlight detector not available")
+    return CornealDetector()
 
 
 def _find_faces() -> Callable | None:
@@ -99,8 +95,11 @@ def load_default_detectors(device: torch.device | None = None, ensemble: Ensembl
         except error as exc:
             unavailable.append(Unavailable(name, "1", str(exc)))
     face: list[Detector] = []
-    meso = _mesonet(device)
-    (unavailable if isinstance(meso, Unavailable) else face).append(meso)
+    for candidate in [_published(name, device) for name in PUBLISHED] + [_corneal()]:
+        if isinstance(candidate, Unavailable):
+            unavailable.append(candidate)
+        else:
+            (face if candidate.card.task == Task.FACE else image).append(candidate)
     return DetectorSet(
         image=image,
         face=face,

@@ -22,8 +22,8 @@ class CnnConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     workers: int = 1
-    val_count: int = 384
-    log_every: int = 100
+    val_count: int = 256
+    log_every: int = 50
 
 
 def _validate(net: ArtefactNet, tiles: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:

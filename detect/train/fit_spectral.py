@@ -9,6 +9,7 @@ import torch
 
 from detect.models.spectral import SpectralParams, radial_profile
 from detect.train.dataset import ImagePools, fixed_set
+from detect.train.logistic import fit_logistic
 from detect.train.metrics import roc_auc
 
 SIZE = 256
@@ -16,23 +17,6 @@ BINS = 64
 # Local edits (self-blends, splices) barely move a whole-tile spectrum; the
 # spectral fit uses only the global traces it can see.
 SPECTRAL_MIX = {"upsample": 0.6, "corpus": 0.4}
-
-
-def fit_logistic(features: torch.Tensor, labels: torch.Tensor, l2: float) -> tuple[torch.Tensor, float]:
-    """L2-regularised logistic regression by L-BFGS (the problem is convex and tiny)."""
-    coef = torch.zeros(features.shape[1], dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    x, y = features.double(), labels.double()
-    optimiser = torch.optim.LBFGS([coef, bias], max_iter=500, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimiser.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(x @ coef + bias, y) + l2 * (coef**2).sum()
-        loss.backward()
-        return loss
-
-    optimiser.step(closure)
-    return coef.detach().float(), float(bias.item())
 
 
 def profiles(tiles: torch.Tensor) -> torch.Tensor:

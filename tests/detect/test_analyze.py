@@ -1,0 +1,130 @@
+"""analyze: tiles, the report's contents, errors, batches, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from detect.analyze import AnalysisError, Analyzer, decode_image
+from detect.base import Label
+from detect.detectors import PUBLISHED, load_default_detectors
+from detect.models.spectral import DEFAULT_WEIGHTS
+from detect.tiles import tile_grid, tiles, to_rgb_array
+from tests.detect.ens_helpers import CORPUS, needs_corpus, textured_image
+
+ALWAYS_LISTED = {"spectral", "artefact_cnn", "corneal-highlights", *PUBLISHED}
+
+
+@pytest.fixture(scope="module")
+def analyzer(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PROVENANCE_HOME", str(tmp_path_factory.mktemp("home")))
+        patch.setenv("PROVENANCE_DEVICE", "cpu")
+        yield Analyzer(load_default_detectors())
+
+
+def test_tile_grid_spreads_tiles_edge_to_edge_without_overlap():
+    corners = tile_grid(1000, 700, 256, 8)
+    assert len(corners) <= 8
+    ys, xs = sorted({y for y, _ in corners}), sorted({x for _, x in corners})
+    assert ys[0] == 0 and ys[-1] == 1000 - 256 and xs[0] == 0 and xs[-1] == 700 - 256
+    assert all(b - a >= 256 for a, b in zip(ys, ys[1:])) and all(b - a >= 256 for a, b in zip(xs, xs[1:]))
+
+
+def test_tiles_keep_native_pixels_and_pad_small_images():
+    rgb = np.asarray(textured_image(5, 300))
+    batch = tiles(rgb, 128, 4)
+    assert batch.shape == (4, 3, 128, 128)
+    assert torch.equal(batch[0], torch.from_numpy(rgb[:128, :128].copy()).permute(2, 0, 1).float() / 255)
+    small = tiles(rgb[:50, :90], 128, 4)
+    assert small.shape == (1, 3, 128, 128)
+
+
+def test_alpha_is_flattened_on_white():
+    rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    assert (to_rgb_array(rgba) == 255).all()
+    assert to_rgb_array(Image.new("L", (2, 2), 7)).shape == (2, 2, 3)
+
+
+def test_report_lists_every_detector_with_score_or_reason(analyzer):
+    report = analyzer.analyze_image(textured_image(6, 400))
+    names = [d.name for d in report.detectors]
+    assert ALWAYS_LISTED <= set(names), names
+    for result in report.detectors:
+        if result.skipped:
+            assert result.reason
+        else:
+            assert 0.0 <= result.score <= 1.0 and len(result.weights_sha256) == 64
+    spectral = next(d for d in report.detectors if d.name == "spectral")
+    assert spectral.weights_sha256 == hashlib.sha256(DEFAULT_WEIGHTS.read_bytes()).hexdigest()
+    assert report.faces == 0
+    face_results = [d for d in report.detectors if d.name == "corneal-highlights"]
+    assert face_results[0].skipped and "face" in face_results[0].reason
+    as_dict = report.to_dict()
+    assert as_dict["label"] in {label.value for label in Label}
+    assert 0.0 <= as_dict["score"] <= 1.0 and as_dict["threshold"] == analyzer.ensemble.threshold
+
+
+def test_score_is_the_documented_fusion_of_the_detectors_that_ran(analyzer):
+    report = analyzer.analyze_image(textured_image(7, 300))
+    ran = {d.name: d.score for d in report.detectors if not d.skipped}
+    assert report.score == pytest.approx(analyzer.ensemble.fuse(ran))
+    assert report.label == analyzer.ensemble.label(report.score)
+
+
+def test_same_input_same_report(analyzer, tmp_path):
+    path = tmp_path / "a.png"
+    textured_image(8, 300).save(path)
+    assert analyzer.analyze_file(path) == analyzer.analyze_file(path)
+
+
+def test_unreadable_inputs_raise_analysis_error(analyzer, tmp_path):
+    with pytest.raises(AnalysisError, match="no such file"):
+        analyzer.analyze_file(tmp_path / "missing.jpg")
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(AnalysisError, match="not a readable image"):
+        analyzer.analyze_file(bad)
+    truncated = tmp_path / "cut.png"
+    textured_image(9, 200).save(tmp_path / "full.png")
+    truncated.write_bytes((tmp_path / "full.png").read_bytes()[:300])
+    with pytest.raises(AnalysisError):
+        decode_image(truncated)
+
+
+def test_batch_keeps_order_and_survives_bad_files(analyzer, tmp_path):
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"img{i}.png")
+        textured_image(10 + i, 260).save(paths[-1])
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG garbage")
+    paths.insert(1, tmp_path / "bad.png")
+    seen = []
+    verdicts = analyzer.analyze_files(paths, progress=seen.append, workers=2)
+    assert [v.path for v in verdicts] == paths
+    assert verdicts[1].report is None and "bad.png" in verdicts[1].error
+    for verdict, path in zip(verdicts, paths):
+        if path.name != "bad.png":
+            assert verdict.report == analyzer.analyze_file(path)  # workers give the same result
+    assert seen == [1, 2, 3, 4]
+
+
+@pytest.mark.corpus
+@needs_corpus
+def test_faces_are_found_and_scored_by_face_detectors(analyzer):
+    report = analyzer.analyze_file(CORPUS / "images/real/two_people.jpg")
+    assert report.faces >= 2
+    meso = next(d for d in report.detectors if d.name == "meso4-df")
+    assert not meso.skipped and 0.0 <= meso.score <= 1.0
+
+
+@pytest.mark.corpus
+@needs_corpus
+def test_face_swap_crop_scores_above_real_crop(analyzer):
+    fake = analyzer.analyze_file(CORPUS / "images/fake/meso_df00204.jpg")
+    real = analyzer.analyze_file(CORPUS / "images/real/meso_real00240.jpg")
+    assert fake.score > real.score

@@ -1,0 +1,48 @@
+"""`provenance detect`: JSON shape, table output, per-file errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.detect_cmd import app
+from tests.detect.ens_helpers import textured_image
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PROVENANCE_DEVICE", "cpu")
+    return tmp_path
+
+
+def test_json_output_per_file_and_nonzero_exit_on_bad_input(env):
+    good = env / "good.png"
+    textured_image(20, 300).save(good)
+    bad = env / "bad.jpg"
+    bad.write_text("plain text")
+    result = CliRunner().invoke(app, [str(good), str(bad), str(env / "missing.png"), "--json"])
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.stdout)
+    first, second, third = payload["files"]
+    assert first["file"] == str(good)
+    assert first["label"] in {"likely_authentic", "uncertain", "likely_manipulated"}
+    assert 0.0 <= first["score"] <= 1.0 and 0.0 < first["threshold"] < 1.0
+    assert {"spectral", "artefact_cnn"} <= {d["name"] for d in first["detectors"]}
+    for detector in first["detectors"]:
+        assert ("score" in detector and "version" in detector) or (detector["skipped"] and detector["reason"])
+    assert first["faces"] == 0
+    assert "not a readable image" in second["error"]
+    assert "no such file" in third["error"]
+    assert "Traceback" not in result.output
+    assert result.stderr.count("error:") == 2
+
+
+def test_table_output_and_success_exit(env):
+    good = env / "good.png"
+    textured_image(21, 256).save(good)
+    result = CliRunner().invoke(app, [str(good)])
+    assert result.exit_code == 0, result.output
+    assert "good.png" in result.stdout and "spectral=" in result.stdout

@@ -1,0 +1,95 @@
+"""Ensemble: calibration, fusion rule, labels, configuration file, fitting."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from detect.base import Label
+from detect.ensemble import (
+    DEFAULT_CONFIG,
+    Calibration,
+    EnsembleConfig,
+    EnsembleError,
+    load_ensemble,
+    logit,
+    sigmoid,
+)
+from detect.train.fit_ensemble import fit_ensemble
+
+
+def test_logit_and_sigmoid_invert_each_other_and_saturate_safely():
+    for p in (0.01, 0.3, 0.5, 0.9):
+        assert sigmoid(logit(p)) == pytest.approx(p)
+    assert math.isfinite(logit(0.0)) and math.isfinite(logit(1.0))
+    assert sigmoid(-800) == 0.0 and sigmoid(800) == 1.0
+
+
+def test_skipped_detector_counts_as_no_evidence():
+    config = EnsembleConfig(
+        calibrations={"a": Calibration(2.0, 0.0), "b": Calibration(1.0, 0.0)}, weights={"a": 1.0, "b": 1.0}
+    )
+    alone = config.fuse({"a": 0.8})
+    assert alone == pytest.approx(config.fuse({"a": 0.8, "b": 0.5}))
+    assert alone == pytest.approx(sigmoid(2 * logit(0.8)))
+    assert config.fuse({}) == 0.5
+
+
+def test_weights_and_calibration_shape_the_fused_score():
+    config = EnsembleConfig(
+        calibrations={"a": Calibration(1.0, -1.0)}, weights={"a": 0.0, "b": 2.0}, bias=0.25, default_weight=0.5
+    )
+    # 'a' has weight 0; 'b' counts twice; 'c' is unknown and gets the default weight, identity calibration.
+    expected = sigmoid(0.25 + 2.0 * logit(0.7) + 0.5 * logit(0.9))
+    assert config.fuse({"a": 0.99, "b": 0.7, "c": 0.9}) == pytest.approx(expected)
+
+
+def test_labels_follow_the_band():
+    config = EnsembleConfig(low=0.3, threshold=0.5, high=0.7)
+    assert config.label(0.29) is Label.AUTHENTIC
+    assert config.label(0.3) is Label.UNCERTAIN
+    assert config.label(0.69) is Label.UNCERTAIN
+    assert config.label(0.7) is Label.MANIPULATED
+
+
+@pytest.mark.parametrize("kwargs", [{"low": 0.6, "threshold": 0.5}, {"high": 1.0}, {"weights": {"a": -1.0}}])
+def test_invalid_configurations_are_refused(kwargs):
+    with pytest.raises(EnsembleError):
+        EnsembleConfig(**kwargs)
+
+
+def test_configuration_round_trip_and_errors(tmp_path):
+    config = EnsembleConfig(calibrations={"x": Calibration(0.5, 0.1)}, weights={"x": 1.5}, bias=-0.2, fitted_on="t")
+    path = tmp_path / "ensemble.json"
+    path.write_text(config.to_json())
+    assert load_ensemble(path) == config
+    assert load_ensemble(tmp_path / "absent.json") == EnsembleConfig()
+    path.write_text("{not json")
+    with pytest.raises(EnsembleError, match="malformed"):
+        load_ensemble(path)
+
+
+def test_shipped_configuration_is_fitted():
+    config = load_ensemble(DEFAULT_CONFIG)
+    assert "calib" in config.fitted_on
+    assert {"spectral", "artefact_cnn"} <= set(config.weights)
+
+
+def test_fit_learns_which_detector_is_informative():
+    rng = np.random.default_rng(0)
+    labels = [int(v) for v in rng.integers(0, 2, 200)]
+    rows = []
+    for y in labels:
+        good = 1 / (1 + math.exp(-(3.0 * (2 * y - 1) + rng.normal(0, 1.0))))  # separates the classes
+        noise = float(rng.random())  # says nothing
+        rows.append({"good": good, "noise": noise})
+    rows[0]["rare"] = 0.9  # seen once: too little to calibrate
+    config = fit_ensemble(rows, labels, "synthetic")
+    assert config.weights["good"] > 0.5
+    assert config.weights["noise"] < 0.3 * config.weights["good"]
+    assert config.weights["rare"] == 0.0
+    fused = [config.fuse(r) for r in rows]
+    accuracy = np.mean([(f >= config.threshold) == bool(y) for f, y in zip(fused, labels)])
+    assert accuracy > 0.9
