@@ -28,7 +28,7 @@ from provenance.hashing.errors import HashingError
 metadata = MetaData()
 
 # Enumerating more flips per band than this costs more than a linear scan.
-_MAX_FLIPS_PER_BAND = 4
+_MAX_FLIPS_PER_BAND = 5
 
 
 @dataclass(frozen=True)

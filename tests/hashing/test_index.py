@@ -88,7 +88,7 @@ def test_invalid_input_is_rejected_without_partial_writes(engine):
     with pytest.raises(HashingError):
         index.query(phash="1" * 16, radius=-1)
     with pytest.raises(HashingError):
-        index.query(phash="1" * 16, radius=15)  # needs more than 4 flips per band
+        index.query(phash="1" * 16, radius=18)  # needs more than 5 flips per band
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(phash_table)).scalar_one() == 1
 
