@@ -12,8 +12,9 @@ from typing import Optional
 
 import typer
 
-from provenance.config import ConfigError, load_settings
-from provenance.ipfs import IpfsError, check_cids, open_store
+from provenance.config import ConfigError, Settings, load_settings
+from provenance.errors import ProvenanceError
+from provenance.ipfs import CertificateCids, IpfsError, check_certificates, check_cids, open_store
 from provenance.ipfs.embedded import EmbeddedStore
 from provenance.ipfs.hashing import cid_of_file
 
@@ -31,7 +32,7 @@ def _errors() -> Iterator[None]:
     """One line on stderr and a non-zero exit for every expected error; no traceback."""
     try:
         yield
-    except (IpfsError, ConfigError, _Fail) as exc:
+    except (IpfsError, ConfigError, ProvenanceError, _Fail) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
@@ -44,7 +45,9 @@ def _store():
 
 
 def _embedded() -> EmbeddedStore:
-    store = _store()
+    from provenance.ipfs.fallback import primary_of
+
+    store = primary_of(_store())
     if not isinstance(store, EmbeddedStore):
         raise _Fail("this command works on the embedded store only (set ipfs_backend = \"embedded\")")
     return store
@@ -64,6 +67,30 @@ def _progress(path: Path, show: bool) -> Iterator[Callable[[int], None] | None]:
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn()) as bar:
         task = bar.add_task(path.name, total=path.stat().st_size)
         yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def _counter(what: str, total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
+    if not show or not sys.stdout.isatty() or total == 0:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn()) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def _spinner(show: bool):
+    """A spinner showing the pinning service's latest status; yields the status callback or None."""
+    if not show or not sys.stdout.isatty():
+        yield None
+        return
+    from rich.console import Console
+
+    with Console().status("asking the pinning service") as status:
+        yield lambda pin: status.update(f"pin {pin.cid}: {pin.status}")
 
 
 def _check_version(cid_version: int) -> None:
@@ -191,22 +218,92 @@ def gc_cmd(as_json: bool = JsonOpt) -> None:
 
 @app.command("check")
 def check_cmd(
-    cids: Optional[list[str]] = typer.Argument(None, help="CIDs to check."),
+    cids: Optional[list[str]] = typer.Argument(None, help="CIDs to check (none: every certificate in the ledger)."),
     from_file: Optional[Path] = typer.Option(None, "--from-file", help="File with one CID per line."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Check that CIDs are present and verify in the configured store; list what is missing."""
+    """Check that CIDs are present and verify in the configured store; list what is missing.
+
+    With no CIDs and no --from-file, checks the media and metadata CIDs of every
+    certificate in the ledger.
+    """
     with _errors():
-        wanted = list(cids or [])
-        if from_file is not None:
-            try:
-                wanted += from_file.read_text(encoding="utf-8").split()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise _Fail(f"cannot read {from_file}: {exc}") from None
-        if not wanted:
-            raise _Fail("no CIDs given (pass CIDs or --from-file)")
-        report = check_cids(_store(), wanted)
-        lines = [f"{r.status:8} {r.cid}" + (f"  {r.detail}" if r.detail else "") for r in report.results]
-        _emit(as_json, report.to_dict(), "\n".join(lines))
-        if not report.ok:
+        if not cids and from_file is None:
+            ok = _check_ledger(load_settings(), as_json)
+        else:
+            ok = _check_listed(list(cids or []), from_file, as_json)
+        if not ok:
             raise typer.Exit(1)
+
+
+def _check_listed(wanted: list[str], from_file: Optional[Path], as_json: bool) -> bool:
+    if from_file is not None:
+        try:
+            wanted += from_file.read_text(encoding="utf-8").split()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _Fail(f"cannot read {from_file}: {exc}") from None
+    if not wanted:
+        raise _Fail("no CIDs given (pass CIDs or --from-file)")
+    report = check_cids(_store(), wanted)
+    lines = [f"{r.status:8} {r.cid}" + (f"  {r.detail}" if r.detail else "") for r in report.results]
+    _emit(as_json, report.to_dict(), "\n".join(lines))
+    return report.ok
+
+
+def _ledger_certificates(settings: Settings) -> list[CertificateCids]:
+    from provenance.ledger import Ledger
+
+    ledger = Ledger.open(settings.ledger_url)
+    try:
+        rows = ledger.certificates()
+    finally:
+        ledger.engine.dispose()
+    return [CertificateCids(r.chain_id, r.contract, r.content_sha256, r.media_cid, r.metadata_cid) for r in rows]
+
+
+def _check_ledger(settings: Settings, as_json: bool) -> bool:
+    certificates = _ledger_certificates(settings)
+    with _counter("checking certificates", len(certificates), not as_json) as progress:
+        report = check_certificates(open_store(settings), certificates, progress)
+    problems = report.problems()
+    lines = [
+        f"{p['status']:8} {p['role']:8} {p['cid']}  certificate {p['content_sha256']}"
+        + (f"  {p['detail']}" if p["detail"] else "")
+        for p in problems
+    ]
+    summary = report.to_dict()
+    if not certificates:
+        lines.append("no certificates in the ledger")
+    else:
+        lines.append(
+            f"{len(certificates)} certificate(s): {len(problems)} problem(s)"
+            + (f", {summary['unrecorded_cids']} CID(s) not recorded in the ledger (not checked)" if summary["unrecorded_cids"] else "")
+        )
+    _emit(as_json, summary, "\n".join(lines))
+    return report.ok
+
+
+@app.command("publish")
+def publish_cmd(
+    cid: str = typer.Argument(..., help="CID to pin on the configured pinning service."),
+    name: str = typer.Option("", "--name", help="Name of the pin at the service."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds to wait until the service has pinned it."),
+    poll: float = typer.Option(1.0, "--poll-interval", help="Seconds before the first status check (then 1.5x longer each time)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Pin CID on the remote pinning service (IPFS Pinning Service API) and wait until it is pinned.
+
+    With the kubo backend our node's addresses are sent as origins, so the
+    service can fetch the content directly; the embedded store sends none.
+    """
+    from provenance.ipfs.publish import pinning_service, publish
+
+    with _errors():
+        if timeout <= 0 or poll <= 0:
+            raise _Fail("--timeout and --poll-interval must be positive")
+        settings = load_settings()
+        with pinning_service(settings) as service, _spinner(not as_json) as on_status:
+            result = publish(open_store(settings), service, cid, name=name, timeout_s=timeout, poll_s=poll, on_status=on_status)
+        text = f"pinned {result.status.cid} at {result.service} (request {result.status.requestid})\n"
+        text += f"origins: {', '.join(result.origins)}" if result.origins else result.note
+        _emit(as_json, result.to_dict(), text)

@@ -38,7 +38,10 @@ class Settings:
     keystore: str = ""  # path of an eth-account keystore JSON
     ipfs_backend: str = "embedded"  # embedded | kubo
     ipfs_api: str = "http://127.0.0.1:5001"
-    ipfs_gateways: tuple[str, ...] = ()
+    ipfs_gateways: tuple[str, ...] = ()  # read fallback when the store lacks a CID
+    ipfs_api_auth: str = field(default="", repr=False)  # Authorization header for Kubo / IPFS Cluster
+    pinning_service: str = ""  # IPFS Pinning Service API v1 endpoint, for `ipfs publish`
+    pinning_token: str = field(default="", repr=False)  # environment only: never in config.toml
     database_url: str = ""  # empty: SQLite at home/ledger.db
     trusted_issuers: tuple[str, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -64,11 +67,17 @@ _ENV = {
     "PROVENANCE_IPFS_BACKEND": "ipfs_backend",
     "PROVENANCE_IPFS_API": "ipfs_api",
     "PROVENANCE_IPFS_GATEWAYS": "ipfs_gateways",
+    "PROVENANCE_IPFS_API_AUTH": "ipfs_api_auth",
+    "PROVENANCE_PINNING_SERVICE": "pinning_service",
+    "PROVENANCE_PINNING_TOKEN": "pinning_token",
     "PROVENANCE_DATABASE_URL": "database_url",
     "PROVENANCE_TRUSTED_ISSUERS": "trusted_issuers",
     "PROVENANCE_PHASH_THRESHOLD": "thresholds.phash",
     "PROVENANCE_PDQ_THRESHOLD": "thresholds.pdq",
 }
+
+# Secrets a config file must not hold (files get copied, shared and committed).
+_ENV_ONLY = {"pinning_token": "PROVENANCE_PINNING_TOKEN"}
 
 
 def _coerce(key: str, value: object) -> object:
@@ -106,6 +115,8 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
             if key == "thresholds" and isinstance(value, dict):
                 for sub, v in value.items():
                     values[f"thresholds.{sub}"] = v
+            elif key in _ENV_ONLY:
+                raise ConfigError(f"{path}: {key} may only be set in the environment ({_ENV_ONLY[key]})")
             else:
                 values[key] = value
     for name, key in _ENV.items():

@@ -34,6 +34,7 @@ class NotFound(IpfsError):
     def __init__(self, cid: str, where: str = "the store") -> None:
         super().__init__(f"{cid} is not in {where}")
         self.cid = cid
+        self.where = where
 
 
 class CorruptCar(IpfsError):

@@ -9,18 +9,21 @@ gateway cannot serve a CAR, blocks are fetched one by one (`?format=raw`).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import httpx
 
 from provenance.ipfs.car import iter_sections, read_header
 from provenance.ipfs.cid import Cid, parse_cid
-from provenance.ipfs.dag import iter_file
+from provenance.ipfs.dag import GetBlock, iter_dag, iter_file
 from provenance.ipfs.errors import BlockMismatch, CorruptCar, IpfsError, NotFound, RemoteError, StoreUnavailable
 from provenance.ipfs.http import RetryPolicy, send_with_retries
 
 CAR_TYPE = "application/vnd.ipld.car"
 RAW_TYPE = "application/vnd.ipld.raw"
+
+T = TypeVar("T")
 
 
 class GatewayFetcher:
@@ -54,25 +57,56 @@ class GatewayFetcher:
         A gateway that sends bytes not matching the CID raises `BlockMismatch` at
         once: wrong data is a fault to report, not a reason to try elsewhere.
         """
-        root = parse_cid(cid)
+        return self._first(cid, lambda root, get_block: b"".join(iter_file(root, get_block)))
+
+    def verify(self, cid: str) -> None:
+        """Fetch the whole DAG under `cid` from the first gateway that has it, checking every block."""
+
+        def walk(root: Cid, get_block: GetBlock) -> None:
+            for _ in iter_dag(root, get_block):
+                pass
+
+        self._first(cid, walk)
+
+    def has(self, cid: str) -> bool:
+        """Whether some gateway serves the root block (verified, like every block read here)."""
+        try:
+            self._first_raw(parse_cid(cid))
+        except NotFound:
+            return False
+        return True
+
+    def _first_raw(self, root: Cid) -> bytes:
         failures = []
         for gateway in self.gateways:
             try:
-                return self._cat_from(gateway, root)
+                return self._raw_block(gateway, root)
             except (NotFound, RemoteError, StoreUnavailable) as exc:
                 failures.append(str(exc))
-        if not self.gateways:
-            raise NotFound(str(root), "any gateway (none configured)")
         raise NotFound(str(root), "any configured gateway: " + "; ".join(failures))
 
-    def _cat_from(self, gateway: str, root: Cid) -> bytes:
+    def _first(self, cid: str, use: Callable[[Cid, GetBlock], T]) -> T:
+        """`use(root, get_block)` with the blocks of the first gateway that can serve the DAG."""
+        root = parse_cid(cid)
+        if not self.gateways:
+            raise NotFound(str(root), "any gateway (none configured)")
+        failures = []
+        for gateway in self.gateways:
+            try:
+                return use(root, self._block_source(gateway, root))
+            except (NotFound, RemoteError, StoreUnavailable) as exc:
+                failures.append(str(exc))
+        raise NotFound(str(root), "any configured gateway: " + "; ".join(failures))
+
+    def _block_source(self, gateway: str, root: Cid) -> GetBlock:
+        """The DAG as one CAR if the gateway can send it, else block by block (`?format=raw`)."""
         response = self._get(f"{gateway}/ipfs/{root}?format=car", CAR_TYPE)
         if response.status_code == 200 and response.headers.get("content-type", "").startswith(CAR_TYPE):
             blocks = self._blocks_from_car(gateway, root, response.content)
-            return b"".join(iter_file(root, lambda cid: _take(blocks, cid, gateway)))
+            return lambda cid: _take(blocks, cid, gateway)
         if response.status_code == 404:
             raise NotFound(str(root), f"gateway {gateway}")
-        return b"".join(iter_file(root, lambda cid: self._raw_block(gateway, cid)))
+        return lambda cid: self._raw_block(gateway, cid)
 
     def _blocks_from_car(self, gateway: str, root: Cid, body: bytes) -> dict[bytes, bytes]:
         source = f"gateway {gateway}"

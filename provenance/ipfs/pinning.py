@@ -121,14 +121,23 @@ class PinningService:
         poll_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_status: Callable[[PinStatus], None] | None = None,
     ) -> PinStatus:
-        """Request a pin and poll until it is pinned; raise `RemoteError` if it fails or times out."""
+        """Request a pin and poll until it is pinned; raise `RemoteError` if it fails or times out.
+
+        `on_status` sees every status the service reports, for progress display.
+        """
         status = self.add(cid, name=name, origins=origins, meta=meta)
         deadline = clock() + timeout_s
         delay = poll_s
-        while status.status in ("queued", "pinning"):
+        while True:
+            if on_status is not None:
+                on_status(status)
+            if status.status not in ("queued", "pinning"):
+                break
             if clock() >= deadline:
-                raise RemoteError(f"pinning service {self.endpoint} did not pin {cid} within {timeout_s:g} s (last status {status.status})")
+                raise RemoteError(f"pinning service {self.endpoint} did not pin {cid} within {timeout_s:g} s "
+                                  f"(last status {status.status}; request {status.requestid} is still open there)")
             sleep(delay)
             delay = min(delay * 1.5, 30.0)
             status = self.get(status.requestid)

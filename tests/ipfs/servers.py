@@ -129,3 +129,16 @@ def gateway_handler(store, mode: str = "honest"):
             self._send(400, b"unsupported format", "text/plain")
 
     return Handler
+
+
+def header_recording_handler(seen: list[dict]):
+    """Answers Kubo's `/api/v0/version` and records each request's headers."""
+
+    class Handler(_Handler):
+        def do_POST(self):
+            seen.append({"path": self.path, "authorization": self.headers.get("Authorization")})
+            if self.path.startswith("/api/v0/version"):
+                return self._json(200, {"Version": "0.29.0"})
+            self._json(404, {"Message": "unknown command", "Code": 0, "Type": "error"})
+
+    return Handler
