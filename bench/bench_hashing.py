@@ -100,7 +100,7 @@ def bench_index(size: int, workdir: Path) -> list[str]:
         index.add_many((f"key{first + i}", h, None) for i, h in enumerate(stored[first : first + 200_000]))
     load = time.perf_counter() - start
     rows = ["| radius | queries | MIH p50 ms | MIH p99 ms | linear scan p50 ms | speed-up (p50) | results agree |", "|---|---|---|---|---|---|---|"]
-    for radius in (4, 8, 10):
+    for radius in (4, 8, 10, 12):
         queries = []
         for _ in range(200):
             value = int(rng.choice(stored), 16)
