@@ -169,18 +169,19 @@ class Certifier:
     def _reconcile(self, works: list[_Work]) -> None:
         """Settle jobs whose token may already exist: the chain is the last word."""
         registry = self.chain.registry
-        for work in works:
+        works = [w for w in works if w.job is not None and w.job.metadata_digest is not None]
+        tokens = registry.tokens_of_contents([bytes.fromhex(w.job.content_sha256) for w in works])
+        for work, token in zip(works, tokens):
             job = work.job
-            if job is None or job.metadata_digest is None:
-                continue
-            token = registry.token_of_content(bytes.fromhex(job.content_sha256))
             if token is None:
                 if job.state == JobState.SUBMITTED:
                     work.job = self.ledger.update_job(job.id, state=JobState.STORED, tx_hash=None)
                 continue
             cert = registry.certificate(token)
             if cert.metadata_digest.hex() == job.metadata_digest:
-                self._confirm(work, job.tx_hash or self._find_mint_tx(token))
+                tx_hash = job.tx_hash or self._find_mint_tx(token)
+                receipt = self.chain.w3.eth.get_transaction_receipt(tx_hash) if tx_hash else None
+                self._confirm(work, cert, tx_hash, receipt["blockNumber"] if receipt else 0)
             else:
                 message = f"already certified as token 0x{job.content_sha256} with other metadata"
                 work.result.error = message
@@ -206,14 +207,16 @@ class Certifier:
             sent.append((tx.tx_hash, group))
         for tx_hash, group in sent:
             try:
-                self.chain.registry.wait(tx_hash)
+                outcome = self.chain.registry.wait(tx_hash)
             except ChainError as exc:
                 for work in group:
                     work.result.error = f"transaction {tx_hash} failed: {exc}"
                     self.ledger.update_job(work.job.id, state=JobState.STORED, tx_hash=None, error=str(exc))
                 continue
+            minted = {cert.token_id: cert for cert in outcome.issued}
             for work in group:
-                self._confirm(work, tx_hash)
+                cert = minted[token_id_of(bytes.fromhex(work.job.content_sha256))]
+                self._confirm(work, cert, tx_hash, outcome.block_number)
 
     def _mint_request(self, job: MintJob) -> MintRequest:
         verdict = json.loads(job.verdict_json)
@@ -227,18 +230,17 @@ class Certifier:
             pdq=bytes.fromhex(hashes["pdq"]),
         )
 
-    def _confirm(self, work: _Work, tx_hash: str | None) -> None:
+    def _confirm(self, work: _Work, cert, tx_hash: str | None, block_number: int) -> None:
         job = work.job
-        cert = self.chain.registry.certificate(token_id_of(bytes.fromhex(job.content_sha256)))
-        receipt = self.chain.w3.eth.get_transaction_receipt(tx_hash) if tx_hash else None
         hashes = json.loads(job.hashes_json)
         with self.ledger.session() as session, session.begin():
             record_certificate(
                 self.ledger, session, self.chain_id, self.contract, cert,
-                tx_hash=tx_hash or "", block_number=receipt["blockNumber"] if receipt else 0,
+                tx_hash=tx_hash or "", block_number=block_number,
                 metadata_cid=job.metadata_cid, media_cid=job.media_cid, phash=hashes["phash"], pdq=hashes["pdq"],
             )
-        work.job = self.ledger.update_job(job.id, state=JobState.CONFIRMED, tx_hash=tx_hash, error=None)
+            # One transaction: the certificate row and the job's end state land together.
+            work.job = self.ledger.update_job(job.id, session, state=JobState.CONFIRMED, tx_hash=tx_hash, error=None)
         hit("confirmed")
         self._fill_result(work)
 

@@ -164,13 +164,16 @@ def build(data: MetadataInput) -> dict:
 
 
 @cache
-def _schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 def validate(doc: Any) -> None:
     try:
-        jsonschema.validate(doc, _schema())
+        _validator().validate(doc)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
         raise MetadataError(f"metadata does not fit schema v{METADATA_VERSION} at {where}: {exc.message}") from None

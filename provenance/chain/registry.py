@@ -82,6 +82,7 @@ class TxOutcome:
     block_number: int
     gas_used: int
     token_ids: tuple[int, ...] = ()
+    issued: tuple[Certificate, ...] = ()  # what the CertificateIssued events say was minted
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,16 @@ class Registry:
         token = self.contract.functions.tokenOfContent(content_hash).call()
         return token or None
 
+    def tokens_of_contents(self, content_hashes: Sequence[bytes]) -> list[int | None]:
+        """`token_of_content` for many hashes in one JSON-RPC batch."""
+        if not content_hashes:
+            return []
+        with self.w3.batch_requests() as batch:
+            for content in content_hashes:
+                batch.add(self.contract.functions.tokenOfContent(content))
+            replies = batch.execute()
+        return [int(r) or None for r in replies]
+
     def token_uri(self, token_id: int) -> str:
         return self.contract.functions.tokenURI(token_id).call()
 
@@ -228,6 +239,7 @@ class Registry:
             block_number=receipt["blockNumber"],
             gas_used=receipt["gasUsed"],
             token_ids=tuple(e["args"]["tokenId"] for e in issued),
+            issued=tuple(_issued_certificate(e["args"]) for e in issued),
         )
 
     def receipt_status(self, tx_hash: str) -> str:
@@ -297,6 +309,20 @@ class Registry:
         name, args = decoded
         shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
         return TransactionFailed(f"{what} reverted: {name}({shown})", name, tuple(args.values()))
+
+
+def _issued_certificate(args) -> Certificate:
+    return Certificate(
+        token_id=args["tokenId"],
+        content_hash=args["tokenId"].to_bytes(32, "big"),
+        metadata_digest=bytes(args["metadataDigest"]),
+        issuer=args["issuer"],
+        issued_at=args["issuedAt"],
+        label=OnChainLabel(args["label"]),
+        score_bps=args["scoreBps"],
+        revoked=False,
+        owner=args["to"],
+    )
 
 
 def _show(value: object) -> str:

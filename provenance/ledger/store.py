@@ -25,7 +25,9 @@ class LedgerError(ProvenanceError):
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    # NORMAL in WAL mode: a committed step survives a crash of the process
+    # (what resumable jobs need); only a power loss may drop the last commits.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
@@ -76,11 +78,15 @@ class Ledger:
             s.add(job)
         return job
 
-    def update_job(self, job_id: int, **fields) -> MintJob:
-        with self.session() as s, s.begin():
-            job = s.get(MintJob, job_id)
+    def update_job(self, job_id: int, session: Session | None = None, **fields) -> MintJob:
+        """Change a job; in its own transaction, or inside the caller's `session`."""
+        if session is not None:
+            job = session.get(MintJob, job_id)
             for key, value in fields.items():
                 setattr(job, key, value)
+            return job
+        with self.session() as s, s.begin():
+            job = self.update_job(job_id, s, **fields)
         return job
 
     def jobs(self, states: Sequence[str] | None = None) -> list[MintJob]:

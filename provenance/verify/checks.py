@@ -9,22 +9,37 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable, Protocol
 
 from ..chain import Certificate, Registry
 from ..config import Settings
-from ..hashing import PERCEPTUAL_MATCH_CAVEAT, ImageHashes, best_match, phash_distance
+from ..hashing import PERCEPTUAL_MATCH_CAVEAT, ImageHashes, best_match, image_hashes, phash_distance
 from ..ipfs import BlockMismatch, ContentStore, IpfsError, raw_cid_from_sha256
 from ..media import MediaFile
 from ..metadata import MetadataError, parse, recover_signer
 from .report import CheckResult, Status
 
 
+class QueryHashes:
+    """Perceptual hashes of the received file, computed only if a check needs them."""
+
+    def __init__(self, media: MediaFile):
+        self._media = media
+
+    @cached_property
+    def image(self) -> ImageHashes:  # first frame for video
+        return image_hashes(self._media.first_frame)
+
+    @cached_property
+    def frames(self) -> list[ImageHashes]:
+        return [image_hashes(f) for f in self._media.frames] if self._media.kind == "video" else []
+
+
 @dataclass
 class Evidence:
     media: MediaFile
-    query: ImageHashes  # hashes of the received file (first frame for video)
-    query_frames: list[ImageHashes]
+    query: QueryHashes
     token_id: int
     registry: Registry
     store: ContentStore
@@ -152,7 +167,7 @@ class ContentMatch:
         if ev.media.kind == "video" and perceptual.get("frames"):
             return self._video(ev, perceptual["frames"], thresholds.phash)
         reference = ImageHashes(perceptual["phash"], perceptual["pdq"], perceptual.get("pdq_quality", 0), (), ())
-        match = best_match(ev.query, reference, thresholds.phash, thresholds.pdq)
+        match = best_match(ev.query.image, reference, thresholds.phash, thresholds.pdq)
         ev.match = {"kind": "perceptual", **match.to_dict()}
         if match.within_threshold:
             return _fail(
@@ -169,7 +184,7 @@ class ContentMatch:
 
     def _video(self, ev: Evidence, frames: list[dict], threshold: int) -> CheckResult:
         # Alignment-tolerant: each received frame against its nearest certified frame.
-        per_frame = sorted(min(phash_distance(q.phash, f["phash"]) for f in frames) for q in ev.query_frames)
+        per_frame = sorted(min(phash_distance(q.phash, f["phash"]) for f in frames) for q in ev.query.frames)
         median = per_frame[len(per_frame) // 2]
         ev.match = {"kind": "perceptual", "hash_kind": "phash_frames", "distance": median, "threshold": threshold}
         if median <= threshold:

@@ -8,12 +8,13 @@ from ..hashing import ImageHashes, best_match
 from ..indexer import sync
 from ..ledger import Ledger
 from ..media import MediaFile
+from .checks import QueryHashes
 from .report import Candidate
 
 MAX_CANDIDATES = 5
 
 
-def find_candidates(chain: ChainSession, ledger: Ledger, settings: Settings, media: MediaFile, query: ImageHashes) -> list[Candidate]:
+def find_candidates(chain: ChainSession, ledger: Ledger, settings: Settings, media: MediaFile, query: "QueryHashes") -> list[Candidate]:
     exact = chain.registry.token_of_content(bytes.fromhex(media.sha256))
     if exact is not None:
         return [Candidate(token_id=f"0x{exact:064x}", found_by="content_hash", distance=0, hash_kind="sha256")]
@@ -24,7 +25,7 @@ def find_candidates(chain: ChainSession, ledger: Ledger, settings: Settings, med
         # PDQ quality is not in the event; it is 100 here so PDQ is compared, and
         # the full check against the metadata applies the quality rule later.
         reference = ImageHashes(row.phash, row.pdq, 100, (), ())
-        match = best_match(query, reference, settings.thresholds.phash, settings.thresholds.pdq)
+        match = best_match(query.image, reference, settings.thresholds.phash, settings.thresholds.pdq)
         if match.within_threshold:
             found.append(Candidate(token_id=f"0x{row.content_sha256}", found_by="perceptual", distance=match.distance, hash_kind=match.hash_kind))
     found.sort(key=lambda c: (c.distance, c.token_id))

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from ..context import Parts
 from ..errors import ProvenanceError
-from ..hashing import PERCEPTUAL_MATCH_CAVEAT, image_hashes
+from ..hashing import PERCEPTUAL_MATCH_CAVEAT
 from ..ipfs import IpfsError
 from ..media import MediaError, load_media
 from ..scanning import Scanner
-from .checks import Evidence, default_checks
+from .checks import Evidence, QueryHashes, default_checks
 from .lookup import find_candidates
 from .report import Candidate, CheckResult, Status, VerificationReport
 
@@ -51,8 +51,7 @@ class Verifier:
             media = load_media(path)
         except MediaError as exc:
             return VerificationReport(file=str(path), status=Status.ERROR, summary=str(exc))
-        query = image_hashes(media.first_frame)
-        frames = [image_hashes(f) for f in media.frames] if media.kind == "video" else []
+        query = QueryHashes(media)
         try:
             candidates = [Candidate(f"0x{token:064x}", "token")] if token else self._lookup(media, query)
         except (ProvenanceError, IpfsError) as exc:
@@ -62,17 +61,17 @@ class Verifier:
                 file=str(path), status=Status.NOT_FOUND, summary=SUMMARIES[Status.NOT_FOUND], content_sha256=media.sha256,
                 checks=[CheckResult("lookup", False, "no certificate by content hash on chain, nor by perceptual hash in the index", fails_as=Status.NOT_FOUND)],
             )
-        return self._check(path, media, query, frames, candidates)
+        return self._check(path, media, query, candidates)
 
     def _lookup(self, media, query) -> list[Candidate]:
         p = self.parts
         return find_candidates(p.chain, p.ledger, p.settings, media, query)
 
-    def _check(self, path, media, query, frames, candidates) -> VerificationReport:
+    def _check(self, path, media, query, candidates) -> VerificationReport:
         chosen = candidates[0]
         p = self.parts
         ev = Evidence(
-            media=media, query=query, query_frames=frames, token_id=int(chosen.token_id, 16),
+            media=media, query=query, token_id=int(chosen.token_id, 16),
             registry=p.chain.registry, store=p.store, settings=p.settings,
             chain_id=p.chain.deployment.chain_id, contract=p.chain.deployment.address,
             rescan=(lambda: self.scanner.scan(media.path)) if self.scanner else None,
