@@ -202,5 +202,10 @@ class KuboStore:
         return str(self._call("version").json().get("Version", ""))
 
     def addresses(self) -> list[str]:
-        """The node's swarm multiaddrs, for pinning services to use as origins."""
-        return list(self._call("id").json().get("Addresses") or [])
+        """The node's swarm multiaddrs, each ending in /p2p/<peer id>, for pinning services to use as origins."""
+        identity = self._call("id").json()
+        found = list(identity.get("Addresses") or [])
+        if not found:  # js-ipfs leaves `id` empty; the swarm still reports where it listens
+            found = list(self._call("swarm/addrs/local", {"id": "true"}).json().get("Strings") or [])
+        peer = identity.get("ID") or ""
+        return [a if "/p2p/" in a or not peer else f"{a}/p2p/{peer}" for a in found]

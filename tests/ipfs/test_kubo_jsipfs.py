@@ -6,6 +6,7 @@ CIDs at the boundary sizes against another implementation.
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import httpx
@@ -136,3 +137,25 @@ def test_car_from_embedded_store_imports_into_the_node_with_the_same_root(kubo, 
 def test_node_error_is_a_remote_error(kubo):
     with pytest.raises(RemoteError):
         kubo._call("no/such/command")
+
+
+def test_publish_sends_the_nodes_addresses_as_origins(daemon, kubo, ipfs_home, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cli.ipfs_cmd import app as ipfs_app
+    from tests.ipfs.servers import PinningState, pinning_handler, serve
+
+    cid = kubo.add_bytes(b"published from our node").cid
+    addresses = kubo.addresses()
+    assert addresses and all("/p2p/" in a for a in addresses)
+    state = PinningState(token="t0ken")
+    with serve(pinning_handler(state)) as (_, url):
+        monkeypatch.setenv("PROVENANCE_IPFS_BACKEND", "kubo")
+        monkeypatch.setenv("PROVENANCE_IPFS_API", daemon.api_url)
+        monkeypatch.setenv("PROVENANCE_PINNING_SERVICE", url)
+        monkeypatch.setenv("PROVENANCE_PINNING_TOKEN", "t0ken")
+        out = CliRunner().invoke(ipfs_app, ["publish", cid, "--poll-interval", "0.01", "--json"])
+    assert out.exit_code == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["status"] == "pinned" and result["origins"] == addresses and result["note"] == ""
+    assert state.requests == [{"cid": cid, "origins": addresses}]
