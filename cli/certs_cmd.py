@@ -6,10 +6,7 @@ import typer
 from rich.table import Table
 
 from provenance.config import load_settings
-from provenance.context import open_parts
 from provenance.errors import ProvenanceError
-from provenance.indexer import sync
-from provenance.verify import parse_token
 
 from .output import console, emit_json, user_errors
 
@@ -19,6 +16,9 @@ ledger_app = typer.Typer(no_args_is_help=True, help="The local ledger of certifi
 
 def show_command(token: str = typer.Argument(..., help="Token id (decimal or 0x-hex content sha256)."), json_out: bool = JSON) -> None:
     """Show a certificate as the chain records it."""
+    from provenance.context import open_parts
+    from provenance.verify.verifier import parse_token
+
     with user_errors():
         token_id = parse_token(token)
         parts = open_parts(load_settings())
@@ -44,6 +44,10 @@ def revoke_command(
     json_out: bool = JSON,
 ) -> None:
     """Revoke a certificate (its issuer or an admin). It stays readable and says so."""
+    from provenance.context import open_parts
+    from provenance.indexer import sync
+    from provenance.verify.verifier import parse_token
+
     with user_errors():
         token_id = parse_token(token)
         parts = open_parts(load_settings(), signer=True)
@@ -57,6 +61,9 @@ def revoke_command(
 
 def sync_command(json_out: bool = JSON) -> None:
     """Index the registry's events from the chain into the ledger."""
+    from provenance.context import open_parts
+    from provenance.indexer import sync
+
     with user_errors():
         parts = open_parts(load_settings())
         result = sync(parts.chain, parts.ledger)
@@ -69,6 +76,8 @@ def sync_command(json_out: bool = JSON) -> None:
 @ledger_app.command("list")
 def ledger_list(json_out: bool = JSON) -> None:
     """Certificates and unfinished mint jobs in the ledger."""
+    from provenance.context import open_parts
+
     with user_errors():
         parts = open_parts(load_settings())
         d = parts.chain.deployment

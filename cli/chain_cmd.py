@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from provenance.chain_admin import ChainStatus, chain_down, chain_status, chain_up
 from provenance.config import load_settings
 
-from .output import console, emit_json, fail, user_errors
+from .output import console, emit_json, user_errors
 
 app = typer.Typer(no_args_is_help=True, help="Start, inspect and stop the local chain.")
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
-def _show(status: ChainStatus) -> None:
+def _show(status) -> None:
     if not status.running:
         console.print(f"[yellow]chain not running[/]: {status.problem}")
         return
@@ -36,6 +35,8 @@ def _show(status: ChainStatus) -> None:
 @app.command("up")
 def up(json_out: bool = JSON) -> None:
     """Start the local node (its state persists), deploy the registry if needed, grant the issuer role."""
+    from provenance.chain_admin import chain_up
+
     with user_errors():
         status = chain_up(load_settings())
     if json_out:
@@ -49,6 +50,8 @@ def up(json_out: bool = JSON) -> None:
 @app.command("status")
 def status(json_out: bool = JSON) -> None:
     """Show node, chain id, contract, issuer and its balance."""
+    from provenance.chain_admin import chain_status
+
     with user_errors():
         current = chain_status(load_settings())
     if json_out:
@@ -62,6 +65,8 @@ def status(json_out: bool = JSON) -> None:
 @app.command("down")
 def down(json_out: bool = JSON) -> None:
     """Stop the local node; its chain is kept for the next `chain up`."""
+    from provenance.chain_admin import chain_down
+
     with user_errors():
         stopped = chain_down(load_settings())
     if json_out:

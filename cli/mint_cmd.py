@@ -9,10 +9,7 @@ from typing import List, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from provenance.certify import Certifier, CertifyOptions, FileResult
 from provenance.config import load_settings
-from provenance.context import open_parts
-from provenance.scanning import DetectorScanner, NoScanner
 
 from .output import console, emit_json, err_console, fail, user_errors
 
@@ -28,6 +25,10 @@ def mint_command(
     json_out: bool = typer.Option(False, "--json", help="Print a JSON array, one object per file."),
 ) -> None:
     """Certify each file: hash, scan, store on IPFS, mint. Re-running finishes interrupted work."""
+    from provenance.certify import Certifier, CertifyOptions
+    from provenance.context import open_parts
+    from provenance.scanning import DetectorScanner, NoScanner
+
     declared = _parse_generator(generator)
     options = CertifyOptions(name=name, description=description, generator=declared, to=to, batch=batch)
     with user_errors():
@@ -43,7 +44,7 @@ def mint_command(
         raise typer.Exit(1)
 
 
-def _run(certifier: Certifier, files: List[Path], options: CertifyOptions, show_progress: bool) -> list[FileResult]:
+def _run(certifier, files: List[Path], options, show_progress: bool) -> list:
     if not show_progress:
         return certifier.certify(files, options)
     with Progress(TextColumn("certifying"), BarColumn(), MofNCompleteColumn(), console=err_console, transient=True) as bar:
@@ -63,7 +64,7 @@ def _parse_generator(raw: str | None) -> dict | None:
     return value
 
 
-def _print(result: FileResult) -> None:
+def _print(result) -> None:
     if result.error:
         reason = result.error.removeprefix(f"{result.file}: ")
         err_console.print(f"[red]✗[/] {result.file}: {reason}", highlight=False, soft_wrap=True)

@@ -9,9 +9,7 @@ import typer
 from rich.table import Table
 
 from provenance.config import load_settings
-from provenance.context import open_parts
-from provenance.scanning import DetectorScanner
-from provenance.verify import EXIT_CODES, Status, VerificationReport, Verifier, parse_token
+from provenance.verify import EXIT_CODES, Status, VerificationReport
 
 from .output import console, emit_json, user_errors
 
@@ -25,6 +23,10 @@ def verify_command(
     rescan: bool = typer.Option(False, "--rescan", help="Run the detectors again and compare with the recorded verdict."),
     json_out: bool = typer.Option(False, "--json", help="Print the whole report as JSON."),
 ) -> None:
+    from provenance.context import open_parts
+    from provenance.scanning import DetectorScanner
+    from provenance.verify.verifier import Verifier, parse_token
+
     with user_errors():
         token_id = parse_token(token) if token else None
         parts = open_parts(load_settings())
