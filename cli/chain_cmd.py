@@ -75,3 +75,16 @@ def down(json_out: bool = JSON) -> None:
         console.print("local chain stopped")
     else:
         console.print("local chain was not running")
+
+
+@app.command("deploy")
+def deploy(json_out: bool = JSON) -> None:
+    """Deploy a new registry on the configured chain (rpc_url) with the issuer's key and record it."""
+    from provenance.chain_admin import chain_deploy
+
+    with user_errors():
+        status = chain_deploy(load_settings())
+    if json_out:
+        emit_json(status.to_dict())
+    else:
+        _show(status)

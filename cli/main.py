@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import certs_cmd, chain_cmd
+from . import certs_cmd, chain_cmd, keys_cmd
 from .mint_cmd import mint_command
 from .verify_cmd import verify_command
 
@@ -21,6 +21,7 @@ app.command("revoke")(certs_cmd.revoke_command)
 app.command("sync")(certs_cmd.sync_command)
 app.add_typer(certs_cmd.ledger_app, name="ledger")
 app.add_typer(chain_cmd.app, name="chain")
+app.add_typer(keys_cmd.app, name="keys")
 
 
 def _mount_optional() -> None:

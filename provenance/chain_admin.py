@@ -42,6 +42,16 @@ def chain_up(settings: Settings) -> ChainStatus:
     return ChainStatus(**{**status.to_dict(), "deployed_now": deployed})
 
 
+def chain_deploy(settings: Settings) -> ChainStatus:
+    """Deploy a new registry on the configured chain with the issuer's key, and record it."""
+    from .chain import deploy
+
+    config = chain_config(settings)
+    url = resolve_url(config)
+    deploy(config, open_web3(url), url, signer_for(config))
+    return chain_status(settings)
+
+
 def chain_down(settings: Settings) -> bool:
     return chain_config(settings).node.stop()
 
