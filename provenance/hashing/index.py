@@ -204,3 +204,8 @@ class NearDuplicateIndex:
                     if distance <= radius:
                         matches.append(Match(key, kind.name, distance))
         return sorted(matches, key=lambda m: (m.distance, m.hash_kind, m.key))
+
+
+def index_rows(key: str, phash: str | None, pdq: str | None) -> list[tuple[Table, dict]]:
+    """The (table, row) pairs `add` inserts, for callers inserting inside their own transaction."""
+    return [(_TABLES[kind][1], row) for kind, row in NearDuplicateIndex._rows(None, [(key, phash, pdq)])]  # type: ignore[arg-type]
