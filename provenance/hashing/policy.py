@@ -3,17 +3,19 @@
 The thresholds come from `bench/robustness.py` (results in
 `bench/results/hashing.md`): on 36 real photos (630 unrelated pairs, compared
 under the dihedral-minimum rule) the closest unrelated pair was 16 bits apart
-for pHash and 96 for PDQ; each threshold sits 1/16 of the hash length below
-that. At these values JPEG q30, resize 0.25-2x, 1-degree rotation, mirror,
-brightness/contrast and 2-5 % crops all match; 10 % crops, 5-degree rotations
-and screenshot-like copies match mostly; 20 % crops, 10 % padding and
-10-degree rotations mostly do not.
+for pHash and 96 for PDQ; each threshold is the largest distance more than
+1/16 of the hash length below that. With either hash within its threshold:
+JPEG q30-95, resize 0.25-2x, mirror, quarter turns, brightness/contrast, 2 %
+crops and 1-degree rotation all match; 5 % crops (97 %), 3-degree rotation
+(94 %) and screenshot-like copies (83 %) mostly; 10 % crops (44 %), 5-degree
+rotation (47 %) and 5 % padding (33 %) often not; 20 % crops, 10 % padding
+and 10-degree rotation almost never.
 """
 
 from __future__ import annotations
 
-DEFAULT_PHASH_THRESHOLD = 12
-DEFAULT_PDQ_THRESHOLD = 80
+DEFAULT_PHASH_THRESHOLD = 11
+DEFAULT_PDQ_THRESHOLD = 79
 
 # PDQ reports a quality 0..100 (gradient energy); Meta's guidance is that hashes
 # of quality below 50 come from flat images and should not be trusted to match.
