@@ -28,7 +28,8 @@ from provenance.chain_admin import chain_config  # noqa: E402
 from provenance.config import load_settings  # noqa: E402
 from provenance.context import open_parts  # noqa: E402
 from provenance.scanning import NoScanner  # noqa: E402
-from provenance.verify import Status, Verifier  # noqa: E402
+from provenance.verify import Status
+from provenance.verify.verifier import Verifier  # noqa: E402
 from scripts.make_samples import scene  # noqa: E402
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from .chain import ChainSession, OnChainLabel
 from .ipfs import raw_cid_from_sha256
 from .ledger import CertificateRow, Ledger
+from .records import index_hashes, index_key
 
 CHUNK_BLOCKS = 5_000
 
@@ -90,6 +91,7 @@ def _apply(ledger: Ledger, s, chain_id: int, contract: str, event) -> str | None
         )
         ledger.upsert_certificate(s, **values)
         s.flush()
+        index_hashes(s, index_key(chain_id, contract, content), values["phash"], values["pdq"])
         return content
     if row is None:
         return None

@@ -8,6 +8,28 @@ from .chain import Certificate
 from .ledger import Ledger
 
 
+def index_key(chain_id: int, contract: str, content_sha256: str) -> str:
+    """Near-duplicate index key: one deployment's certificates never match another's."""
+    return f"{chain_id}:{contract.lower()}:{content_sha256}"
+
+
+def split_index_key(key: str) -> tuple[int, str, str]:
+    chain_id, contract, content = key.split(":")
+    return int(chain_id), contract, content
+
+
+def index_hashes(session: Session, key: str, phash: str, pdq: str) -> None:
+    """Add a certificate's hashes to the near-duplicate index, once."""
+    from sqlalchemy import insert, select
+
+    from .hashing.index import index_rows, phash_table
+
+    if session.scalar(select(phash_table.c.id).where(phash_table.c.key == key).limit(1)) is not None:
+        return
+    for table, row in index_rows(key, phash, pdq):
+        session.execute(insert(table).values(**row))
+
+
 def record_certificate(
     ledger: Ledger,
     session: Session,
@@ -45,3 +67,4 @@ def record_certificate(
         tx_hash=tx_hash,
         block_number=block_number,
     )
+    index_hashes(session, index_key(chain_id, contract, cert.content_hash.hex()), phash, pdq)

@@ -4,29 +4,46 @@ from __future__ import annotations
 
 from ..chain import ChainSession
 from ..config import Settings
-from ..hashing import ImageHashes, best_match
+from ..hashing import PDQ_MIN_QUALITY
+from ..hashing.index import NearDuplicateIndex
 from ..indexer import sync
 from ..ledger import Ledger
 from ..media import MediaFile
+from ..records import index_key, split_index_key
 from .checks import QueryHashes
 from .report import Candidate
 
 MAX_CANDIDATES = 5
 
 
-def find_candidates(chain: ChainSession, ledger: Ledger, settings: Settings, media: MediaFile, query: "QueryHashes") -> list[Candidate]:
+def find_candidates(chain: ChainSession, ledger: Ledger, settings: Settings, media: MediaFile, query: QueryHashes) -> list[Candidate]:
+    """By exact content hash on chain; else by perceptual hash in the ledger's near-duplicate index."""
     exact = chain.registry.token_of_content(bytes.fromhex(media.sha256))
     if exact is not None:
         return [Candidate(token_id=f"0x{exact:064x}", found_by="content_hash", distance=0, hash_kind="sha256")]
-    sync(chain, ledger)  # perceptual lookup reads the ledger's index of mint events
-    rows = ledger.certificates(chain.deployment.chain_id, chain.deployment.address)
-    found = []
-    for row in rows:
-        # PDQ quality is not in the event; it is 100 here so PDQ is compared, and
-        # the full check against the metadata applies the quality rule later.
-        reference = ImageHashes(row.phash, row.pdq, 100, (), ())
-        match = best_match(query.image, reference, settings.thresholds.phash, settings.thresholds.pdq)
-        if match.within_threshold:
-            found.append(Candidate(token_id=f"0x{row.content_sha256}", found_by="perceptual", distance=match.distance, hash_kind=match.hash_kind))
-    found.sort(key=lambda c: (c.distance, c.token_id))
-    return found[:MAX_CANDIDATES]
+    sync(chain, ledger)  # the index is fed from the chain's mint events
+    index = NearDuplicateIndex(ledger.engine, create_tables=False)
+    prefix = index_key(chain.deployment.chain_id, chain.deployment.address, "")
+    hashes = query.image
+    best: dict[str, Candidate] = {}
+    # Every dihedral variant of the received file, so rotated and mirrored copies are found.
+    pdqs = hashes.pdq_dihedral if hashes.pdq_quality >= PDQ_MIN_QUALITY else ()
+    queries = [("phash", h) for h in (hashes.phash_dihedral or (hashes.phash,))] + [("pdq", h) for h in pdqs]
+    for kind, value in queries:
+        radius = settings.thresholds.phash if kind == "phash" else settings.thresholds.pdq
+        found = index.query(phash=value, radius=radius) if kind == "phash" else index.query(pdq=value, radius=radius)
+        for match in found:
+            if not match.key.startswith(prefix):
+                continue
+            token = "0x" + split_index_key(match.key)[2]
+            # Compare distances relative to each hash's threshold.
+            score = match.distance / radius
+            current = best.get(token)
+            if current is None or score < current.distance / _radius(settings, current.hash_kind):
+                best[token] = Candidate(token_id=token, found_by="perceptual", distance=match.distance, hash_kind=match.hash_kind)
+    ranked = sorted(best.values(), key=lambda c: (c.distance / _radius(settings, c.hash_kind), c.token_id))
+    return ranked[:MAX_CANDIDATES]
+
+
+def _radius(settings: Settings, kind: str | None) -> int:
+    return max(1, settings.thresholds.phash if kind == "phash" else settings.thresholds.pdq)

@@ -14,7 +14,8 @@ from provenance.chain.keys import dev_account
 from provenance.chain_admin import chain_config
 from provenance.context import open_parts
 from provenance.ipfs.cid import parse_cid
-from provenance.verify import Status, Verifier
+from provenance.verify import Status
+from provenance.verify.verifier import Verifier
 
 from .conftest import edited, make_photo
 

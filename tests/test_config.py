@@ -1,0 +1,42 @@
+"""Settings from config.toml with environment overrides, and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from provenance.config import ConfigError, load_settings
+from provenance.hashing import DEFAULT_PDQ_THRESHOLD, DEFAULT_PHASH_THRESHOLD
+
+
+def test_defaults_follow_the_robustness_study(tmp_path):
+    settings = load_settings(tmp_path, environ={})
+    assert (settings.thresholds.phash, settings.thresholds.pdq) == (DEFAULT_PHASH_THRESHOLD, DEFAULT_PDQ_THRESHOLD)
+    assert settings.ledger_url == f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert settings.ipfs_backend == "embedded"
+
+
+def test_file_then_environment(tmp_path):
+    (tmp_path / "config.toml").write_text(
+        'rpc_url = "http://127.0.0.1:9999"\ndatabase_url = "sqlite:////tmp/x.db"\n'
+        'trusted_issuers = ["0xabc"]\n[thresholds]\nphash = 6\n'
+    )
+    settings = load_settings(tmp_path, environ={"PROVENANCE_RPC_URL": "http://127.0.0.1:1", "PROVENANCE_PDQ_THRESHOLD": "50"})
+    assert settings.rpc_url == "http://127.0.0.1:1"
+    assert settings.database_url == "sqlite:////tmp/x.db"
+    assert settings.trusted_issuers == ("0xabc",)
+    assert (settings.thresholds.phash, settings.thresholds.pdq) == (6, 50)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("rpc_url = [", "config.toml"),
+        ("rpc_ulr = 'x'", "unknown setting"),
+        ("[thresholds]\nphash = 'many'", "must be an integer"),
+        ("[thresholds]\npdq = -1", "must not be negative"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path, text, message):
+    (tmp_path / "config.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(tmp_path, environ={})
