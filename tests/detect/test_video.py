@@ -1,0 +1,163 @@
+"""Video sampling, face tracking and per-video aggregation, on videos encoded here and the corpus clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from detect import video
+from detect.faces import find_faces
+from detect.faces.face import Face
+from detect.video import Track, VideoError, aggregate, probe, sample_frames, score_video, track_faces
+
+DATA = Path(__file__).resolve().parent / "data"
+CORPUS = Path(__file__).resolve().parents[2] / "../shared/corpus"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
+
+FRAMES = 50
+
+
+def _marker(index: int) -> int:
+    return 20 + 4 * index  # grey level of the corner block that numbers each frame
+
+
+def _frame_image(index: int, face: Image.Image) -> Image.Image:
+    canvas = Image.new("RGB", (320, 240), (90, 110, 90))
+    canvas.paste(face, (40 + 3 * index, 40))  # the face drifts right, 3 px a frame
+    canvas.paste(Image.new("RGB", (24, 24), (_marker(index),) * 3), (0, 0))
+    return canvas
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """50 frames at 25 fps: a real face moving across, frame numbers written in the corner."""
+    face = Image.open(DATA / "astronaut.jpg").crop((150, 30, 300, 200)).resize((120, 136))
+    path = tmp_path_factory.mktemp("video") / "clip.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"crf": "12"})
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_image(_frame_image(index, face))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def _number(image: Image.Image) -> int:
+    level = float(np.asarray(image)[4:20, 4:20].mean())
+    return int(round((level - 20) / 4))
+
+
+def test_probe_and_even_sampling_return_the_right_frames(clip) -> None:
+    info = probe(clip)
+    assert (info.frames, info.width, info.height) == (FRAMES, 320, 240)
+    assert info.fps == pytest.approx(25)
+    frames = sample_frames(clip, 6)
+    assert [f.index for f in frames] == [0, 10, 20, 29, 39, 49]
+    assert [_number(f.image) for f in frames] == [f.index for f in frames]
+    assert frames[3].time == pytest.approx(29 / 25, abs=1e-3)
+
+
+def test_seeking_path_finds_the_same_frames(clip, monkeypatch) -> None:
+    monkeypatch.setattr(video, "SEQUENTIAL_LIMIT", 0)  # force timestamp seeking, as for long videos
+    frames = sample_frames(clip, 6)
+    assert [f.index for f in frames] == [0, 10, 20, 29, 39, 49]
+    assert [_number(f.image) for f in frames] == [f.index for f in frames]
+
+
+def test_more_samples_than_frames_gives_every_frame_once(clip) -> None:
+    assert [f.index for f in sample_frames(clip, 500)] == list(range(FRAMES))
+
+
+def test_unreadable_files_raise_video_error(tmp_path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 500)
+    with pytest.raises(VideoError):
+        sample_frames(junk)
+    still = tmp_path / "still.png"
+    Image.new("RGB", (8, 8)).save(still)
+    with pytest.raises(VideoError):
+        sample_frames(still)
+    with pytest.raises(VideoError):
+        probe(tmp_path / "absent.mp4")
+
+
+def _face(box) -> Face:
+    x1, y1, x2, y2 = box
+    eyes = ((x1 + 0.3 * (x2 - x1), y1 + 0.4 * (y2 - y1)), (x1 + 0.7 * (x2 - x1), y1 + 0.4 * (y2 - y1)))
+    rest = ((x1 + 0.5 * (x2 - x1), y1 + 0.6 * (y2 - y1)), (x1 + 0.35 * (x2 - x1), y1 + 0.8 * (y2 - y1)), (x1 + 0.65 * (x2 - x1), y1 + 0.8 * (y2 - y1)))
+    return Face(box=box, landmarks=eyes + rest, confidence=1.0, image=Image.new("RGB", (1, 1)))
+
+
+def test_tracks_follow_moving_faces_and_split_distinct_people() -> None:
+    left = [_face((10 + 5 * i, 10, 60 + 5 * i, 70)) for i in range(4)]
+    right = [_face((200, 20 + 4 * i, 250, 80 + 4 * i)) for i in range(4)]
+    detections = [(0, [left[0], right[0]]), (10, [right[1], left[1]]), (20, [left[2]]), (30, [left[3], right[3]])]
+    tracks = track_faces(detections)
+    by_first = {t.faces[0][1].box: t for t in tracks}
+    assert by_first[left[0].box].frames == (0, 10, 20, 30)
+    assert [f.box for _, f in by_first[left[0].box].faces] == [f.box for f in left]
+    # The right face is missed at frame 20 and has moved less than its width by frame 30: still one track.
+    assert by_first[right[0].box].frames == (0, 10, 30)
+    assert len(tracks) == 2
+
+
+def test_aggregate_takes_the_worst_consistent_track_and_names_its_frames() -> None:
+    a = Track(0, tuple((i, _face((0, 0, 10, 10))) for i in (0, 10, 20, 30)))
+    b = Track(1, tuple((i, _face((50, 0, 60, 10))) for i in (0, 10, 20)))
+    fluke = Track(2, ((20, _face((90, 0, 99, 10))),))  # one frame only: ignored
+    scores = {(0, 0): 0.1, (0, 10): 0.2, (0, 20): 0.1, (0, 30): 0.2,
+              (1, 0): 0.7, (1, 10): 0.9, (1, 20): 0.8, (2, 20): 0.99}
+    score, frames = aggregate([a, b, fluke], scores)
+    assert score == pytest.approx(0.8)
+    assert frames == (10, 20, 0)
+
+
+def test_score_video_end_to_end_names_the_frames_that_drove_it(clip) -> None:
+    # The real face finder runs on the decoded frames; the scorer reads where it
+    # found the face, which drifts right, so later frames score higher.
+    seen = []
+
+    def scorer(faces):
+        seen.append(len(faces))
+        return [float(face.box[0]) / 320 for face in faces]
+
+    result = score_video(clip, scorer, count=5)
+    assert result is not None
+    assert result.sampled == 5 and result.tracks == 1
+    assert seen == [5]  # every face scored in one batch
+    assert [p.index for p in result.per_frame] == [0, 12, 24, 37, 49]
+    assert result.frames == (49, 37, 24)
+    expected = np.mean([p.score for p in result.per_frame])
+    assert result.score == pytest.approx(expected)
+    assert result.to_dict()["frames"] == [49, 37, 24]
+
+
+def test_video_without_faces_gives_none(tmp_path) -> None:
+    path = tmp_path / "plain.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(5):
+            for packet in stream.encode(av.VideoFrame.from_image(Image.new("RGB", (64, 48), (10 * i, 50, 90)))):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert score_video(path, lambda faces: [0.5] * len(faces), count=5) is None
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+@needs_corpus
+def test_faceforensics_clip_gives_one_face_track() -> None:
+    frames = sample_frames(CORPUS / "video/real/ffpp_004.mp4", 4)
+    assert [f.index for f in frames] == [0, 103, 205, 308]
+    tracks = track_faces([(f.index, find_faces(f.image, max_side=640)) for f in frames])
+    longest = max(tracks, key=lambda t: len(t.faces))
+    assert longest.frames == (0, 103, 205, 308)
