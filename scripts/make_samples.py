@@ -26,10 +26,11 @@ def scene(seed: int, size: tuple[int, int] = (960, 640)) -> Image.Image:
     ridge = [(x, horizon - int(60 * np.sin(x / rng.uniform(40, 120)) + rng.integers(-20, 20))) for x in range(0, w + 40, 40)]
     draw.polygon(ridge + [(w, h), (0, h)], fill=tuple(int(c) for c in rng.integers(30, 120, 3)))
     for _ in range(12):
-        x, y, r = rng.integers(0, w), rng.integers(horizon, h), rng.integers(10, 60)
+        x, y, r = rng.integers(0, w), rng.integers(horizon, h), rng.integers(max(2, w // 96), max(3, w // 16))
         draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
-    sun = rng.integers(60, w - 60), rng.integers(40, horizon - 40)
-    draw.ellipse((sun[0] - 35, sun[1] - 35, sun[0] + 35, sun[1] + 35), fill=(250, 230, 150))
+    sun = rng.integers(w // 8, w - w // 8), rng.integers(horizon // 8, max(horizon // 8 + 1, horizon - horizon // 8))
+    sr = max(3, w // 27)
+    draw.ellipse((sun[0] - sr, sun[1] - sr, sun[0] + sr, sun[1] + sr), fill=(250, 230, 150))
     noise = rng.normal(0, 6, (h, w, 3))
     out = np.clip(np.asarray(img.filter(ImageFilter.GaussianBlur(1.2)), dtype=float) + noise, 0, 255)
     return Image.fromarray(out.astype(np.uint8))
