@@ -15,7 +15,12 @@ _B58_INDEX = {c: i for i, c in enumerate(_B58_ALPHABET)}
 MAX_VARINT_BYTES = 9  # multiformats caps varints at 63 bits
 
 
+_ONE_BYTE = [bytes((i,)) for i in range(0x80)]  # most varints in a DAG (keys, lengths of CIDs)
+
+
 def encode_varint(value: int) -> bytes:
+    if 0 <= value < 0x80:
+        return _ONE_BYTE[value]
     if value < 0:
         raise ValueError("varint must not be negative")
     out = bytearray()

@@ -111,15 +111,20 @@ def test_174_chunks_plus_one_byte_goes_two_levels_deep():
     assert decode_unixfs(top.data).filesize == 174 * CHUNK + 1
 
 
-def test_hashing_streams_in_constant_memory(tmp_path):
-    path = write_kubo_random(tmp_path / "big", 40 * CHUNK, "memory")
+@pytest.mark.parametrize("parallel", [True, False])
+def test_hashing_streams_in_constant_memory(tmp_path, parallel):
+    from provenance.ipfs.leaves import BATCH_CHUNKS, MAX_WORKERS
+
+    buffers = MAX_WORKERS * BATCH_CHUNKS * CHUNK if parallel else 2 * CHUNK
+    path = write_kubo_random(tmp_path / "big", 4 * MAX_WORKERS * BATCH_CHUNKS * CHUNK, "memory")
     tracemalloc.start()
     try:
-        cid_of_file(path, cid_version=1)
+        with open(path, "rb") as stream:
+            import_stream(stream, ImportProfile.for_version(1), parallel=parallel)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 3 * CHUNK + 512 * 1024, f"peak {peak} bytes for a {40 * CHUNK}-byte file"
+    assert peak < buffers + 512 * 1024, f"peak {peak} bytes for a {path.stat().st_size}-byte file"
 
 
 def test_v0_and_v1_of_the_same_multi_chunk_file_differ_only_in_profile(tmp_path):
