@@ -89,7 +89,7 @@ def load_default_detectors(device: torch.device | None = None, ensemble: Ensembl
     device = device or pick_device()
     image: list[Detector] = []
     unavailable: list[Unavailable] = []
-    for name, loader, error in (("spectral", load_spectral, SpectralError), ("artefact_cnn", load_trained, TrainedModelError)):
+    for name, loader, error in (("spectral", load_spectral, SpectralError), ("effnet-lite0-probe", load_trained, TrainedModelError)):
         try:
             image.append(loader().to(device))
         except error as exc:

@@ -1,4 +1,4 @@
-"""`python -m detect.train {cnn,spectral,ensemble}`: train or fit, write into detect/weights/."""
+"""`python -m detect.train {probe,spectral,ensemble}`: train or fit, write into detect/weights/."""
 
 from __future__ import annotations
 
@@ -22,16 +22,14 @@ def _pools(args):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m detect.train", description=__doc__)
     sub = parser.add_subparsers(dest="what", required=True)
-    for name in ("cnn", "spectral"):
+    for name in ("probe", "spectral"):
         p = sub.add_parser(name)
         p.add_argument("--real", nargs="*", default=[], help="real photos (default: Debian package photos)")
         p.add_argument("--fake", nargs="*", default=[], help="extra generator output to mix in")
         p.add_argument("--no-corpus", action="store_true", help="do not mix in the corpus 'train' split")
         p.add_argument("--seed", type=int, default=0)
-    sub.choices["cnn"].add_argument("--steps", type=int, default=1500)
-    sub.choices["cnn"].add_argument("--batch", type=int, default=32)
-    sub.choices["cnn"].add_argument("--workers", type=int, default=1)
-    sub.choices["cnn"].add_argument("--out", type=Path, default=WEIGHTS / "artefact_cnn.pt")
+    sub.choices["probe"].add_argument("--count", type=int, default=2400)
+    sub.choices["probe"].add_argument("--out", type=Path, default=WEIGHTS / "effnet_probe_head.pt")
     sub.choices["spectral"].add_argument("--count", type=int, default=4000)
     sub.choices["spectral"].add_argument("--out", type=Path, default=WEIGHTS / "spectral.json")
     ens = sub.add_parser("ensemble", help="calibrate detectors and fit the fusion on the corpus 'calib' split")
@@ -39,11 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        if args.what == "cnn":
-            from detect.train.fit_cnn import CnnConfig, train_cnn
+        if args.what == "probe":
+            from detect.train.fit_probe import fit_probe
 
-            config = CnnConfig(steps=args.steps, batch=args.batch, seed=args.seed, workers=args.workers)
-            digest = train_cnn(_pools(args), args.out, config)
+            digest = fit_probe(_pools(args), args.out, count=args.count, seed=args.seed)
         elif args.what == "spectral":
             from detect.train.fit_spectral import fit_spectral
 

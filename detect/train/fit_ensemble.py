@@ -1,8 +1,23 @@
-"""Fit the ensemble: per-detector Platt calibration and stacking weights.
+"""Fit the ensemble: per-detector Platt calibration, naive-Bayes fusion.
 
-Data: the corpus 'calib' split (sheets cut into tiles), which neither the
-CNN nor the spectral fit has seen. The splits are tiny, so both fits are
-strongly regularised and the stacking weights are clamped to be non-negative.
+Data: the corpus, sheets cut into tiles. Each detector is calibrated on the
+corpus splits it was not fitted on: the project's own detectors (spectral,
+probe) on the 'calib' split only, published detectors (MesoNet, corneal
+highlights, ...) on 'train' + 'calib'. The 'test' split is never used.
+
+Fusion weights: the splits are far too small (17 calib samples, a handful
+with faces) to fit stacking weights without over-fitting, so every detector
+with enough calibration data gets weight 1 (a sum of calibrated logits, the
+naive-Bayes rule: Platt slopes already shrink weak detectors towards 0), and
+a detector with fewer than MIN_PER_CLASS samples of either class gets 0.
+
+A calibration with a non-positive slope would invert a detector; that only
+happens here when the corpus lacks the detector's domain (MesoNet-DF sees
+diffusion faces, never a face swap). Such a detector, and one with too little
+data, falls back to a prior when it has one: published detectors output a
+trained probability, kept with slope PRIOR_SLOPE (tempered, not inverted).
+Detectors without a prior (corneal highlights: 1 - IoU is no probability)
+get weight 0 instead. `fit_stacking` remains available for when a larger calibration set exists.
 """
 
 from __future__ import annotations
@@ -13,6 +28,7 @@ from pathlib import Path
 import torch
 
 from detect.analyze import Analyzer, _Decoded
+from detect.detectors import PUBLISHED
 from detect.ensemble import Calibration, EnsembleConfig, logit
 from detect.train.logistic import fit_logistic
 from detect.train.sources import corpus_samples
@@ -20,17 +36,21 @@ from detect.train.sources import corpus_samples
 PLATT_L2 = 0.05
 STACK_L2 = 0.05
 MIN_PER_CLASS = 3  # fewer calibration samples of either class: the detector gets weight 0
+PROJECT_FITTED = frozenset({"spectral", "effnet-lite0-probe"})  # fitted on the 'train' split
+PRIOR_SLOPE = 0.5
+PRIORS = {name: Calibration(PRIOR_SLOPE, 0.0) for name in PUBLISHED}
 
 
-def detector_scores(analyzer: Analyzer, split: str) -> tuple[list[str], list[dict[str, float]], list[int]]:
-    """(sample names, per-sample {detector: raw score} for detectors that ran, labels)."""
-    names, rows, labels = [], [], []
-    for name, rgb, label in corpus_samples(split):
-        results, _faces = analyzer.detector_results(_Decoded(rgb=rgb))
-        rows.append({r.name: float(r.score) for r in results if not r.skipped and r.score is not None})
-        names.append(name)
-        labels.append(label)
-    return names, rows, labels
+def detector_scores(analyzer: Analyzer, splits=("train", "calib")) -> tuple[list[dict[str, float]], list[int], list[str]]:
+    """Per sample: {detector: raw score} for the detectors that ran, its label, its split."""
+    rows, labels, where = [], [], []
+    for split in splits:
+        for _name, rgb, label in corpus_samples(split):
+            results, _faces = analyzer.detector_results(_Decoded(rgb=rgb))
+            rows.append({r.name: float(r.score) for r in results if not r.skipped and r.score is not None})
+            labels.append(label)
+            where.append(split)
+    return rows, labels, where
 
 
 def fit_platt(raw: list[float], labels: list[int]) -> Calibration:
@@ -39,33 +59,54 @@ def fit_platt(raw: list[float], labels: list[int]) -> Calibration:
     return Calibration(slope=round(float(coef[0]), 6), intercept=round(bias, 6))
 
 
-def fit_ensemble(rows: list[dict[str, float]], labels: list[int], note: str) -> EnsembleConfig:
+def fit_ensemble(
+    rows: list[dict[str, float]],
+    labels: list[int],
+    note: str,
+    usable_for: "callable | None" = None,
+    priors: dict[str, Calibration] | None = None,
+) -> EnsembleConfig:
+    """Calibrate each detector on the rows `usable_for(name, index)` allows (default: all)."""
     detectors = sorted({name for row in rows for name in row})
     calibrations: dict[str, Calibration] = {}
-    usable = []
+    weights: dict[str, float] = {}
     for name in detectors:
-        seen = [(row[name], y) for row, y in zip(rows, labels) if name in row]
-        if min(sum(y for _, y in seen), sum(1 - y for _, y in seen)) < MIN_PER_CLASS:
-            continue
-        calibrations[name] = fit_platt([p for p, _ in seen], [y for _, y in seen])
-        usable.append(name)
-    # Stacking on calibrated logits; a detector that did not run contributes 0.
-    z = torch.tensor([[calibrations[n](row[n]) if n in row else 0.0 for n in usable] for row in rows])
+        seen = [(row[name], y) for i, (row, y) in enumerate(zip(rows, labels))
+                if name in row and (usable_for is None or usable_for(name, i))]
+        fitted = None
+        if min(sum(y for _, y in seen), sum(1 - y for _, y in seen)) >= MIN_PER_CLASS:
+            fitted = fit_platt([p for p, _ in seen], [y for _, y in seen])
+        if fitted is not None and fitted.slope > 0:
+            calibrations[name], weights[name] = fitted, 1.0
+        elif priors and name in priors:
+            calibrations[name], weights[name] = priors[name], 1.0
+        else:
+            calibrations[name], weights[name] = Calibration(), 0.0  # no usable evidence: no say
+    return EnsembleConfig(calibrations=calibrations, weights=weights, bias=0.0, fitted_on=note)
+
+
+def fit_stacking(rows: list[dict[str, float]], labels: list[int], config: EnsembleConfig) -> EnsembleConfig:
+    """Non-negative stacking weights on calibrated logits (absent detector: 0)."""
+    names = [n for n, w in config.weights.items() if w > 0]
+    z = torch.tensor([[config.calibrations[n](row[n]) if n in row else 0.0 for n in names] for row in rows])
     coef, bias = fit_logistic(z, torch.tensor(labels, dtype=torch.float32), STACK_L2, balanced=True)
-    weights = {n: round(max(0.0, float(w)), 6) for n, w in zip(usable, coef)}
-    for name in detectors:
-        weights.setdefault(name, 0.0)  # ran, but too little data to calibrate: no say
-        calibrations.setdefault(name, Calibration())
-    return EnsembleConfig(calibrations=calibrations, weights=weights, bias=round(bias, 6), fitted_on=note)
+    weights = dict(config.weights) | {n: round(max(0.0, float(w)), 6) for n, w in zip(names, coef)}
+    return EnsembleConfig(calibrations=config.calibrations, weights=weights, bias=round(bias, 6),
+                          threshold=config.threshold, low=config.low, high=config.high, fitted_on=config.fitted_on)
 
 
 def fit_ensemble_file(out: Path) -> str:
     analyzer = Analyzer()
-    names, rows, labels = detector_scores(analyzer, "calib")
-    if not rows or len(set(labels)) < 2:
+    rows, labels, where = detector_scores(analyzer)
+    if "calib" not in where or len(set(labels)) < 2:
         raise ValueError("the corpus 'calib' split is missing (needs ../shared/corpus with real and fake images)")
-    note = (f"corpus 'calib' split: {len(rows)} samples ({sum(labels)} fake); "
-            "fitted by `python -m detect.train ensemble`")
-    config = fit_ensemble(rows, labels, note)
+
+    def usable_for(name: str, index: int) -> bool:
+        return where[index] == "calib" or name not in PROJECT_FITTED
+
+    counts = {s: (sum(1 for w, y in zip(where, labels) if w == s and y), sum(1 for w in where if w == s)) for s in set(where)}
+    note = ("corpus splits (fake/total): " + ", ".join(f"{s} {f}/{n}" for s, (f, n) in sorted(counts.items()))
+            + "; project-fitted detectors calibrated on 'calib' only; `python -m detect.train ensemble`")
+    config = fit_ensemble(rows, labels, note, usable_for, PRIORS)
     Path(out).write_text(config.to_json(), encoding="utf-8")
     return hashlib.sha256(Path(out).read_bytes()).hexdigest()

@@ -16,7 +16,7 @@ from detect.models.spectral import DEFAULT_WEIGHTS
 from detect.tiles import tile_grid, tiles, to_rgb_array
 from tests.detect.ens_helpers import CORPUS, needs_corpus, textured_image
 
-ALWAYS_LISTED = {"spectral", "artefact_cnn", "corneal-highlights", *PUBLISHED}
+ALWAYS_LISTED = {"spectral", "effnet-lite0-probe", "corneal-highlights", *PUBLISHED}
 
 
 @pytest.fixture(scope="module")

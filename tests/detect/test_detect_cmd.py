@@ -30,7 +30,7 @@ def test_json_output_per_file_and_nonzero_exit_on_bad_input(env):
     assert first["file"] == str(good)
     assert first["label"] in {"likely_authentic", "uncertain", "likely_manipulated"}
     assert 0.0 <= first["score"] <= 1.0 and 0.0 < first["threshold"] < 1.0
-    assert {"spectral", "artefact_cnn"} <= {d["name"] for d in first["detectors"]}
+    assert {"spectral", "effnet-lite0-probe"} <= {d["name"] for d in first["detectors"]}
     for detector in first["detectors"]:
         assert ("score" in detector and "version" in detector) or (detector["skipped"] and detector["reason"])
     assert first["faces"] == 0

@@ -17,7 +17,7 @@ from detect.ensemble import (
     logit,
     sigmoid,
 )
-from detect.train.fit_ensemble import fit_ensemble
+from detect.train.fit_ensemble import fit_ensemble, fit_stacking
 
 
 def test_logit_and_sigmoid_invert_each_other_and_saturate_safely():
@@ -74,22 +74,44 @@ def test_configuration_round_trip_and_errors(tmp_path):
 def test_shipped_configuration_is_fitted():
     config = load_ensemble(DEFAULT_CONFIG)
     assert "calib" in config.fitted_on
-    assert {"spectral", "artefact_cnn"} <= set(config.weights)
+    assert {"spectral", "effnet-lite0-probe"} <= set(config.weights)
 
 
-def test_fit_learns_which_detector_is_informative():
-    rng = np.random.default_rng(0)
-    labels = [int(v) for v in rng.integers(0, 2, 200)]
+def _synthetic_rows(seed: int = 0, n: int = 200):
+    rng = np.random.default_rng(seed)
+    labels = [int(v) for v in rng.integers(0, 2, n)]
     rows = []
     for y in labels:
         good = 1 / (1 + math.exp(-(3.0 * (2 * y - 1) + rng.normal(0, 1.0))))  # separates the classes
-        noise = float(rng.random())  # says nothing
-        rows.append({"good": good, "noise": noise})
+        inverted = 1 - good  # informative, but the wrong way round
+        rows.append({"good": good, "noise": float(rng.random()), "inverted": inverted})
     rows[0]["rare"] = 0.9  # seen once: too little to calibrate
-    config = fit_ensemble(rows, labels, "synthetic")
-    assert config.weights["good"] > 0.5
-    assert config.weights["noise"] < 0.3 * config.weights["good"]
+    return rows, labels
+
+
+def test_fit_calibrates_informative_detectors_and_silences_the_rest():
+    rows, labels = _synthetic_rows()
+    config = fit_ensemble(rows, labels, "synthetic", priors={"inverted": Calibration(0.5, 0.0)})
+    assert config.calibrations["good"].slope > 0.5
+    assert config.calibrations["noise"].slope < 0.3 * config.calibrations["good"].slope
+    # Never inverted: a non-positive slope falls back to the prior, or to weight 0.
+    assert config.calibrations["inverted"] == Calibration(0.5, 0.0) and config.weights["inverted"] == 1.0
     assert config.weights["rare"] == 0.0
-    fused = [config.fuse(r) for r in rows]
-    accuracy = np.mean([(f >= config.threshold) == bool(y) for f, y in zip(fused, labels)])
+    only_good = [config.fuse({"good": r["good"]}) for r in rows]
+    accuracy = np.mean([(f >= config.threshold) == bool(y) for f, y in zip(only_good, labels)])
     assert accuracy > 0.9
+
+
+def test_usable_rows_limit_what_each_detector_is_calibrated_on():
+    rows, labels = _synthetic_rows(1)
+    config = fit_ensemble(rows, labels, "synthetic", usable_for=lambda name, i: name != "good" or i < 2)
+    assert config.weights["good"] == 0.0  # two rows are not enough to calibrate on
+
+
+def test_stacking_keeps_weights_non_negative():
+    rows, labels = _synthetic_rows(2)
+    for row in rows:
+        del row["inverted"]
+    stacked = fit_stacking(rows, labels, fit_ensemble(rows, labels, "synthetic"))
+    assert all(w >= 0 for w in stacked.weights.values())
+    assert stacked.weights["good"] > stacked.weights["noise"]
