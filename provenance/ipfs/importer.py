@@ -79,11 +79,12 @@ def import_stream(
     profile: ImportProfile,
     sink: BlockSink | None = None,
     progress: Callable[[int], None] | None = None,
-    parallel: bool = True,
+    parallel: bool | None = None,
 ) -> ImportedFile:
     """Chunk `stream` and build its DAG; blocks go to `sink` (none: only hash).
 
-    `parallel=False` hashes every leaf in the calling thread (the benchmark compares both).
+    `parallel`: None lets `leaves.open_leaves` decide (worker threads for large
+    files when a CPU is idle); True or False force the choice (the benchmark compares all three).
     """
     builder = _Builder(profile, sink, progress)
     leaves = open_leaves(stream, profile, sink, parallel)

@@ -5,8 +5,8 @@ threads each take a batch of chunks at its own offset, reading (`os.preadv`)
 and hashing one chunk at a time into a buffer of their own, so the data is
 hashed while still in that core's cache; hashlib releases the GIL for buffers
 over 2 KiB, so batches are hashed on separate cores while the calling thread
-only assembles the DAG. Small files, pipes and in-memory streams are read in the
-calling thread.
+only assembles the DAG. Small files, pipes, in-memory streams and busy
+machines get the calling thread.
 """
 
 from __future__ import annotations
@@ -151,13 +151,25 @@ class ParallelLeaves:
         self._stream.seek(self._end)  # as if read in this thread
 
 
-def open_leaves(stream: BinaryIO, profile: ImportProfile, sink: BlockSink | None, parallel: bool = True) -> LeafSource:
-    """Worker threads for a regular file of more than one batch, when several CPUs are free to use."""
+def open_leaves(
+    stream: BinaryIO, profile: ImportProfile, sink: BlockSink | None, parallel: bool | None = None
+) -> LeafSource:
+    """Worker threads for a regular file of more than one batch, on a machine with several CPUs.
+
+    `parallel=None` (the default) also asks that a CPU be idle: on a busy
+    machine the threads cannot run side by side and only add ~5% of work
+    (see bench/results/ipfs.md); the test is the 1-minute load average, as
+    `make --load-average` does it. True forces worker threads where they can
+    be used, False never uses them.
+    """
     workers = min(_cpus(), MAX_WORKERS)
-    if parallel and workers > 1 and hasattr(os, "preadv"):
-        size = _remaining_bytes(stream)
-        if size is not None and size > profile.chunk_size * BATCH_CHUNKS:
-            return ParallelLeaves(stream, size, profile, sink, workers)
+    if parallel is False or workers < 2 or not hasattr(os, "preadv"):
+        return SequentialLeaves(stream, profile, sink)
+    if parallel is None and os.getloadavg()[0] > workers - 0.5:
+        return SequentialLeaves(stream, profile, sink)
+    size = _remaining_bytes(stream)
+    if size is not None and size > profile.chunk_size * BATCH_CHUNKS:
+        return ParallelLeaves(stream, size, profile, sink, workers)
     return SequentialLeaves(stream, profile, sink)
 
 

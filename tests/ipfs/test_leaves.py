@@ -20,6 +20,13 @@ BATCH = BATCH_CHUNKS * CHUNK
 PROFILE = ImportProfile.for_version(1)
 
 
+@pytest.fixture(autouse=True)
+def idle_two_cpu_machine(monkeypatch):
+    """What the default mode sees on an idle 2-CPU machine, whatever this one's load is now."""
+    monkeypatch.setattr("provenance.ipfs.leaves._cpus", lambda: 2)
+    monkeypatch.setattr("provenance.ipfs.leaves.os.getloadavg", lambda: (0.2, 0.2, 0.2))
+
+
 def _workers_alive() -> bool:
     return any(t.name.startswith("ipfs-hash") for t in threading.enumerate())
 
@@ -38,7 +45,6 @@ def test_worker_threads_build_the_same_dag_as_the_calling_thread(tmp_path, size,
 
 
 def test_only_large_regular_files_use_worker_threads(tmp_path, monkeypatch):
-    monkeypatch.setattr("provenance.ipfs.leaves._cpus", lambda: 2)
     large = write_kubo_random(tmp_path / "large", BATCH + 1, "large")
     small = write_kubo_random(tmp_path / "small", BATCH, "small")
     with open(large, "rb") as stream:
@@ -114,3 +120,13 @@ def test_a_failing_sink_stops_the_workers(tmp_path):
         with pytest.raises(OSError, match="No space"):
             import_stream(stream, PROFILE, FullDisk())
     assert not _workers_alive()
+
+
+def test_by_default_a_busy_machine_gets_the_calling_thread(tmp_path, monkeypatch):
+    monkeypatch.setattr("provenance.ipfs.leaves.os.getloadavg", lambda: (1.7, 1.0, 1.0))
+    path = write_kubo_random(tmp_path / "large", 2 * BATCH, "busy")
+    with open(path, "rb") as stream:
+        assert isinstance(open_leaves(stream, PROFILE, None), SequentialLeaves)
+        leaves = open_leaves(stream, PROFILE, None, parallel=True)  # forced: load does not matter
+        assert isinstance(leaves, ParallelLeaves)
+        leaves.close()
