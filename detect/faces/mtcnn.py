@@ -160,8 +160,8 @@ class MTCNN:
         # One hash over the three files in order: the detector's identity in reports.
         self.weights_sha256 = digest.hexdigest()
 
-    def _scales(self, height: int, width: int) -> list[float]:
-        scale = 12.0 / self.min_face
+    def _scales(self, height: int, width: int, min_face: int) -> list[float]:
+        scale = 12.0 / min_face
         side = min(height, width) * scale
         scales = []
         while side >= 12:
@@ -170,11 +170,11 @@ class MTCNN:
             side *= self.pyramid_factor
         return scales
 
-    def _proposals(self, image: torch.Tensor) -> torch.Tensor:
+    def _proposals(self, image: torch.Tensor, min_face: int) -> torch.Tensor:
         """Stage 1: (N, 5) candidate boxes with scores from the image pyramid."""
         _, height, width = image.shape
         found = []
-        for scale in self._scales(height, width):
+        for scale in self._scales(height, width, min_face):
             size = (int(height * scale + 1), int(width * scale + 1))
             resized = F.interpolate(image.unsqueeze(0), size=size, mode="area")
             offsets, prob = self.pnet(_normalise(resized).to(self.device))
@@ -221,12 +221,12 @@ class MTCNN:
         return Detections(boxes[keep].numpy(), prob[keep].numpy(), landmarks[keep].numpy())
 
     @torch.inference_mode()
-    def detect(self, pixels: np.ndarray) -> Detections:
-        """Faces in an (H, W, 3) uint8 RGB array, best score first."""
+    def detect(self, pixels: np.ndarray, min_face: int | None = None) -> Detections:
+        """Faces at least `min_face` pixels tall in an (H, W, 3) uint8 RGB array."""
         if pixels.ndim != 3 or pixels.shape[2] != 3:
             raise ValueError(f"expected an (H, W, 3) RGB array, got shape {pixels.shape}")
         image = torch.from_numpy(np.array(pixels, dtype=np.uint8)).permute(2, 0, 1).float()
-        boxes = self._proposals(image)
+        boxes = self._proposals(image, min_face or self.min_face)
         if len(boxes):
             boxes = self._refine(image, boxes)
         if not len(boxes):

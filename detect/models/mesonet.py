@@ -195,6 +195,11 @@ class MesoNetDetector:
             description=f"{variant} trained on FaceForensics {trained_on} face crops; input 256x256 RGB in [0, 1]",
         )
 
+    def to(self, device: torch.device) -> "MesoNetDetector":
+        self.device = device
+        self.model.to(device)
+        return self
+
     @torch.inference_mode()
     def score(self, batch: torch.Tensor) -> torch.Tensor:
         logits = self.model(batch.to(self.device, torch.float32))

@@ -173,6 +173,7 @@ class _Sneaky:
         return (print, ("pickled code ran",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_checkpoints_that_need_arbitrary_code_are_refused(tmp_path, capsys) -> None:
     path = tmp_path / "evil.pth"
     with open(path, "wb") as handle:
