@@ -30,6 +30,8 @@ def mint_command(
     from provenance.scanning import DetectorScanner, NoScanner
 
     declared = _parse_generator(generator)
+    if to is not None and not _is_address(to):
+        raise fail(f"--to {to!r} is not an Ethereum address", 2)
     options = CertifyOptions(name=name, description=description, generator=declared, to=to, batch=batch)
     with user_errors():
         parts = open_parts(load_settings(), signer=True)
@@ -50,6 +52,12 @@ def _run(certifier, files: List[Path], options, show_progress: bool) -> list:
     with Progress(TextColumn("certifying"), BarColumn(), MofNCompleteColumn(), console=err_console, transient=True) as bar:
         task = bar.add_task("mint", total=len(files))
         return certifier.certify(files, options, on_file=lambda _: bar.advance(task))
+
+
+def _is_address(text: str) -> bool:
+    from eth_utils import is_address
+
+    return is_address(text)
 
 
 def _parse_generator(raw: str | None) -> dict | None:
