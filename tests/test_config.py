@@ -40,3 +40,11 @@ def test_bad_config_is_a_clear_error(tmp_path, text, message):
     (tmp_path / "config.toml").write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_settings(tmp_path, environ={})
+
+
+def test_ledger_errors_never_show_the_database_password():
+    from provenance.ledger import Ledger, LedgerError
+
+    with pytest.raises(LedgerError) as err:
+        Ledger.open("postgresql+psycopg://user:hunter2@127.0.0.1:1/db")
+    assert "hunter2" not in str(err.value) and "***" in str(err.value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Iterable, Sequence
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,6 +39,14 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _safe(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL has no password we could find
+        return "(unparsable database URL)"
+
+
 class Ledger:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -53,8 +61,8 @@ class Ledger:
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             engine = make_engine(url)
             upgrade(engine)
-        except (SQLAlchemyError, OSError) as exc:
-            raise LedgerError(f"cannot open ledger {url}: {str(exc).splitlines()[0]}") from None
+        except (SQLAlchemyError, OSError, ValueError) as exc:
+            raise LedgerError(f"cannot open ledger {_safe(url)}: {str(exc).splitlines()[0]}") from None
         return cls(engine)
 
     def session(self) -> Session:
