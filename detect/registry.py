@@ -9,6 +9,7 @@ Nothing is ever downloaded implicitly: `fetch_model` is the only network path.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -181,11 +182,19 @@ def status(name: str, home: Path | None = None) -> ModelStatus:
         if path.is_file():
             return ModelStatus(spec, "added", path, entry.get("sha256"))
     if spec.bundled:
-        return ModelStatus(spec, "bundled", MTCNN_DIR, None)
+        return ModelStatus(spec, "bundled", MTCNN_DIR, _bundled_mtcnn_sha256())
     corpus = corpus_dir()
     if spec.corpus_path and corpus is not None and (corpus / spec.corpus_path).is_file():
         return ModelStatus(spec, "corpus", corpus / spec.corpus_path, spec.sha256)
     return ModelStatus(spec, "missing", None, None)
+
+
+def _bundled_mtcnn_sha256() -> str:
+    """One hash over pnet, rnet, onet in that order: the same identity MTCNN reports."""
+    digest = hashlib.sha256()
+    for name in ("pnet", "rnet", "onet"):
+        digest.update((MTCNN_DIR / f"{name}.pt").read_bytes())
+    return digest.hexdigest()
 
 
 def list_models(home: Path | None = None) -> list[ModelStatus]:
@@ -281,8 +290,6 @@ def add_model(name: str, weights: Path, home: Path | None = None) -> ModelStatus
 
 
 def _copy_hashing(source: Path, target: Path) -> str:
-    import hashlib
-
     digest = hashlib.sha256()
     with open(source, "rb") as src, open(target, "wb") as dst:
         for block in iter(lambda: src.read(CHUNK), b""):
@@ -310,8 +317,6 @@ def fetch_model(
     for models whose authors publish none. Without any pinned checksum nothing
     is downloaded.
     """
-    import hashlib
-
     spec = spec_for(name)
     if spec.bundled:
         raise RegistryError(f"{spec.name} ships with provenance; nothing to fetch")

@@ -149,3 +149,9 @@ def test_load_detector_names_what_is_missing() -> None:
     with pytest.raises(registry.ModelUnavailable, match="univfd weights not installed"):
         registry.load_detector("univfd")
     assert registry.installed_weights("sbi") is None
+
+
+def test_bundled_face_finder_reports_the_identity_mtcnn_uses() -> None:
+    from detect.faces import MTCNN
+
+    assert registry.status("mtcnn").sha256 == MTCNN().weights_sha256
