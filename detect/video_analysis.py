@@ -1,19 +1,27 @@
-"""Videos: score evenly sampled frames, aggregate per detector, name the frames.
+"""Videos: frames sampled evenly, faces tracked, scores aggregated, frames named.
 
-Each sampled frame goes through the same detectors as a still. A detector's
-video score is the mean of its frame scores (over the frames where it ran:
-face detectors only see frames with faces), and the ensemble fuses those as
-for a still. The frames reported are the ones whose own fused score was
-highest, i.e. the frames that pushed the verdict towards "manipulated".
+Frame sampling, face tracking and the per-track aggregation rule come from
+`detect.video` (a track's score is the mean over its frames; the video takes
+its highest track). Here each detector gets one video-level score:
+
+- whole-image detectors: the mean of their per-frame scores;
+- face-crop detectors: `detect.video.aggregate` over the face tracks;
+- landmark detectors (corneal highlights): the mean over frames of the
+  frame's highest usable face score (it has no score where an eye lacks a
+  highlight, so it cannot be tracked per face).
+
+The ensemble fuses those like a still's. The frames named are those that
+drove the verdict: the driving frames of the highest-weighted face detector
+when faces were tracked, else the frames with the highest whole-image score.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from detect.base import DetectorResult, VerdictReport
 
@@ -24,52 +32,58 @@ FRAMES = 8
 TOP_FRAMES = 3
 
 
-def sample_frames(path: Path, count: int = FRAMES) -> list[tuple[int, np.ndarray]]:
-    """(frame index, RGB array) for `count` frames spread evenly over the video."""
-    import av
-
-    from detect.analyze import AnalysisError
+def analyze_video(analyzer: "Analyzer", path: Path) -> VerdictReport:
+    from detect.analyze import AnalysisError, _crop_tensor, _result, _skipped
+    from detect.tiles import tiles, to_rgb_array
+    from detect.video import VideoError, aggregate, sample_frames, track_faces
 
     try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            total = stream.frames
-            if not total:
-                total = sum(1 for _ in container.decode(stream))
-                container.seek(0)
-            wanted = sorted({int(round(i * (total - 1) / max(1, count - 1))) for i in range(count)}) if total else []
-            frames, wanted_set = [], set(wanted)
-            for index, frame in enumerate(container.decode(stream)):
-                if index in wanted_set:
-                    frames.append((index, frame.to_ndarray(format="rgb24")))
-                if index >= wanted[-1]:
-                    break
-    except (av.FFmpegError, IndexError, OSError) as exc:
-        raise AnalysisError(f"{path}: not a readable video ({exc})") from None
-    if not frames:
-        raise AnalysisError(f"{path}: the video has no decodable frames")
-    return frames
+        frames = sample_frames(path, FRAMES)
+    except VideoError as exc:
+        raise AnalysisError(str(exc)) from None
 
+    results: list[DetectorResult] = []
+    rgbs = {frame.index: to_rgb_array(frame.image) for frame in frames}
+    image_scores: dict[str, dict[int, float]] = {}
+    for detector in analyzer.set.image:
+        size = detector.card.input_size[0]
+        per_frame = {i: float(analyzer.set.run(detector, tiles(rgb, size, 8)).mean()) for i, rgb in rgbs.items()}
+        image_scores[detector.card.name] = per_frame
+        results.append(_result(detector, float(np.mean(list(per_frame.values())))))
+    frame_fused = {i: analyzer.ensemble.fuse({n: v[i] for n, v in image_scores.items()}) for i in rgbs}
 
-def analyze_video(analyzer: "Analyzer", path: Path) -> VerdictReport:
-    from detect.analyze import _Decoded
+    detections = []
+    if analyzer.set.face and analyzer.set.find_faces is not None:
+        detections = [(frame.index, analyzer.set.find_faces(frame.image)) for frame in frames]
+    tracks = track_faces(detections) if detections else []
+    faces = max((len(found) for _, found in detections), default=0)
+    driving: dict[str, tuple[int, ...]] = {}
+    for detector in analyzer.set.face:
+        if analyzer.set.find_faces is None:
+            results.append(_skipped(detector, "face detector not available"))
+        elif not tracks:
+            results.append(_skipped(detector, "no face found in the sampled frames"))
+        elif hasattr(detector, "score_faces"):
+            per_frame = []
+            for _, found in detections:
+                usable = [v for v in detector.score_faces(found) if v is not None] if found else []
+                if usable:
+                    per_frame.append(max(usable))
+            if per_frame:
+                results.append(_result(detector, float(np.mean(per_frame))))
+            else:
+                results.append(_skipped(detector, detector.skip_reason([f for _, found in detections for f in found])))
+        else:
+            keyed = [((t.id, index), face) for t in tracks for index, face in t.faces]
+            crops = torch.stack([_crop_tensor(face, detector.card.input_size[0]) for _, face in keyed])
+            values = analyzer.set.run(detector, crops).tolist()
+            score, frames_used = aggregate(tracks, {key: v for (key, _), v in zip(keyed, values)})
+            results.append(_result(detector, score))
+            driving[detector.card.name] = frames_used
 
-    per_detector: dict[str, list[DetectorResult]] = {}
-    frame_scores: list[tuple[float, int]] = []
-    faces = 0
-    for index, rgb in sample_frames(path):
-        results, frame_faces = analyzer.detector_results(_Decoded(rgb=rgb))
-        faces = max(faces, frame_faces)
-        for result in results:
-            per_detector.setdefault(result.name, []).append(result)
-        frame_scores.append((analyzer.verdict(results).score, index))
-    combined = [_combine(results) for results in per_detector.values()]
-    top = [index for _, index in sorted(frame_scores, reverse=True)[:TOP_FRAMES]]
-    return replace(analyzer.verdict(combined, faces=faces), frames=tuple(sorted(top)))
-
-
-def _combine(results: list[DetectorResult]) -> DetectorResult:
-    scored = [r for r in results if not r.skipped]
-    if not scored:
-        return results[0]
-    return replace(scored[0], score=float(np.mean([r.score for r in scored])))
+    if driving:
+        weights = analyzer.ensemble.weights
+        top = driving[max(driving, key=lambda name: weights.get(name, analyzer.ensemble.default_weight))]
+    else:
+        top = tuple(sorted(frame_fused, key=frame_fused.get, reverse=True)[:TOP_FRAMES])
+    return analyzer.verdict(results, faces=faces, frames=top)

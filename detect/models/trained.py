@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import pickle
 from pathlib import Path
 
 import torch
@@ -138,7 +139,7 @@ def load_trained(head_path: Path = DEFAULT_HEAD) -> ProbeDetector:
         head = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         if set(head) != {"mean", "std", "coef", "bias"}:
             raise KeyError(f"keys {sorted(head)}")
-    except (RuntimeError, KeyError, EOFError, ValueError) as exc:
+    except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise TrainedModelError(f"trained head unreadable: {exc}") from None
     features = ProbeFeatures(load_backbone())
     detector = ProbeDetector(features, head, combined_sha256(backbone_path(), data)).eval()

@@ -78,7 +78,7 @@ def test_score_is_the_documented_fusion_of_the_detectors_that_ran(analyzer):
 
 def test_same_input_same_report(analyzer, tmp_path):
     path = tmp_path / "a.png"
-    textured_image(8, 300).save(path)
+    textured_image(8, 240).save(path)
     assert analyzer.analyze_file(path) == analyzer.analyze_file(path)
 
 
@@ -98,9 +98,9 @@ def test_unreadable_inputs_raise_analysis_error(analyzer, tmp_path):
 
 def test_batch_keeps_order_and_survives_bad_files(analyzer, tmp_path):
     paths = []
-    for i in range(3):
+    for i in range(2):
         paths.append(tmp_path / f"img{i}.png")
-        textured_image(10 + i, 260).save(paths[-1])
+        textured_image(10 + i, 224).save(paths[-1])
     (tmp_path / "bad.png").write_bytes(b"\x89PNG garbage")
     paths.insert(1, tmp_path / "bad.png")
     seen = []
@@ -110,7 +110,7 @@ def test_batch_keeps_order_and_survives_bad_files(analyzer, tmp_path):
     for verdict, path in zip(verdicts, paths):
         if path.name != "bad.png":
             assert verdict.report == analyzer.analyze_file(path)  # workers give the same result
-    assert seen == [1, 2, 3, 4]
+    assert seen == [1, 2, 3]
 
 
 @pytest.mark.corpus

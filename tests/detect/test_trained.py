@@ -88,10 +88,11 @@ def test_gradients_reach_the_input(detector):
     assert batch.grad is not None and batch.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_training_command_writes_a_loadable_head(tmp_path):
-    real = [np.asarray(textured_image(s, 300)) for s in range(3)]
+    real = [np.asarray(textured_image(s, 240)) for s in range(2)]
     out = tmp_path / "head.pt"
-    digest = fit_probe(ImagePools(real=real), out, count=24, log=lambda _msg: None)
+    digest = fit_probe(ImagePools(real=real), out, count=12, log=lambda _msg: None)
     assert digest == hashlib.sha256(out.read_bytes()).hexdigest()
     assert load_trained(out).card.weights_sha256
 
@@ -101,10 +102,10 @@ def test_training_command_writes_a_loadable_head(tmp_path):
 def test_probe_scores_upsampled_photos_higher(detector):
     from PIL import Image
 
-    names = ["skimage_coffee.png", "bench2.png", "alex-iby-G_Pk4D9rMLs.png", "photo-1583445095369-9c651e7e5d34.png"]
+    names = ["skimage_coffee.png", "bench2.png", "alex-iby-G_Pk4D9rMLs.png"]
     originals, rebuilt = [], []
     for name in names:
         image = Image.open(CORPUS / "images/real" / name).convert("RGB")
-        originals.append(float(detector.score(tiles(to_rgb_array(image), INPUT_SIZE, 4)).mean()))
-        rebuilt.append(float(detector.score(tiles(to_rgb_array(upsampled(image)), INPUT_SIZE, 4)).mean()))
-    assert sum(r > o for r, o in zip(rebuilt, originals)) >= 3
+        originals.append(float(detector.score(tiles(to_rgb_array(image), INPUT_SIZE, 2)).mean()))
+        rebuilt.append(float(detector.score(tiles(to_rgb_array(upsampled(image)), INPUT_SIZE, 2)).mean()))
+    assert all(r > o for r, o in zip(rebuilt, originals)), (originals, rebuilt)
