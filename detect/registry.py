@@ -358,6 +358,13 @@ def fetch_model(
 # ------------------------------------------------------------------ loading
 
 
+def _install_hint(spec: ModelSpec) -> str:
+    add = f"provenance models add {spec.name} --weights FILE"
+    if spec.url and spec.sha256:
+        return f"provenance models fetch {spec.name}, or {add}"
+    return f"download the checkpoint from its authors, then {add}"
+
+
 def load_detector(name: str, device: torch.device | None = None, home: Path | None = None) -> Detector:
     """A ready detector for `name`, or ModelUnavailable saying what is missing."""
     spec = spec_for(name)
@@ -367,7 +374,7 @@ def load_detector(name: str, device: torch.device | None = None, home: Path | No
     for needed in (spec.name, *spec.requires):
         path = installed_weights(needed, home)
         if path is None:
-            raise ModelUnavailable(f"{needed} weights not installed (provenance models fetch {needed}, or models add {needed} --weights FILE)")
+            raise ModelUnavailable(f"{needed} weights not installed ({_install_hint(spec_for(needed))})")
         paths[needed] = path
     try:
         if spec.name.startswith("meso"):

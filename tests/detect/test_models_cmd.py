@@ -148,6 +148,10 @@ def test_load_detector_names_what_is_missing() -> None:
         registry.load_detector("meso4-df")
     with pytest.raises(registry.ModelUnavailable, match="univfd weights not installed"):
         registry.load_detector("univfd")
+    with pytest.raises(registry.ModelUnavailable, match="fetch clip-vit-l14"):
+        registry.load_detector("clip-vit-l14")
+    with pytest.raises(registry.ModelUnavailable, match="from its authors, then provenance models add sbi"):
+        registry.load_detector("sbi")
     assert registry.installed_weights("sbi") is None
 
 
