@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -28,6 +30,7 @@ from .records import record_certificate
 from .scanning import Scanner
 
 MAX_METADATA_BYTES = 256 * 1024  # above this the metadata would not be one raw block
+PREPARE_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,17 @@ class Certifier:
         self.ledger = ledger
         self.scanner = scanner
         self.issuer = chain.registry.signer
+        self._scan_lock = threading.Lock()
         self.chain_id = chain.deployment.chain_id
         self.contract = chain.deployment.address
 
     def certify(
         self, paths: Sequence[Path], options: CertifyOptions, on_file: Callable[[FileResult], None] | None = None
     ) -> list[FileResult]:
-        works = [self._prepare(Path(p), options) for p in paths]
+        # Preparing is per-file I/O (fsyncs, SQLite commits) and C code that
+        # releases the GIL (decoding, hashing), so a few threads overlap it.
+        with ThreadPoolExecutor(max_workers=max(1, min(PREPARE_THREADS, len(paths)))) as pool:
+            works = list(pool.map(lambda p: self._prepare(Path(p), options), paths))
         pending = [w for w in works if w.result.error is None and w.job and w.job.state != JobState.CONFIRMED]
         self._reconcile(pending)
         to_send = [w for w in pending if w.result.error is None and w.job.state != JobState.CONFIRMED]
@@ -123,7 +130,8 @@ class Certifier:
             job = self.ledger.update_job(job.id, state=JobState.HASHED, hashes_json=json.dumps(perceptual_hashes(media)))
             hit("hashed")
         if job.state == JobState.HASHED:
-            verdict = self.scanner.scan(media.path)
+            with self._scan_lock:  # detectors keep model state; one file at a time
+                verdict = self.scanner.scan(media.path)
             job = self.ledger.update_job(job.id, state=JobState.SCANNED, verdict_json=json.dumps(verdict))
             hit("scanned")
         if job.state == JobState.SCANNED:
