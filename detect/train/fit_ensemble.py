@@ -15,7 +15,12 @@ A calibration with a non-positive slope would invert a detector; that only
 happens here when the corpus lacks the detector's domain (MesoNet-DF sees
 diffusion faces, never a face swap). Such a detector, and one with too little
 data, falls back to a prior when it has one: published detectors output a
-trained probability, kept as published (identity calibration, PRIOR_SLOPE 1).
+trained probability, kept but tempered (slope PRIOR_SLOPE = 0.5, never
+inverted). Tempered because the corpus shows MesoNet-DF is unreliable outside
+FaceForensics++ (0.94 on a real two-person photo), yet it is the only
+face-swap specialist that runs offline; halving its logit lets a confident
+MesoNet (p 0.99 -> +2.3) carry an otherwise neutral image, but not override
+the whole-image detectors on its own.
 Detectors without a prior (corneal highlights: 1 - IoU is no probability)
 get weight 0 instead. `fit_stacking` remains available for when a larger calibration set exists.
 """
@@ -37,7 +42,7 @@ PLATT_L2 = 0.05
 STACK_L2 = 0.05
 MIN_PER_CLASS = 3  # fewer calibration samples of either class: the detector gets weight 0
 PROJECT_FITTED = frozenset({"spectral", "effnet-lite0-probe"})  # fitted on the 'train' split
-PRIOR_SLOPE = 1.0
+PRIOR_SLOPE = 0.5
 PRIORS = {name: Calibration(PRIOR_SLOPE, 0.0) for name in PUBLISHED}
 
 

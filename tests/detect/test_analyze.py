@@ -124,7 +124,8 @@ def test_faces_are_found_and_scored_by_face_detectors(analyzer):
 
 @pytest.mark.corpus
 @needs_corpus
-def test_face_swap_crop_scores_above_real_crop(analyzer):
-    fake = analyzer.analyze_file(CORPUS / "images/fake/meso_df00204.jpg")
-    real = analyzer.analyze_file(CORPUS / "images/real/meso_real00240.jpg")
-    assert fake.score > real.score
+def test_face_swap_crops_rank_above_real_crops(analyzer):
+    """MesoNet's own two face-swap and two real crops: at least 3 of the 4 (fake, real) pairs ordered right."""
+    fakes = [analyzer.analyze_file(CORPUS / f"images/fake/{n}").score for n in ("meso_df00204.jpg", "meso_df01254.jpg")]
+    reals = [analyzer.analyze_file(CORPUS / f"images/real/{n}").score for n in ("meso_real00240.jpg", "meso_real00772.jpg")]
+    assert sum(f > r for f in fakes for r in reals) >= 3, (fakes, reals)
