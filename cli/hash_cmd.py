@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import typer
 
-from provenance.hashing import HashingError, image_hashes, load_image
-
-_CHUNK = 1 << 20
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+from provenance.errors import ProvenanceError
 
 
 def _cid(path: Path) -> str | None:
@@ -30,9 +19,13 @@ def _cid(path: Path) -> str | None:
 
 
 def _hash_one(path: Path) -> dict[str, object]:
-    image = load_image(path)  # decode first: a non-image fails before any other work
-    hashes = image_hashes(image, dihedral=False)
-    record: dict[str, object] = {"file": str(path), "sha256": _sha256(path), **hashes.to_dict()}
+    from provenance.media import load_media
+    from provenance.perceptual import perceptual_hashes
+
+    # Validated like `mint` does (by content, size limits, FIFOs refused), so a
+    # file that hashes here is one that can be certified.
+    media = load_media(path)
+    record: dict[str, object] = {"file": str(path), "sha256": media.sha256, **perceptual_hashes(media)}
     cid = _cid(path)
     if cid is not None:
         record["cid"] = cid
@@ -48,10 +41,10 @@ def _text(record: dict[str, object]) -> str:
 
 
 def hash_command(
-    files: list[Path] = typer.Argument(..., help="Image files to hash."),
+    files: list[Path] = typer.Argument(..., help="Image or video files to hash."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON list of results."),
 ) -> None:
-    """Print sha256, pHash, PDQ (with quality) and CIDv1 of each image file.
+    """Print sha256, pHash, PDQ (with quality) and CIDv1 of each image or video (per sampled frame too).
 
     Files that cannot be read are reported one line each on stderr; the others
     are still hashed, and the exit status is 1 if any failed.
@@ -60,9 +53,9 @@ def hash_command(
     for path in files:
         try:
             record = _hash_one(path)
-        except (HashingError, OSError) as exc:
+        except (ProvenanceError, OSError) as exc:
             failed = True
-            message = str(exc) if isinstance(exc, HashingError) else f"{path}: {exc.strerror or exc}"
+            message = str(exc) if isinstance(exc, ProvenanceError) else f"{path}: {exc.strerror or exc}"
             typer.echo(f"error: {message}", err=True)
             if json_out:
                 records.append({"file": str(path), "error": message})
