@@ -50,7 +50,8 @@ class ChainSession:
 def open_web3(url: str) -> Web3:
     if not rpc_answers(url, timeout=3.0):
         raise ChainUnavailable(f"no Ethereum node answers at {url}")
-    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+    # Caching lets web3 ask eth_chainId once per session, not twice per call.
+    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}, cache_allowed_requests=True))
 
 
 def resolve_url(config: ChainConfig) -> str:
