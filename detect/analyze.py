@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from detect.base import Detector, DetectorResult, Task, VerdictReport
+from detect.base import Detector, DetectorResult, VerdictReport
 from detect.detectors import DetectorSet, load_default_detectors
 from detect.ensemble import EnsembleConfig
 from detect.tiles import tiles, to_rgb_array
@@ -30,7 +30,6 @@ from detect.tiles import tiles, to_rgb_array
 MAX_TILES = 8  # per image and detector: enough coverage, bounded cost on huge images
 FACE_MARGIN = 0.3
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
-Image.MAX_IMAGE_PIXELS = 200_000_000  # refuse decompression bombs beyond ~14k x 14k
 
 
 class AnalysisError(Exception):
@@ -223,4 +222,4 @@ def analyze_files(paths: Sequence[str | Path], progress: Callable[[int], None] |
     return default_analyzer().analyze_files(paths, progress=progress)
 
 
-__all__ = ["AnalysisError", "Analyzer", "FileVerdict", "analyze_file", "analyze_files", "analyze_image", "Task"]
+__all__ = ["AnalysisError", "Analyzer", "FileVerdict", "analyze_file", "analyze_files", "analyze_image"]
