@@ -144,7 +144,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         sets = _sets(workdir)
-        lines += ["### pHash: batched torch vs imagehash.phash", "", *bench_phash(sets), ""]
+        lines += ["### pHash: provenance.hashing (Pillow resize on CPU, torch on CUDA; batched DCT) vs imagehash.phash", "", *bench_phash(sets), ""]
         lines += ["### PDQ (pdqhash package)", "", *bench_pdq(sets), ""]
         lines += ["### Near-duplicate index: radius query, multi-index hashing vs linear scan", "", *bench_index(args.index_size, workdir), ""]
     lines.append(f"Load average at end {os.getloadavg()[0]:.1f}.")
