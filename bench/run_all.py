@@ -15,12 +15,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_index", "hashing_robustness", "detect"]
+ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_robustness", "detect", "faces"]
 RUNS = [
     ["bench/bench_gas.py"],
     ["bench/bench_pipeline.py", "--files", "60", "--out", "bench/results/pipeline.md"],
     ["bench/bench_ipfs.py", "--size-mib", "128", "--repeats", "7", "--out", "bench/results/ipfs.md"],
+    ["bench/bench_hashing.py", "--index-size", "1000000", "--threads", "1"],
+    ["bench/bench_detect.py", "--out", "bench/results/detect.md"],
+    ["bench/bench_faces.py", "--rounds", "3", "--threads", "1"],
 ]
+# The robustness study needs Debian's photo packages: see bench/robustness.py.
 
 HEADER = """# Benchmarks
 

@@ -1,7 +1,7 @@
 """Match thresholds chosen by the robustness study, and what a match means.
 
 The thresholds come from `bench/robustness.py` (results in
-`bench/results/hashing.md`): on 36 real photos (630 unrelated pairs, compared
+`bench/results/hashing_robustness.md`, collected in BENCHMARKS.md): on 36 real photos (630 unrelated pairs, compared
 under the dihedral-minimum rule) the closest unrelated pair was 16 bits apart
 for pHash and 96 for PDQ; each threshold is the largest distance more than
 1/16 of the hash length below that. With either hash within its threshold:
