@@ -48,7 +48,7 @@ class EmbeddedStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.blocks = Blockstore(self.root)
-        self._pins = PinSet(self.root / "pins.json", self.blocks.tmp_dir)
+        self._pins = PinSet(self.root / "pins", self.blocks.tmp_dir, legacy_file=self.root / "pins.json")
 
     def __repr__(self) -> str:
         return f"EmbeddedStore({self.root})"
@@ -69,7 +69,7 @@ class EmbeddedStore:
             imported = import_stream(stream, profile, self.blocks, progress)
             cid = str(imported.cid)
             if pin:
-                self._pins.save(self._pins.load() + [cid])
+                self._pins.add([cid])
         return AddResult(cid, imported.size, profile)
 
     def add_bytes(self, data: bytes, *, cid_version: int = 1, pin: bool = True) -> AddResult:
@@ -117,15 +117,13 @@ class EmbeddedStore:
         text = str(parse_cid(cid))
         with self._locked():
             self.verify(text)  # a pin promises the whole DAG is here and intact
-            self._pins.save(self._pins.load() + [text])
+            self._pins.add([text])
 
     def unpin(self, cid: str) -> None:
         text = str(parse_cid(cid))
         with self._locked():
-            pins = self._pins.load()
-            if text not in pins:
+            if not self._pins.remove(text):
                 raise NotFound(text, "the pin set")
-            self._pins.save([p for p in pins if p != text])
 
     def gc(self) -> GcResult:
         """Delete every block not reachable from a pin."""
@@ -180,7 +178,7 @@ class EmbeddedStore:
                     self.blocks.put_parts(cid, [block])
             root_texts = [str(r) for r in roots]
             if pin:
-                self._pins.save(self._pins.load() + root_texts)
+                self._pins.add(root_texts)
         return CarImport(root_texts, count)
 
     def _check_car(self, car_path: Path) -> tuple[list[Cid], int]:
