@@ -9,6 +9,7 @@ of historical states under ~/.foundry.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -157,7 +158,10 @@ class EphemeralNode:
     def __enter__(self) -> "EphemeralNode":
         self._log.parent.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        args = _base_args(port) + ["--timestamp", str(int(time.time()))]
+        # A genesis time at a random point in the last ~11 days: two nodes
+        # started in the same second still get different genesis hashes.
+        genesis = int(time.time()) - secrets.randbelow(1_000_000)
+        args = _base_args(port) + ["--timestamp", str(genesis)]
         self._proc = _spawn(args, self._log)
         self.url = f"http://127.0.0.1:{port}"
         _wait_ready(self._proc, self.url, self._log)
