@@ -203,7 +203,7 @@ def report(result: dict, command: str) -> str:
         for family in families:
             values = [d for name, scores in result["positives"].items() if TRANSFORMS[name][0] == family for d in scores[kind]]
             lines.append(f"| {family} | " + " | ".join(f"{_rate(values, t):.2f}" for t in thresholds) + " |")
-        lines.append(f"| (unrelated FPR) | " + " | ".join(f"{_rate(neg[kind], t):.3f}" for t in thresholds) + " |")
+        lines.append("| (unrelated FPR) | " + " | ".join(f"{_rate(neg[kind], t):.3f}" for t in thresholds) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

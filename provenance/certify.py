@@ -14,7 +14,7 @@ import hashlib
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -68,7 +68,6 @@ class _Work:
     result: FileResult
     job: MintJob | None = None
     media: MediaFile | None = None
-    steps: list[str] = field(default_factory=list)
 
 
 class Certifier:
@@ -187,9 +186,9 @@ class Certifier:
                 continue
             cert = registry.certificate(token)
             if cert.metadata_digest.hex() == job.metadata_digest:
-                tx_hash = job.tx_hash or self._find_mint_tx(token)
-                receipt = self.chain.w3.eth.get_transaction_receipt(tx_hash) if tx_hash else None
-                self._confirm(work, cert, tx_hash, receipt["blockNumber"] if receipt else 0)
+                minted = self.chain.registry.mint_of(token, self.chain.deployment.deploy_block)
+                tx_hash, block = minted if minted else (job.tx_hash, 0)
+                self._confirm(work, cert, tx_hash, block)
             else:
                 message = f"already certified as token 0x{job.content_sha256} with other metadata"
                 work.result.error = message
@@ -251,12 +250,6 @@ class Certifier:
             work.job = self.ledger.update_job(job.id, session, state=JobState.CONFIRMED, tx_hash=tx_hash, error=None)
         hit("confirmed")
         self._fill_result(work)
-
-    def _find_mint_tx(self, token: int) -> str | None:
-        for event in self.chain.registry.events(self.chain.deployment.deploy_block):
-            if event.name == "CertificateIssued" and event.args["tokenId"] == token:
-                return event.tx_hash
-        return None
 
     def _fill_result(self, work: _Work, already: bool = False) -> None:
         job = work.job

@@ -65,7 +65,7 @@ def chain_status(settings: Settings) -> ChainStatus:
         return ChainStatus(url=config.rpc_url or None, running=False, managed=config.managed, problem=str(exc))
     base = {"url": url, "running": True, "managed": config.managed, "chain_id": w3.eth.chain_id, "block": w3.eth.block_number}
     try:
-        session = connect(config)
+        session = connect(config, w3=w3, url=url)
     except ChainError as exc:
         return ChainStatus(**base, problem=str(exc))
     extra: dict = {"contract": session.deployment.address, "deploy_block": session.deployment.deploy_block}

@@ -18,10 +18,6 @@ class ConfigError(Exception):
     """The configuration file or an environment override is invalid."""
 
 
-def provenance_home() -> Path:
-    return Path(os.environ.get("PROVENANCE_HOME", str(DEFAULT_HOME))).expanduser()
-
-
 @dataclass(frozen=True)
 class Thresholds:
     """Hamming-distance limits under which a file counts as a modified copy.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
@@ -18,9 +18,9 @@ from .deployments import Deployment, genesis_hash
 from .errors import ChainError, TransactionFailed
 
 ISSUER_ROLE = keccak(text="ISSUER_ROLE")
-DEFAULT_ADMIN_ROLE = b"\x00" * 32
 RECEIPT_TIMEOUT_S = 120
 _TOKEN_OF_CONTENT = keccak(text="tokenOfContent(bytes32)")[:4]
+_CERTIFICATE_ISSUED = keccak(text="CertificateIssued(uint256,address,address,bytes32,uint8,uint16,uint64,bytes32,uint40)")
 
 
 class OnChainLabel(IntEnum):
@@ -209,9 +209,6 @@ class Registry:
     def is_issuer(self, account: str) -> bool:
         return self.contract.functions.hasRole(ISSUER_ROLE, Web3.to_checksum_address(account)).call()
 
-    def is_admin(self, account: str) -> bool:
-        return self.contract.functions.hasRole(DEFAULT_ADMIN_ROLE, Web3.to_checksum_address(account)).call()
-
     # ---- writes -------------------------------------------------------
     def grant_issuer(self, account: str) -> TxOutcome:
         return self._transact(self.contract.functions.grantRole(ISSUER_ROLE, Web3.to_checksum_address(account)))
@@ -256,13 +253,13 @@ class Registry:
             issued=tuple(_issued_certificate(e["args"]) for e in issued),
         )
 
-    def receipt_status(self, tx_hash: str) -> str:
-        """'mined', 'reverted' or 'unknown' (never seen, or dropped)."""
-        try:
-            receipt = self.w3.eth.get_transaction_receipt(tx_hash)
-        except Exception:  # web3 raises TransactionNotFound, or RPC errors for unknown hashes
-            return "unknown"
-        return "mined" if receipt["status"] == 1 else "reverted"
+    def mint_of(self, token_id: int, from_block: int = 0) -> tuple[str, int] | None:
+        """(tx hash, block) of the token's mint, found by its indexed event topic."""
+        logs = self.w3.eth.get_logs({
+            "address": self.address, "fromBlock": from_block, "toBlock": "latest",
+            "topics": ["0x" + _CERTIFICATE_ISSUED.hex(), "0x" + token_id.to_bytes(32, "big").hex()],
+        })
+        return (logs[0]["transactionHash"].to_0x_hex(), logs[0]["blockNumber"]) if logs else None
 
     # ---- events -------------------------------------------------------
     def events(self, from_block: int, to_block: int | None = None) -> list[RegistryEvent]:
@@ -374,6 +371,3 @@ def _send_and_wait(w3: Web3, signer: LocalAccount, tx: dict):
         raise TransactionFailed(f"transaction {tx_hash.to_0x_hex()} reverted")
     return receipt
 
-
-def hashes_to_hex(items: Iterable[bytes]) -> list[str]:
-    return ["0x" + b.hex() for b in items]

@@ -67,10 +67,13 @@ def signer_for(config: ChainConfig) -> LocalAccount:
     return load_signer(config.keystore, allow_dev_key=config.managed)
 
 
-def connect(config: ChainConfig, *, signer: bool = False) -> ChainSession:
-    """Open the chain and the verified registry deployment, optionally with the issuer's key."""
-    url = resolve_url(config)
-    w3 = open_web3(url)
+def connect(config: ChainConfig, *, signer: bool = False, w3: Web3 | None = None, url: str = "") -> ChainSession:
+    """Open the chain and the verified registry deployment, optionally with the issuer's key.
+
+    A caller that already opened the chain passes `w3` and `url` along.
+    """
+    url = url or resolve_url(config)
+    w3 = w3 or open_web3(url)
     deployment = find_deployment(config, w3)
     account = signer_for(config) if signer else None
     return ChainSession(w3=w3, url=url, registry=Registry(w3, deployment.address, account), deployment=deployment, managed=config.managed)
@@ -101,10 +104,10 @@ def ensure_local_deployment(config: ChainConfig) -> tuple[ChainSession, bool]:
     url = resolve_url(config)
     w3 = open_web3(url)
     try:
-        return ChainSession(w3, url, Registry(w3, find_deployment(config, w3).address, dev_account()), find_deployment(config, w3), True), False
+        deployment = find_deployment(config, w3)
     except DeploymentError:
-        pass
-    return deploy(config, w3, url, dev_account()), True
+        return deploy(config, w3, url, dev_account()), True
+    return ChainSession(w3, url, Registry(w3, deployment.address, dev_account()), deployment, True), False
 
 
 def deploy(config: ChainConfig, w3: Web3, url: str, account: LocalAccount) -> ChainSession:

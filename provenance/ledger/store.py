@@ -164,13 +164,3 @@ class Ledger:
                 session.add(ChainEvent(chain_id=chain_id, contract=contract, **e))
                 added += 1
         return added
-
-    def events(self, chain_id: int, contract: str) -> list[ChainEvent]:
-        with self.session() as s:
-            return list(
-                s.scalars(
-                    select(ChainEvent)
-                    .where(ChainEvent.chain_id == chain_id, ChainEvent.contract == contract)
-                    .order_by(ChainEvent.block_number, ChainEvent.log_index)
-                )
-            )

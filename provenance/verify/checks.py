@@ -8,13 +8,14 @@ run at all, and a report with no passing checks is never `verified`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Protocol
 
 from ..chain import Certificate, Registry
 from ..config import Settings
-from ..hashing import PERCEPTUAL_MATCH_CAVEAT, ImageHashes, best_match, image_hashes, phash_distance
+from ..hashing import PERCEPTUAL_MATCH_CAVEAT, ImageHashes, best_match, image_hashes
+from ..hashing.video import FrameHash, VideoHashes, video_distance
 from ..ipfs import BlockMismatch, ContentStore, IpfsError, raw_cid_from_sha256
 from ..media import MediaFile
 from ..metadata import MetadataError, parse, recover_signer
@@ -50,7 +51,7 @@ class Evidence:
     certificate: Certificate | None = None
     metadata: dict | None = None
     match: dict | None = None
-    extra: dict = field(default_factory=dict)
+    revoke_reason: str | None = None  # from the ledger's event index, when synced
 
 
 class Check(Protocol):
@@ -135,7 +136,7 @@ class NotRevoked:
 
     def run(self, ev: Evidence) -> CheckResult:
         if ev.certificate.revoked:
-            reason = ev.extra.get("revoke_reason")
+            reason = ev.revoke_reason
             return _fail(self.name, Status.REVOKED, "the certificate was revoked" + (f": {reason}" if reason else ""))
         return _ok(self.name, "the certificate is not revoked")
 
@@ -183,13 +184,17 @@ class ContentMatch:
         )
 
     def _video(self, ev: Evidence, frames: list[dict], threshold: int) -> CheckResult:
-        # Alignment-tolerant: each received frame against its nearest certified frame.
-        per_frame = sorted(min(phash_distance(q.phash, f["phash"]) for f in frames) for q in ev.query.frames)
-        median = per_frame[len(per_frame) // 2]
-        ev.match = {"kind": "perceptual", "hash_kind": "phash_frames", "distance": median, "threshold": threshold}
-        if median <= threshold:
-            return _fail(self.name, Status.MODIFIED, f"not an exact copy; median frame pHash distance {median} <= {threshold}", **ev.match)
-        return _fail(self.name, Status.NOT_FOUND, f"the video is not the certified content (median frame distance {median})", **ev.match)
+        distance = video_distance(_as_video(ev.query.frames), _as_video(frames))
+        ev.match = {"kind": "perceptual", "hash_kind": "phash_frames", "distance": distance, "threshold": threshold}
+        if distance <= threshold:
+            return _fail(self.name, Status.MODIFIED, f"not an exact copy; frame pHash distance {distance:g} <= {threshold}", **ev.match)
+        return _fail(self.name, Status.NOT_FOUND, f"the video is not the certified content (frame distance {distance:g})", **ev.match)
+
+
+def _as_video(frames) -> VideoHashes:
+    """Sampled frame hashes as the hashing package's video value (times are not compared)."""
+    rows = [f if isinstance(f, dict) else f.to_dict() for f in frames]
+    return VideoHashes(0.0, tuple(FrameHash(0.0, r["phash"], r["pdq"], int(r.get("pdq_quality", 0))) for r in rows))
 
 
 class Rescan:

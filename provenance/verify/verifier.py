@@ -78,7 +78,7 @@ class Verifier:
         )
         row = p.ledger.certificate(ev.chain_id, ev.contract, chosen.token_id[2:])
         if row is not None and row.revoke_reason:
-            ev.extra["revoke_reason"] = row.revoke_reason
+            ev.revoke_reason = row.revoke_reason
         results: list[CheckResult] = [CheckResult("chain", True, f"chain {ev.chain_id} reachable; registry {ev.contract} matches the recorded deployment")]
         for check in default_checks(rescan=self.scanner is not None):
             result = check.run(ev)

@@ -9,7 +9,7 @@ import pytest
 from eth_account import Account
 from PIL import Image, ImageDraw
 
-from provenance.chain import Registry, TransactionFailed, deploy, open_web3
+from provenance.chain import Registry, deploy, open_web3
 from provenance.chain.keys import dev_account
 from provenance.chain_admin import chain_config
 from provenance.context import open_parts
