@@ -85,14 +85,14 @@ class ProbeFeatures(nn.Module):
 class ProbeDetector(nn.Module):
     """`Detector`: frozen features, standardised, logistic head."""
 
-    def __init__(self, features: ProbeFeatures, head: dict[str, torch.Tensor], weights_sha256: str):
+    def __init__(self, features: ProbeFeatures, head: dict[str, torch.Tensor], weights_sha256: str, card: ModelCard | None = None):
         super().__init__()
         self.features = features
         self.register_buffer("mean", head["mean"].float())
         self.register_buffer("std", head["std"].float().clamp_min(1e-6))
         self.register_buffer("coef", head["coef"].float())
         self.register_buffer("bias", head["bias"].float().reshape(()))
-        self.card = ModelCard(
+        self.card = card or ModelCard(
             name=NAME,
             version=VERSION,
             task=Task.IMAGE,
@@ -130,7 +130,8 @@ def combined_sha256(backbone: Path, head_bytes: bytes) -> str:
     return hashlib.sha256((backbone_hex + hashlib.sha256(head_bytes).hexdigest()).encode()).hexdigest()
 
 
-def load_trained(head_path: Path = DEFAULT_HEAD) -> ProbeDetector:
+def read_head(head_path: Path) -> tuple[dict[str, torch.Tensor], bytes]:
+    """The head tensors and the file's bytes (for its hash); TrainedModelError when unusable."""
     try:
         data = Path(head_path).read_bytes()
     except OSError as exc:
@@ -141,6 +142,11 @@ def load_trained(head_path: Path = DEFAULT_HEAD) -> ProbeDetector:
             raise KeyError(f"keys {sorted(head)}")
     except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise TrainedModelError(f"trained head unreadable: {exc}") from None
+    return head, data
+
+
+def load_trained(head_path: Path = DEFAULT_HEAD) -> ProbeDetector:
+    head, data = read_head(head_path)
     features = ProbeFeatures(load_backbone())
     detector = ProbeDetector(features, head, combined_sha256(backbone_path(), data)).eval()
     return detector.to(memory_format=torch.channels_last)

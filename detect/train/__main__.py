@@ -1,4 +1,4 @@
-"""`python -m detect.train {probe,spectral,ensemble}`: train or fit, write into detect/weights/."""
+"""`python -m detect.train {probe,spectral,face,ensemble}`: train or fit, write into detect/weights/."""
 
 from __future__ import annotations
 
@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["probe"].add_argument("--out", type=Path, default=WEIGHTS / "effnet_probe_head.pt")
     sub.choices["spectral"].add_argument("--count", type=int, default=4000)
     sub.choices["spectral"].add_argument("--out", type=Path, default=WEIGHTS / "spectral.json")
+    face = sub.add_parser("face", help="the face-level probe: real faces vs landmark self-blends")
+    face.add_argument("--real", nargs="*", default=[], help="extra real photos with faces")
+    face.add_argument("--no-corpus", action="store_true", help="do not use the corpus 'train' split's faces")
+    face.add_argument("--count", type=int, default=1600)
+    face.add_argument("--seed", type=int, default=0)
+    face.add_argument("--out", type=Path, default=WEIGHTS / "effnet_face_head.pt")
     ens = sub.add_parser("ensemble", help="calibrate detectors and fit the fusion on the corpus 'calib' split")
     ens.add_argument("--out", type=Path, default=WEIGHTS / "ensemble.json")
     args = parser.parse_args(argv)
@@ -45,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
             from detect.train.fit_spectral import fit_spectral
 
             digest = fit_spectral(_pools(args), args.out, count=args.count, seed=args.seed)
+        elif args.what == "face":
+            from detect.train.face_data import FacePools
+            from detect.train.fit_face import fit_face_probe
+
+            pools = FacePools.load([Path(p) for p in args.real], corpus_split=None if args.no_corpus else "train")
+            digest = fit_face_probe(pools, args.out, count=args.count, seed=args.seed)
         else:
             from detect.train.fit_ensemble import fit_ensemble_file
 

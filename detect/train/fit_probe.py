@@ -35,6 +35,13 @@ def fit_probe(pools: ImagePools, out: Path, count: int = 2400, seed: int = 0, lo
     val_x, val_y = fixed_set(pools, INPUT_SIZE, count // 4, seed=seed + 10_000, kinds=FAKE_MIX)
     val_f = extract(features, val_x, device)
     log(f"features: {train_f.shape[1]}-d for {count}+{count // 4} tiles in {time.monotonic() - started:.0f}s")
+    head = fit_head(train_f, train_y, val_f, val_y, log)
+    return save_head(head, out)
+
+
+
+def fit_head(train_f: torch.Tensor, train_y: torch.Tensor, val_f: torch.Tensor, val_y: torch.Tensor, log=print) -> dict[str, torch.Tensor]:
+    """Standardisation + logistic regression; L2 picked by AUC on the validation features."""
     mean, std = train_f.mean(0), train_f.std(0).clamp_min(1e-6)
     best = None
     for l2 in L2_CHOICES:
@@ -45,6 +52,4 @@ def fit_probe(pools: ImagePools, out: Path, count: int = 2400, seed: int = 0, lo
             best = (auc, l2, coef, bias)
     auc, l2, coef, bias = best
     log(f"chose l2 {l2:g} (AUC {auc:.4f})")
-    head = {"mean": mean, "std": std, "coef": coef, "bias": torch.tensor(bias)}
-    return save_head(head, out)
-
+    return {"mean": mean, "std": std, "coef": coef, "bias": torch.tensor(bias)}
