@@ -1,16 +1,26 @@
 """Batched pHash whose bits equal `imagehash.phash` (hash_size 8, highfreq_factor 4).
 
 Same steps as imagehash: Pillow's own `convert('L')`, Pillow's 8-bit LANCZOS
-resize to 32x32 (rebuilt exactly in torch, see `pil_lanczos`), a type-II DCT over both
-axes with `scipy.fftpack.dct` (run on the whole batch at once; the 32x32
-blocks are tiny, so keeping scipy keeps the floating-point bits identical on
-every device), and "coefficient > median" over the top-left 8x8 block.
+resize to 32x32 (rebuilt exactly: banded float32 products in numpy on the
+CPU, see `lanczos_cpu`; torch matrix products on other devices, see
+`pil_lanczos`), a type-II DCT over both axes with `scipy.fftpack.dct` (run on
+the whole batch at once; the 32x32 blocks are tiny, so keeping scipy keeps
+the floating-point bits identical on every device), and "coefficient >
+median" over the top-left 8x8 block.
+
+On the CPU, images are grouped by size, each group's planes are stacked so
+one set of matrix products serves many images, and the groups are spread over
+a few threads: Pillow's decode and convert and numpy's products release the
+GIL, so lazily opened images are also decoded in parallel.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.fftpack
@@ -18,11 +28,14 @@ import torch
 from PIL import Image
 
 from provenance.hashing.dihedral import apply_to_arrays
+from provenance.hashing.lanczos_cpu import resize_stack
 from provenance.hashing.pil_lanczos import resize_gray
 
 HASH_SIZE = 8
 _IMG_SIZE = HASH_SIZE * 4
 _CHUNK_PIXELS = 1 << 24  # float32 staging buffer of at most 64 MiB per chunk
+_CPU_CHUNK_PIXELS = 1 << 22  # 16 MiB per CPU task: stays near the cache, and splits work across threads
+_MAX_WORKERS = 8
 
 
 def luma_plane(image: Image.Image) -> np.ndarray:
@@ -51,12 +64,65 @@ def _fill(target: torch.Tensor, plane: np.ndarray) -> None:
         target.copy_(torch.from_numpy(np.array(plane)))
 
 
-def _resized_blocks(images: Sequence[Image.Image], device: torch.device) -> np.ndarray:
-    """Stack of (N, 32, 32) uint8 blocks, one per image, same order."""
-    if device.type == "cpu":
-        # Pillow's own C resize: imagehash's exact call, and ~100x faster on a
-        # CPU than the torch rebuild, which only pays off batched on a GPU.
-        return np.stack([_pil_block(image) for image in images])
+def default_workers() -> int:
+    """Threads for the CPU path: the cores this process may use (at most `_MAX_WORKERS`) over torch's threads.
+
+    The matrix products run in torch, which already spreads each one over
+    `torch.get_num_threads()` threads; more hashing threads than that would
+    oversubscribe the cores.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, _MAX_WORKERS) // torch.get_num_threads())
+
+
+def _size_groups(images: Sequence[Image.Image]) -> dict[tuple[int, int], list[int]]:
+    """Positions of the images, grouped by (height, width); the size is known before decoding."""
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for position, image in enumerate(images):
+        width, height = image.size
+        groups[(height, width)].append(position)
+    return groups
+
+
+def _cpu_tasks(images: Sequence[Image.Image], workers: int) -> list[tuple[tuple[int, int], list[int]]]:
+    """Same-size runs of positions, small enough to stay cache friendly, at least `workers` of them when possible."""
+    tasks = []
+    for (height, width), positions in _size_groups(images).items():
+        per_task = max(1, _CPU_CHUNK_PIXELS // (height * width))
+        per_task = min(per_task, math.ceil(len(positions) / workers))
+        tasks += [((height, width), positions[i : i + per_task]) for i in range(0, len(positions), per_task)]
+    # Largest first, so that the last task to finish is a short one.
+    tasks.sort(key=lambda task: -task[0][0] * task[0][1] * len(task[1]))
+    return tasks
+
+
+def _cpu_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
+    """Stack of (N, 32, 32) uint8 blocks on the CPU, exactly Pillow's convert('L') + LANCZOS resize."""
+    out = np.empty((len(images), _IMG_SIZE, _IMG_SIZE), dtype=np.uint8)
+
+    def run(task: tuple[tuple[int, int], list[int]]) -> None:
+        (height, width), positions = task
+        planes = np.empty((len(positions), height, width), dtype=np.float32)
+        for slot, position in enumerate(positions):
+            np.copyto(planes[slot], luma_plane(images[position]), casting="unsafe")  # converts while copying
+        out[positions] = resize_stack(planes, (_IMG_SIZE, _IMG_SIZE))
+
+    tasks = _cpu_tasks(images, workers)
+    if workers > 1 and len(tasks) > 1:
+        with ThreadPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+            for _ in pool.map(run, tasks):  # re-raises a worker's error here
+                pass
+    else:
+        for task in tasks:
+            run(task)
+    return out
+
+
+def _torch_blocks(images: Sequence[Image.Image], device: torch.device) -> np.ndarray:
+    """Stack of (N, 32, 32) uint8 blocks computed with torch on `device` (the CUDA path; also runs on the CPU)."""
     planes = [luma_plane(image) for image in images]
     out = np.empty((len(planes), _IMG_SIZE, _IMG_SIZE), dtype=np.uint8)
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
@@ -75,11 +141,6 @@ def _resized_blocks(images: Sequence[Image.Image], device: torch.device) -> np.n
     return out
 
 
-def _pil_block(image: Image.Image) -> np.ndarray:
-    gray = image if image.mode == "L" else image.convert("L")
-    return np.asarray(gray.resize((_IMG_SIZE, _IMG_SIZE), Image.Resampling.LANCZOS), dtype=np.uint8)
-
-
 def _bits_from_blocks(blocks: np.ndarray) -> np.ndarray:
     """(..., 32, 32) uint8 -> (..., 64) bool, imagehash's DCT and median rule."""
     flat = blocks.reshape(-1, _IMG_SIZE, _IMG_SIZE).astype(np.float64)
@@ -95,15 +156,23 @@ def bits_to_hex(bits: np.ndarray) -> list[str]:
     return [row.tobytes().hex() for row in packed]
 
 
-def phash_batch(images: Sequence[Image.Image], device: str | torch.device = "cpu", dihedral: bool = False) -> list[list[str]]:
+def phash_batch(
+    images: Sequence[Image.Image], device: str | torch.device = "cpu", dihedral: bool = False, workers: int | None = None
+) -> list[list[str]]:
     """pHash hex strings for each image.
 
     Returns one list per image: `[phash]`, or with `dihedral=True` the eight
     variants in `dihedral.TRANSFORMS` order (the first is the plain pHash).
+    Images may be opened lazily; on the CPU they are then decoded in the
+    worker threads (`workers`, default `default_workers()`).
     """
     if not images:
         return []
-    blocks = _resized_blocks(images, torch.device(device))
+    device = torch.device(device)
+    if device.type == "cpu":
+        blocks = _cpu_blocks(images, default_workers() if workers is None else max(1, workers))
+    else:
+        blocks = _torch_blocks(images, device)
     if dihedral:
         blocks = apply_to_arrays(blocks)  # (N, 8, 32, 32)
     else:
