@@ -1,26 +1,37 @@
 """Near-duplicate lookup by multi-index hashing, stored in the ledger database.
 
 Each hash is split into m bands kept in their own indexed columns. If two
-hashes differ in at most r = a*m + b bits (0 <= b < m), then by pigeonhole one
-of the first b+1 bands differs in at most a bits, or one of the other bands in
-at most a-1 bits (Norouzi et al., multi-index hashing). A query therefore
-enumerates, per band, every value within that many bit flips of its own band,
-fetches the rows whose band equals one of them (an indexed IN lookup), and
-keeps the candidates whose full distance is within r. That finds every stored
-hash within r, and only those.
+hashes differ in at most r bits and band i is searched up to f_i bit flips with
+sum(f_i + 1) > r, then by pigeonhole some band differs in at most f_i bits
+(Norouzi et al., multi-index hashing). A query therefore enumerates, per band,
+every value within f_i flips of its own band, fetches the stored hashes whose
+band equals one of them, and keeps those whose full distance is within r. That
+finds every stored hash within r, and only those.
 
-Plain SQLAlchemy Core on its own `metadata`, so it runs on SQLite and
-PostgreSQL alike and the ledger's migrations can include the tables.
+Where the time goes at 1M stored hashes (measured, see bench/bench_index.py):
+SQLAlchemy rendering an expanding IN of thousands of bind parameters and
+Python handling of each candidate row cost far more than SQLite's index probes.
+So the hot query is one statement per lookup, run on the DBAPI cursor, with
+each band's values passed as one parameter (SQLite `json_each`, PostgreSQL
+`= ANY(array)`) and the candidates aggregated into a single string that numpy
+decodes and filters; only the few matching hashes go back for their keys.
+
+The tables are plain SQLAlchemy Core on their own `metadata`, so the ledger's
+migrations (0003) include them and any SQLAlchemy URL works; dialects other
+than SQLite and PostgreSQL take a slower portable path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
 
-from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, insert, select
+import numpy as np
+from sqlalchemy import BigInteger, Column, Connection, Engine, Index, Integer, MetaData, String, Table, insert, select
 
 from provenance.hashing.distance import PDQ_HEX_LEN, PHASH_HEX_LEN
 from provenance.hashing.errors import HashingError
@@ -36,6 +47,7 @@ class _Kind:
     name: str
     hex_len: int
     bands: int
+    as_int: bool  # stored as a signed 64-bit integer (pHash) rather than hex text (PDQ)
 
     @property
     def widths(self) -> list[int]:
@@ -43,12 +55,18 @@ class _Kind:
         bits = self.hex_len * 4
         return [bits // self.bands + (1 if i < bits % self.bands else 0) for i in range(self.bands)]
 
+    @property
+    def words(self) -> int:
+        return self.hex_len // 16
 
-# Band widths are a trade between IN-list length (values within a few flips of
-# a w-bit band) and bucket size (stored rows / 2**w). Measured at 1M hashes:
-# 3 bands of 21-22 bits serve pHash radius 10 best; PDQ uses 16 bands of 16.
-PHASH = _Kind("phash", PHASH_HEX_LEN, bands=3)
-PDQ = _Kind("pdq", PDQ_HEX_LEN, bands=16)
+
+# Band widths trade probes (values within f flips of a w-bit band) against
+# candidates (stored rows / 2**w per probe). Measured at 1M pHashes with the
+# one-statement query: 4 bands of 16 bits beat 3 of 21-22 at radius 10-12
+# (radius 12: ~1.1k probes + ~17k candidates vs ~12k probes + ~4k candidates),
+# the probes being the dearer of the two. PDQ keeps 16 bands of 16.
+PHASH = _Kind("phash", PHASH_HEX_LEN, bands=4, as_int=True)
+PDQ = _Kind("pdq", PDQ_HEX_LEN, bands=16, as_int=False)
 
 
 def _table(kind: _Kind, covering: bool) -> Table:
@@ -57,12 +75,13 @@ def _table(kind: _Kind, covering: bool) -> Table:
     # A (band, hash) index answers the candidate lookup without touching the
     # table; worth it for the short pHash, too large for sixteen PDQ bands.
     indexed = (lambda i: (f"band{i}", "hash")) if covering else (lambda i: (f"band{i}",))
+    hash_type = BigInteger if kind.as_int else String(kind.hex_len)
     return Table(
         name,
         metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("key", String(200), nullable=False, index=True),
-        Column("hash", String(kind.hex_len), nullable=False),
+        Column("hash", hash_type, nullable=False),
         *bands,
         *[Index(f"ix_{name}_band{i}", *indexed(i)) for i in range(kind.bands)],
     )
@@ -92,25 +111,69 @@ def _bands(value: int, kind: _Kind) -> list[int]:
 def _parse(hex_value: str, kind: _Kind) -> int:
     if not isinstance(hex_value, str) or len(hex_value) != kind.hex_len:
         raise HashingError(f"{kind.name} must be {kind.hex_len} hex digits, got {hex_value!r}")
-    try:
-        return int(hex_value, 16)
-    except ValueError:
-        raise HashingError(f"{kind.name} is not hexadecimal: {hex_value!r}") from None
+    if not _HEX.fullmatch(hex_value):  # int(, 16) would also take "0x", "_" and spaces
+        raise HashingError(f"{kind.name} is not hexadecimal: {hex_value!r}")
+    return int(hex_value, 16)
+
+
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def _stored(value: int, kind: _Kind) -> int | str:
+    """The `hash` column's value: two's complement int64 for pHash, lower-case hex for PDQ."""
+    if kind.as_int:
+        return value - (1 << 64) if value >> 63 else value
+    return f"{value:0{kind.hex_len}x}"
+
+
+def _words(values: Sequence[int], kind: _Kind) -> np.ndarray:
+    """Hashes as rows of big-endian uint64 words, shape (len(values), kind.words)."""
+    raw = b"".join(v.to_bytes(kind.hex_len // 2, "big") for v in values)
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(len(values), kind.words)
+
+
+def _decode(aggregate: str | None, kind: _Kind) -> np.ndarray:
+    """The candidates' aggregated `hash` column as rows of uint64 words."""
+    if not aggregate:
+        return np.zeros((0, kind.words), dtype=np.uint64)
+    if kind.as_int:  # comma-separated signed decimals
+        return np.fromstring(aggregate, dtype=np.int64, sep=",").view(np.uint64).reshape(-1, 1)
+    return np.frombuffer(bytes.fromhex(aggregate), dtype=">u8").astype(np.uint64).reshape(-1, kind.words)
 
 
 @lru_cache(maxsize=64)
-def _flip_masks(width: int, flips: int) -> tuple[int, ...]:
+def _flip_masks(width: int, flips: int) -> np.ndarray:
     masks = []
     for count in range(flips + 1):
         for bits in combinations(range(width), count):
             masks.append(sum(1 << bit for bit in bits))
-    return tuple(masks)
+    return np.array(masks, dtype=np.int64)
 
 
 def _flips_per_band(kind: _Kind, radius: int) -> list[int]:
     """Bit flips to enumerate in each band (-1: skip the band) for a complete search."""
     whole, rest = divmod(radius, kind.bands)
     return [whole if i <= rest else whole - 1 for i in range(kind.bands)]
+
+
+def _probe_values(kind: _Kind, values: Sequence[int], radius: int) -> list[list[int]]:
+    """Per band, the sorted distinct band values to look up for all `values` at once."""
+    flips = _flips_per_band(kind, radius)
+    if max(flips) > _MAX_FLIPS_PER_BAND:
+        raise HashingError(
+            f"radius {radius} is too wide for the {kind.name} index "
+            f"(at most {(_MAX_FLIPS_PER_BAND + 1) * kind.bands - 1} bits)"
+        )
+    per_band: list[list[int]] = []
+    all_bands = [_bands(v, kind) for v in values]
+    for i, (width, band_flips) in enumerate(zip(kind.widths, flips, strict=True)):
+        if band_flips < 0:
+            per_band.append([])
+            continue
+        masks = _flip_masks(width, band_flips)
+        probes = np.concatenate([masks ^ bands[i] for bands in all_bands])
+        per_band.append(np.unique(probes).tolist())
+    return per_band
 
 
 class NearDuplicateIndex:
@@ -131,7 +194,7 @@ class NearDuplicateIndex:
                 if hex_value is None:
                     continue
                 value = _parse(hex_value, kind)
-                row = {"key": key, "hash": hex_value.lower()}
+                row = {"key": key, "hash": _stored(value, kind)}
                 row.update({f"band{i}": band for i, band in enumerate(_bands(value, kind))})
                 yield kind.name, row
 
@@ -154,56 +217,113 @@ class NearDuplicateIndex:
 
         `radius` defaults to the package's thresholds for each kind.
         """
+        return self.query_variants(
+            phashes=() if phash is None else (phash,), pdqs=() if pdq is None else (pdq,), radius=radius
+        )
+
+    def query_variants(self, phashes: Sequence[str] = (), pdqs: Sequence[str] = (), radius: int | None = None) -> list[Match]:
+        """Stored hashes within `radius` of any of the given hashes (say a file's 8 dihedral
+        variants), each with its smallest distance to them, closest first.
+
+        One statement per kind however many variants: their band values are
+        looked up together, which costs less than a query per variant.
+        """
         from provenance.hashing.policy import DEFAULT_PDQ_THRESHOLD, DEFAULT_PHASH_THRESHOLD
 
         matches: list[Match] = []
-        if phash is not None:
-            matches += self._query_kind(PHASH, phash, DEFAULT_PHASH_THRESHOLD if radius is None else radius)
-        if pdq is not None:
-            matches += self._query_kind(PDQ, pdq, DEFAULT_PDQ_THRESHOLD if radius is None else radius)
+        for kind, hex_values, default in ((PHASH, phashes, DEFAULT_PHASH_THRESHOLD), (PDQ, pdqs, DEFAULT_PDQ_THRESHOLD)):
+            if isinstance(hex_values, str):
+                raise HashingError(f"{kind.name} variants must be a sequence of hashes, not one string")
+            if hex_values:
+                matches += self._query_kind(kind, list(hex_values), default if radius is None else radius)
         return sorted(matches, key=lambda m: (m.distance, m.hash_kind, m.key))
 
-    def _query_kind(self, kind: _Kind, hex_value: str, radius: int) -> list[Match]:
-        if radius < 0:
-            raise HashingError(f"radius must not be negative, got {radius}")
-        value = _parse(hex_value, kind)
-        flips = _flips_per_band(kind, radius)
-        if max(flips) > _MAX_FLIPS_PER_BAND:
-            raise HashingError(
-                f"radius {radius} is too wide for the {kind.name} index "
-                f"(at most {(_MAX_FLIPS_PER_BAND + 1) * kind.bands - 1} bits)"
-            )
+    def _query_kind(self, kind: _Kind, hex_values: list[str], radius: int) -> list[Match]:
+        if not isinstance(radius, int) or radius < 0:
+            raise HashingError(f"radius must be a non-negative integer, got {radius!r}")
+        values = list(dict.fromkeys(_parse(h, kind) for h in hex_values))
+        probes = _probe_values(kind, values, radius)
         table = _TABLES[kind.name][1]
-        close: dict[int, int] = {}
         with self.engine.connect() as conn:
-            for i, (band, width, band_flips) in enumerate(zip(_bands(value, kind), kind.widths, flips, strict=True)):
-                if band_flips < 0:
-                    continue
-                values = [band ^ mask for mask in _flip_masks(width, band_flips)]
-                statement = select(table.c.id, table.c.hash).where(table.c[f"band{i}"].in_(values))
-                for row_id, stored in conn.execute(statement):
-                    distance = (value ^ int(stored, 16)).bit_count()
-                    if distance <= radius:
-                        close[row_id] = distance
-            if not close:
+            candidates = _CANDIDATES.get(conn.dialect.name, _candidates_portable)(conn, kind, table, probes)
+            if not len(candidates):
                 return []
-            keys = conn.execute(select(table.c.id, table.c.key).where(table.c.id.in_(list(close)))).all()
-        return [Match(key, kind.name, close[row_id]) for row_id, key in keys]
+            distances = np.bitwise_count(candidates[:, None, :] ^ _words(values, kind)[None, :, :])
+            nearest = distances.sum(axis=2, dtype=np.int32).min(axis=1)
+            keep = nearest <= radius
+            if not keep.any():
+                return []
+            close: dict[int, int] = {}  # hash value -> distance; UNION ALL may list a hash twice
+            for row, distance in zip(candidates[keep].tolist(), nearest[keep].tolist(), strict=True):
+                close[int.from_bytes(b"".join(w.to_bytes(8, "big") for w in row), "big")] = distance
+            keyed = _keys(conn, kind, table, list(close))
+        return [Match(key, kind.name, close[value]) for key, value in keyed]
 
     def linear_scan(self, phash: str | None = None, pdq: str | None = None, radius: int = 0) -> list[Match]:
         """The same answer as `query` by reading every row: the baseline the benchmark compares with."""
+        return self.linear_scan_variants(
+            phashes=() if phash is None else (phash,), pdqs=() if pdq is None else (pdq,), radius=radius
+        )
+
+    def linear_scan_variants(self, phashes: Sequence[str] = (), pdqs: Sequence[str] = (), radius: int = 0) -> list[Match]:
+        """The same answer as `query_variants` by reading every row."""
         matches: list[Match] = []
         with self.engine.connect() as conn:
-            for kind, hex_value in ((PHASH, phash), (PDQ, pdq)):
-                if hex_value is None:
+            for kind, hex_values in ((PHASH, phashes), (PDQ, pdqs)):
+                if not hex_values:
                     continue
-                value = _parse(hex_value, kind)
+                values = [_parse(h, kind) for h in hex_values]
                 table = _TABLES[kind.name][1]
                 for key, stored in conn.execute(select(table.c.key, table.c.hash)):
-                    distance = (value ^ int(stored, 16)).bit_count()
+                    stored_value = stored % (1 << 64) if kind.as_int else int(stored, 16)
+                    distance = min((v ^ stored_value).bit_count() for v in values)
                     if distance <= radius:
                         matches.append(Match(key, kind.name, distance))
         return sorted(matches, key=lambda m: (m.distance, m.hash_kind, m.key))
+
+
+# ---- candidate lookup, per dialect ------------------------------------------
+# Each returns the `hash` of every row whose band i equals one of probes[i],
+# as rows of uint64 words (a row found through two bands comes twice).
+
+
+def _candidates_sqlite(conn: Connection, kind: _Kind, table: Table, probes: list[list[int]]) -> np.ndarray:
+    used = tuple(i for i, values in enumerate(probes) if values)
+    rows = " UNION ALL ".join(
+        f"SELECT hash FROM {table.name} WHERE band{i} IN (SELECT value FROM json_each(?))" for i in used
+    )
+    aggregate = "group_concat(hash)" if kind.as_int else "group_concat(hash, '')"
+    params = tuple(json.dumps(probes[i]) for i in used)
+    return _decode(conn.exec_driver_sql(f"SELECT {aggregate} FROM ({rows})", params).scalar(), kind)
+
+
+def _candidates_postgresql(conn: Connection, kind: _Kind, table: Table, probes: list[list[int]]) -> np.ndarray:
+    used = tuple(i for i, values in enumerate(probes) if values)
+    rows = " UNION ALL ".join(
+        f"SELECT hash FROM {table.name} WHERE band{i} = ANY(CAST(%(b{i})s AS INTEGER[]))" for i in used
+    )
+    aggregate = "string_agg(CAST(hash AS TEXT), ',')" if kind.as_int else "string_agg(hash, '')"
+    params = {f"b{i}": probes[i] for i in used}
+    return _decode(conn.exec_driver_sql(f"SELECT {aggregate} FROM ({rows}) AS candidates", params).scalar(), kind)
+
+
+def _candidates_portable(conn: Connection, kind: _Kind, table: Table, probes: list[list[int]]) -> np.ndarray:
+    stored: list[int] = []
+    for i, values in enumerate(probes):
+        if values:
+            stored += conn.execute(select(table.c.hash).where(table.c[f"band{i}"].in_(values))).scalars()
+    return _words([s % (1 << 64) if kind.as_int else int(s, 16) for s in stored], kind)
+
+
+_CANDIDATES = {"sqlite": _candidates_sqlite, "postgresql": _candidates_postgresql}
+
+
+def _keys(conn: Connection, kind: _Kind, table: Table, values: list[int]) -> list[tuple[str, int]]:
+    """(key, hash value) of every row holding one of `values`, found through band 0's index."""
+    band0 = sorted({_bands(v, kind)[0] for v in values})
+    stored = [_stored(v, kind) for v in values]
+    statement = select(table.c.key, table.c.hash).where(table.c.band0.in_(band0), table.c.hash.in_(stored))
+    return [(key, h % (1 << 64) if kind.as_int else int(h, 16)) for key, h in conn.execute(statement)]
 
 
 def index_rows(key: str, phash: str | None, pdq: str | None) -> list[tuple[Table, dict]]:

@@ -88,7 +88,7 @@ def test_invalid_input_is_rejected_without_partial_writes(engine):
     with pytest.raises(HashingError):
         index.query(phash="1" * 16, radius=-1)
     with pytest.raises(HashingError):
-        index.query(phash="1" * 16, radius=18)  # needs more than 5 flips per band
+        index.query(phash="1" * 16, radius=24)  # needs more than 5 flips per band
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(phash_table)).scalar_one() == 1
 
@@ -98,3 +98,50 @@ def test_tables_live_on_their_own_metadata(tmp_path):
     NearDuplicateIndex(engine)
     assert set(metadata.tables) == {"near_duplicate_phash", "near_duplicate_pdq"}
     NearDuplicateIndex(engine).add("again", "2" * 16, None)  # second open: tables exist already
+
+
+def test_query_variants_equals_the_closest_variant_by_brute_force(engine):
+    rng = random.Random(8)
+    items = _stored(rng, 400)
+    index = NearDuplicateIndex(engine)
+    index.add_many(items)
+    for item in rng.sample(items, 6):
+        # Eight variants, as the verifier's dihedral hashes: one near the item, the rest random.
+        variants = [f"{_near(int(item[1], 16), 64, 2, rng):016x}"] + [f"{rng.getrandbits(64):016x}" for _ in range(7)]
+        for radius in (0, 4, 11, 12):
+            expected: dict[str, Match] = {}
+            for variant in variants:
+                for match in _brute(items, "phash", variant, radius):
+                    if match.key not in expected or match.distance < expected[match.key].distance:
+                        expected[match.key] = match
+            want = sorted(expected.values(), key=lambda m: (m.distance, m.hash_kind, m.key))
+            assert index.query_variants(phashes=variants, radius=radius) == want
+            assert index.linear_scan_variants(phashes=variants, radius=radius) == want
+        pdqs = [item[2], f"{rng.getrandbits(256):064x}"]
+        assert index.query_variants(pdqs=pdqs, radius=40) == index.linear_scan_variants(pdqs=pdqs, radius=40)
+
+
+def test_portable_path_gives_the_same_answers(engine, monkeypatch):
+    """Dialects without a tuned lookup use plain SQLAlchemy IN lists; same results."""
+    from provenance.hashing import index as index_module
+
+    rng = random.Random(9)
+    items = _stored(rng, 300)
+    index = NearDuplicateIndex(engine)
+    index.add_many(items)
+    queries = [(item[1], item[2]) for item in rng.sample(items, 5)]
+    tuned = [index.query(phash=p, pdq=q, radius=12) for p, q in queries]
+    monkeypatch.setattr(index_module, "_CANDIDATES", {})
+    assert [index.query(phash=p, pdq=q, radius=12) for p, q in queries] == tuned
+    assert tuned == [index.linear_scan(phash=p, pdq=q, radius=12) for p, q in queries]
+
+
+def test_hash_text_must_be_plain_hex(engine):
+    index = NearDuplicateIndex(engine)
+    for bad in ("0x" + "1" * 14, "1_" + "1" * 14, " " + "1" * 15, "g" * 16):
+        with pytest.raises(HashingError):
+            index.add("k", bad, None)
+        with pytest.raises(HashingError):
+            index.query(phash=bad, radius=3)
+    with pytest.raises(HashingError):
+        index.query_variants(phashes="1" * 16, radius=3)  # one string, not a list of variants
