@@ -35,14 +35,14 @@ def find_faces(
 ) -> list[Face]:
     """Faces in `image`, most confident first, with boxes and landmarks in its pixels."""
     detector = detector or default_detector()
-    rgb = image.convert("RGB")
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # no copy when it is RGB already
     factor = max(rgb.width, rgb.height) / max_side
     searched = rgb
     if factor > 1:
         searched = rgb.resize((round(rgb.width / factor), round(rgb.height / factor)), Image.Resampling.BOX)
     else:
         factor = 1.0
-    found = detector.detect(np.asarray(searched), min_face=min_face)
+    found = detector.detect(searched, min_face=min_face)
     faces = []
     for box, score, points in zip(found.boxes, found.scores, found.landmarks):
         if score < min_confidence:
