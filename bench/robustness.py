@@ -1,11 +1,14 @@
 """Robustness study of pHash and PDQ on real photos: ROC per transform, thresholds from data.
 
 Photos: the real camera images in ../shared/corpus (including scikit-image's
-bundled astronaut/camera/chelsea/coffee/rocket), Debian's mate-backgrounds
-(nature and desktop photos) and libjxl-testdata photos. Install the Debian
-sets first:
+bundled astronaut/camera/chelsea/coffee/rocket, counted as "skimage"),
+scikit-learn's sample photos (china.jpg, flower.jpg, shipped inside its
+wheel: `pip install -e '.[bench]'`), Debian's mate-backgrounds (nature and
+desktop photos) and libjxl-testdata photos. Install the Debian sets first:
 
     apt-get update && apt-get install -y mate-backgrounds libjxl-testdata
+
+A source that is not installed is left out (the report lists the counts).
 
 Run:  .venv/bin/python bench/robustness.py [--out bench/results/hashing_robustness.md]
 
@@ -19,6 +22,8 @@ scored the same way, so the false-match rate is measured under the real rule.
 from __future__ import annotations
 
 import argparse
+import importlib.resources
+import importlib.util
 import io
 import itertools
 import sys
@@ -39,12 +44,24 @@ MATE = Path("/usr/share/backgrounds/mate")
 JXL = Path("/usr/share/libjxl-testdata")
 JXL_PHOTOS = ["jxl/flower/flower.png", "jxl/hdr_room.png", "external/pngsuite/tbrn2c08.png"]
 MAX_SIDE = 1024
+SOURCES = ("corpus", "skimage", "sklearn", "mate", "libjxl")
+
+
+def _sklearn_photos() -> list[Path]:
+    """scikit-learn's sample photos (what `sklearn.datasets.load_sample_images` reads), if it is installed."""
+    if importlib.util.find_spec("sklearn") is None:
+        return []
+    folder = importlib.resources.files("sklearn.datasets") / "images"
+    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.lower().endswith(".jpg"))
 
 
 def _photos() -> list[tuple[str, Image.Image]]:
     paths: list[tuple[str, Path]] = []
     if CORPUS.is_dir():
-        paths += [("corpus", p) for p in sorted((CORPUS / "images/real").iterdir())]
+        paths += [
+            ("skimage" if p.name.startswith("skimage_") else "corpus", p) for p in sorted((CORPUS / "images/real").iterdir())
+        ]
+    paths += [("sklearn", p) for p in _sklearn_photos()]
     for folder in ("nature", "desktop"):
         if (MATE / folder).is_dir():
             paths += [("mate", p) for p in sorted((MATE / folder).iterdir()) if p.suffix.lower() == ".jpg"]
@@ -162,7 +179,7 @@ def report(result: dict, command: str) -> str:
         f"Command: `{command}`",
         "",
         f"{len(result['photos'])} distinct real photos (sources: "
-        + ", ".join(f"{src} {sum(1 for p in result['photos'] if p.startswith(src + ':'))}" for src in ("corpus", "mate", "libjxl"))
+        + ", ".join(f"{src} {sum(1 for p in result['photos'] if p.startswith(src + ':'))}" for src in SOURCES)
         + f"), {pairs} unrelated pairs. Distances are the minimum over the original's 8 dihedral variants (the matching rule).",
         "",
         "Unrelated pairs (false-match side): "
