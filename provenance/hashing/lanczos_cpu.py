@@ -113,10 +113,7 @@ def axis_plan(in_size: int, out_size: int, band: int = _BAND) -> AxisPlan:
 
 
 def reduce_rows(rows: np.ndarray, plan: AxisPlan, out: np.ndarray) -> None:
-    """Resize each row of `rows` (M, in_size), float32 holding 0..255, into `out` (M, out_size).
-
-    `out` may be any numeric dtype; it receives Pillow's clipped 8-bit values.
-    """
+    """Resize each row of `rows` (M, in_size), float32 holding 0..255, into the uint8 array `out` (M, out_size)."""
     source = torch.from_numpy(rows)
     if not plan.split:
         source = source.double()
@@ -128,27 +125,27 @@ def reduce_rows(rows: np.ndarray, plan: AxisPlan, out: np.ndarray) -> None:
             np.add(product[:, :width], product[:, width:], out=sums[:, band.start : band.end], dtype=np.float64)
         else:
             sums[:, band.start : band.end] = product
-    # Pillow: (2**21 + sum) >> 22, then clip to 0..255; the sums are already scaled by 2**-22.
+    # Pillow: (2**21 + sum) >> 22, then clip to 0..255. The sums are already
+    # scaled by 2**-22, and once clipped to [0, 255] the cast to uint8
+    # truncates, which is the floor of a non-negative value.
     sums += 0.5
-    np.floor(sums, out=sums)
-    np.clip(sums, 0.0, 255.0, out=sums)
-    out[...] = sums
+    np.clip(sums, 0.0, 255.0, out=out, casting="unsafe")
 
 
 def resize_stack(planes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(N, H, W) float32 planes holding 0..255 -> (N, h, w) uint8, exactly Pillow's L-mode LANCZOS resize."""
     count, in_h, in_w = planes.shape
     out_h, out_w = size
-    current = planes
-    if out_w != in_w:
-        # Pillow skips a pass whose size does not change (no box here).
-        narrowed = np.empty((count * in_h, out_w), dtype=np.float32)
-        reduce_rows(planes.reshape(count * in_h, in_w), axis_plan(in_w, out_w), narrowed)
-        current = narrowed.reshape(count, in_h, out_w)
+    if out_w == in_w:  # Pillow skips a pass whose size does not change (no box here)
+        narrowed = planes.astype(np.uint8)
+    else:
+        narrowed = np.empty((count, in_h, out_w), dtype=np.uint8)
+        reduce_rows(planes.reshape(count * in_h, in_w), axis_plan(in_w, out_w), narrowed.reshape(count * in_h, out_w))
     if out_h == in_h:
-        return current.astype(np.uint8)
-    # The vertical pass as rows: transpose the small (N, H, w) intermediate.
-    columns = np.ascontiguousarray(current.transpose(0, 2, 1)).reshape(count * out_w, in_h)
-    result = np.empty((count * out_w, out_h), dtype=np.uint8)
-    reduce_rows(columns, axis_plan(in_h, out_h), result)
-    return np.ascontiguousarray(result.reshape(count, out_w, out_h).transpose(0, 2, 1))
+        return narrowed
+    # The vertical pass as rows: transpose the small (N, H, w) intermediate, converting it back to float32.
+    columns = np.empty((count, out_w, in_h), dtype=np.float32)
+    np.copyto(columns, narrowed.transpose(0, 2, 1))
+    result = np.empty((count, out_w, out_h), dtype=np.uint8)
+    reduce_rows(columns.reshape(count * out_w, in_h), axis_plan(in_h, out_h), result.reshape(count * out_w, out_h))
+    return np.ascontiguousarray(result.transpose(0, 2, 1))
