@@ -39,7 +39,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from provenance.hashing.pil_lanczos import lanczos_weights
+from provenance.hashing.pil_lanczos import float32_matmul_is_ieee, lanczos_weights
 
 _PRECISION_BITS = 22
 _UNIT = 2.0**-_PRECISION_BITS
@@ -117,10 +117,15 @@ def reduce_rows(rows: np.ndarray, plan: AxisPlan, out: np.ndarray) -> None:
     source = torch.from_numpy(rows)
     if not plan.split:
         source = source.double()
+    # numpy's float32 products are always IEEE; torch's only unless told otherwise.
+    with_torch = not plan.split or float32_matmul_is_ieee(source.device)
     sums = np.empty((rows.shape[0], plan.out_size), dtype=np.float64)
     for band in plan.bands:
         width = band.end - band.start
-        product = (source[:, band.lo : band.hi] @ band.weights).numpy()
+        if with_torch:
+            product = (source[:, band.lo : band.hi] @ band.weights).numpy()
+        else:
+            product = rows[:, band.lo : band.hi] @ band.weights.numpy()
         if plan.split:
             np.add(product[:, :width], product[:, width:], out=sums[:, band.start : band.end], dtype=np.float64)
         else:

@@ -124,6 +124,28 @@ def _fast_pass(pixels: torch.Tensor, weights64: torch.Tensor, group_width: int =
     return out.reshape(*source.shape[:-1], weights64.shape[0])
 
 
+def float32_matmul_is_ieee(device: torch.device) -> bool:
+    """Whether torch's float32 matrix products on `device` round as IEEE float32.
+
+    An application may let torch run float32 products in TF32 (CUDA) or
+    bfloat16 (oneDNN on CPUs that have it), which round the 22-bit weights;
+    the error bounds here assume IEEE float32, so those settings must turn the
+    float32 paths off. A setting that cannot be read counts as not IEEE.
+    """
+    try:
+        if device.type == "cuda":
+            backend = torch.backends.cuda.matmul
+            precision = getattr(backend, "fp32_precision", "none")
+            return not backend.allow_tf32 and precision in ("none", "ieee")
+        if device.type == "cpu":
+            matmul = getattr(torch.backends.mkldnn, "matmul", None)
+            precision = getattr(matmul, "fp32_precision", "none") if matmul is not None else "none"
+            return precision in ("none", "ieee") and getattr(torch.backends, "fp32_precision", "none") in ("none", "ieee")
+    except RuntimeError:
+        return False
+    return False
+
+
 def resize_gray(pixels: torch.Tensor, size: tuple[int, int], fast: bool = True) -> torch.Tensor:
     """Resize a batch of grayscale images (B, H, W) to (B, h, w) exactly as Pillow's LANCZOS.
 
@@ -132,6 +154,7 @@ def resize_gray(pixels: torch.Tensor, size: tuple[int, int], fast: bool = True) 
     out_h, out_w = size
     _, in_h, in_w = pixels.shape
     device = pixels.device
+    fast = fast and float32_matmul_is_ieee(device)
     current = pixels
     if out_w != in_w:
         weights = torch.from_numpy(lanczos_weights(in_w, out_w).copy()).to(device)

@@ -161,3 +161,28 @@ def test_matches_imagehash_on_corpus_photos(corpus):
     images = [Image.open(path) for path in paths]
     expected = [str(imagehash.phash(image)) for image in images]
     assert [h[0] for h in phash_batch(images)] == expected
+
+
+@pytest.fixture
+def reduced_float32_matmul():
+    """An application that lets torch use TF32/bfloat16 for float32 products."""
+    torch.set_float32_matmul_precision("medium")
+    yield
+    torch.set_float32_matmul_precision("highest")
+
+
+def test_reduced_precision_matmul_turns_the_float32_torch_products_off(reduced_float32_matmul):
+    from provenance.hashing.pil_lanczos import float32_matmul_is_ieee
+
+    assert not float32_matmul_is_ieee(torch.device("cpu"))
+    assert not float32_matmul_is_ieee(torch.device("cuda"))
+    images = [photo_like(seed, (250, 190)) for seed in range(3)]
+    expected = [str(imagehash.phash(image)) for image in images]
+    assert [h[0] for h in phash_batch(images)] == expected
+    assert np.array_equal(_torch_blocks(images, torch.device("cpu")), _cpu_blocks(images, workers=1))
+
+
+def test_ieee_float32_by_default():
+    from provenance.hashing.pil_lanczos import float32_matmul_is_ieee
+
+    assert float32_matmul_is_ieee(torch.device("cpu"))
