@@ -131,7 +131,7 @@ def test_portable_path_gives_the_same_answers(engine, monkeypatch):
     index.add_many(items)
     queries = [(item[1], item[2]) for item in rng.sample(items, 5)]
     tuned = [index.query(phash=p, pdq=q, radius=12) for p, q in queries]
-    monkeypatch.setattr(index_module, "_CANDIDATES", {})
+    monkeypatch.setattr(index_module, "_LOOKUPS", {})
     assert [index.query(phash=p, pdq=q, radius=12) for p, q in queries] == tuned
     assert tuned == [index.linear_scan(phash=p, pdq=q, radius=12) for p, q in queries]
 
