@@ -47,10 +47,15 @@ class FileVerdict:
 
 @dataclass
 class _Decoded:
-    """A decoded still: pixels plus the tiles each whole-image input size needs."""
+    """A decoded still: pixels plus the tiles each whole-image input size needs.
+
+    `faces` is None until faces have been searched for (the batch pipeline
+    does it in its decoding workers on the CPU, see detect.batch).
+    """
 
     rgb: np.ndarray
     tiles: dict[int, torch.Tensor] = field(default_factory=dict)
+    faces: list | None = None
 
 
 def decode_image(data: bytes | Path, tile_sizes: Iterable[int] = ()) -> _Decoded:
@@ -90,15 +95,16 @@ class Analyzer:
             results.append(_result(detector, float(probabilities.mean())))
         return results
 
-    def _face_scores(self, rgb: np.ndarray) -> tuple[list[DetectorResult], int]:
+    def _face_scores(self, decoded: _Decoded) -> tuple[list[DetectorResult], int]:
         if not self.set.face:
-            return [], 0
+            return [], 0  # no face-task detector: faces are never searched for
         if self.set.find_faces is None:
             return [_skipped(d, "face detector not available") for d in self.set.face], 0
-        faces = self.set.find_faces(Image.fromarray(rgb))
+        faces = decoded.faces if decoded.faces is not None else self.set.find_faces(Image.fromarray(decoded.rgb))
         if not faces:
             return [_skipped(d, "no face found") for d in self.set.face], 0
         results = []
+        crops: dict[int, torch.Tensor] = {}  # by input size: detectors of one size share the crops
         for detector in self.set.face:
             if hasattr(detector, "score_faces"):
                 # Detectors that need landmarks (corneal highlights) score Face objects.
@@ -108,8 +114,10 @@ class Analyzer:
                 else:
                     results.append(_skipped(detector, detector.skip_reason(faces)))
                 continue
-            crops = torch.stack([_crop_tensor(face, detector.card.input_size[0]) for face in faces])
-            results.append(_result(detector, float(self.set.run(detector, crops).max())))
+            size = detector.card.input_size[0]
+            if size not in crops:
+                crops[size] = torch.stack([_crop_tensor(face, size) for face in faces])
+            results.append(_result(detector, float(self.set.run(detector, crops[size]).max())))
         return results, len(faces)
 
     def verdict(self, results: Sequence[DetectorResult], faces: int = 0, frames: Sequence[int] = ()) -> VerdictReport:
@@ -127,7 +135,7 @@ class Analyzer:
 
     def detector_results(self, decoded: _Decoded) -> tuple[list[DetectorResult], int]:
         image_results = self._image_scores(decoded)
-        face_results, faces = self._face_scores(decoded.rgb)
+        face_results, faces = self._face_scores(decoded)
         return image_results + face_results, faces
 
     def analyze_decoded(self, decoded: _Decoded) -> VerdictReport:
@@ -167,7 +175,12 @@ class Analyzer:
         verdicts: dict[int, FileVerdict] = {}
         stills = [i for i, p in enumerate(paths) if p.suffix.lower() not in VIDEO_SUFFIXES]
         done = 0
-        for index, decoded, error in decoded_stills([paths[i] for i in stills], self.tile_sizes(), workers, self.set.device):
+        # On the CPU the decoding workers also find the faces, overlapping MTCNN with the models
+        # running here; on CUDA MTCNN runs here, on the GPU (workers must not touch CUDA).
+        faces_in_workers = bool(self.set.face) and self.set.find_faces is _default_find_faces() and self.set.device.type == "cpu"
+        for index, decoded, error in decoded_stills(
+            [paths[i] for i in stills], self.tile_sizes(), workers, self.set.device, find_faces=faces_in_workers
+        ):
             position = stills[index]
             if error:
                 verdicts[position] = FileVerdict(paths[position], error=error)
@@ -187,6 +200,14 @@ class Analyzer:
             if progress:
                 progress(done)
         return [verdicts[i] for i in range(len(paths))]
+
+
+def _default_find_faces():
+    try:
+        from detect.faces import find_faces
+    except ImportError:
+        return None
+    return find_faces
 
 
 def _crop_tensor(face, size: int) -> torch.Tensor:

@@ -2,7 +2,10 @@
 
 Decoding a large JPEG and cutting its tiles costs about as much as scoring
 them on a GPU, so a DataLoader's workers do it in parallel and hand back
-tiles in pinned memory (CUDA only) for fast, asynchronous transfer.
+tiles in pinned memory (CUDA only) for fast, asynchronous transfer. On the
+CPU the workers also run the face finder (MTCNN, one torch thread each, the
+DataLoader's default), which is most of the face path's cost there: the main
+process then only scores. Faces travel as plain arrays and are rebuilt here.
 """
 
 from __future__ import annotations
@@ -18,22 +21,52 @@ from detect.analyze import AnalysisError, _Decoded, decode_image
 
 
 class _Stills(torch.utils.data.Dataset):
-    def __init__(self, paths: Sequence[Path], tile_sizes: Sequence[int]):
-        self.paths, self.tile_sizes = list(paths), list(tile_sizes)
+    def __init__(self, paths: Sequence[Path], tile_sizes: Sequence[int], find_faces: bool = False):
+        self.paths, self.tile_sizes, self.find_faces = list(paths), list(tile_sizes), find_faces
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int):
         if not self.paths[index].is_file():
-            return index, None, {}, f"{self.paths[index]}: no such file"
+            return index, None, {}, None, f"{self.paths[index]}: no such file"
         try:
             decoded = decode_image(self.paths[index], self.tile_sizes)
         except AnalysisError as exc:
-            return index, None, {}, f"{self.paths[index]}: {exc}"
+            return index, None, {}, None, f"{self.paths[index]}: {exc}"
         except OSError as exc:  # vanished or unreadable between listing and decoding
-            return index, None, {}, f"{self.paths[index]}: {exc.strerror or exc}"
-        return index, torch.from_numpy(decoded.rgb), decoded.tiles, ""
+            return index, None, {}, None, f"{self.paths[index]}: {exc.strerror or exc}"
+        faces = _face_arrays(decoded.rgb) if self.find_faces else None
+        return index, torch.from_numpy(decoded.rgb), decoded.tiles, faces, ""
+
+
+def _face_arrays(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """Faces of one image as arrays (cheap to send between processes)."""
+    from PIL import Image
+
+    from detect.faces import find_faces
+
+    faces = find_faces(Image.fromarray(rgb))
+    return {
+        "boxes": np.array([f.box for f in faces], dtype=np.float64).reshape(-1, 4),
+        "landmarks": np.array([f.landmarks for f in faces], dtype=np.float64).reshape(-1, 5, 2),
+        "confidence": np.array([f.confidence for f in faces], dtype=np.float64),
+    }
+
+
+def _faces(arrays, rgb: np.ndarray) -> list | None:
+    if arrays is None:
+        return None
+    from PIL import Image
+
+    from detect.faces import Face
+
+    image = Image.fromarray(rgb)
+    boxes, landmarks, confidence = (np.asarray(arrays[k]) for k in ("boxes", "landmarks", "confidence"))
+    return [
+        Face(box=tuple(map(float, b)), landmarks=tuple((float(x), float(y)) for x, y in pts), confidence=float(c), image=image)
+        for b, pts, c in zip(boxes, landmarks, confidence)
+    ]
 
 
 def default_workers(count: int) -> int:
@@ -41,21 +74,25 @@ def default_workers(count: int) -> int:
 
 
 def decoded_stills(
-    paths: Sequence[Path], tile_sizes: Sequence[int], workers: int | None, device: torch.device
+    paths: Sequence[Path], tile_sizes: Sequence[int], workers: int | None, device: torch.device, find_faces: bool = False
 ) -> Iterator[tuple[int, _Decoded | None, str]]:
-    """Yield (index into paths, decoded still or None, error message), in order."""
+    """Yield (index into paths, decoded still or None, error message), in order.
+
+    With `find_faces` (and worker processes) each still comes with its faces already found.
+    """
     if not paths:
         return
     workers = default_workers(len(paths)) if workers is None else workers
     loader = torch.utils.data.DataLoader(
-        _Stills(paths, tile_sizes),
+        _Stills(paths, tile_sizes, find_faces=find_faces and workers > 0),
         batch_size=None,
         num_workers=workers,
         pin_memory=device.type == "cuda",
         prefetch_factor=2 if workers else None,
     )
-    for index, rgb, tiles, error in loader:
+    for index, rgb, tiles, faces, error in loader:
         if error:
             yield int(index), None, error
         else:
-            yield int(index), _Decoded(rgb=np.asarray(rgb), tiles=dict(tiles)), ""
+            pixels = np.asarray(rgb)
+            yield int(index), _Decoded(rgb=pixels, tiles=dict(tiles), faces=_faces(faces, pixels)), ""

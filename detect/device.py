@@ -38,15 +38,31 @@ def pick_device(requested: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def autocast_context(device: torch.device) -> ContextManager:
-    """bf16 (or fp16 on older GPUs) autocast on CUDA; plain fp32 on CPU.
+def autocast_dtype(device: torch.device, bf16_supported: bool | None = None) -> torch.dtype | None:
+    """The autocast precision for `device`: bf16 on CUDA (fp16 where bf16 is missing), None (fp32) elsewhere.
 
     The CPU path stays in fp32 so that scores there are bit-for-bit repeatable.
+    `bf16_supported` is asked of the GPU when not given (tests pass it).
     """
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
+    if device.type != "cuda":
+        return None
+    if bf16_supported is None:
+        bf16_supported = torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if bf16_supported else torch.float16
+
+
+def autocast_context(device: torch.device) -> ContextManager:
+    """bf16 (or fp16 on older GPUs) autocast on CUDA; plain fp32 (no autocast at all) on CPU."""
+    dtype = autocast_dtype(device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def batch_size_for(free_bytes: int, input_size: tuple[int, int]) -> int:
+    """A CUDA batch size that keeps half of `free_bytes` for the weights and the allocator's slack."""
+    per_item = input_size[0] * input_size[1] * _ACTIVATION_BYTES_PER_PIXEL
+    return int(max(1, min(_MAX_GPU_BATCH, (free_bytes // 2) // per_item)))
 
 
 def pick_batch_size(device: torch.device, input_size: tuple[int, int]) -> int:
@@ -54,17 +70,22 @@ def pick_batch_size(device: torch.device, input_size: tuple[int, int]) -> int:
     if device.type != "cuda":
         return _CPU_BATCH
     free, _total = torch.cuda.mem_get_info(device)
-    per_item = input_size[0] * input_size[1] * _ACTIVATION_BYTES_PER_PIXEL
-    # Keep half of the free memory for the weights and the allocator's slack.
-    return int(max(1, min(_MAX_GPU_BATCH, (free // 2) // per_item)))
+    return batch_size_for(free, input_size)
+
+
+def uses_pinned_memory(device: torch.device) -> bool:
+    """Host-to-device copies go through pinned memory, non-blocking, only for CUDA targets."""
+    return device.type == "cuda"
 
 
 def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Move a CPU batch to `device` in channels_last layout, through pinned memory on CUDA."""
-    if device.type == "cuda":
+    if uses_pinned_memory(device):
         batch = batch.pin_memory().to(device, non_blocking=True)
     else:
         batch = batch.to(device)
+    if batch.dim() != 4:
+        return batch
     return batch.contiguous(memory_format=torch.channels_last)
 
 

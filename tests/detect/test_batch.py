@@ -1,0 +1,52 @@
+"""The batch pipeline: faces found in the decoding workers are the faces found in-process."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from detect.analyze import Analyzer
+from detect.batch import decoded_stills
+from detect.detectors import load_default_detectors
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="module")
+def analyzer(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PROVENANCE_HOME", str(tmp_path_factory.mktemp("home")))
+        patch.setenv("PROVENANCE_DEVICE", "cpu")
+        yield Analyzer(load_default_detectors())
+
+
+@pytest.mark.slow
+def test_workers_find_the_same_faces_and_give_the_same_verdicts(analyzer, tmp_path) -> None:
+    files = [tmp_path / "a.jpg", tmp_path / "b.jpg", tmp_path / "missing.jpg"]
+    shutil.copy(DATA / "astronaut.jpg", files[0])
+    files[1].write_bytes(b"not an image")
+    in_process = analyzer.analyze_files(files, workers=0)
+    in_workers = analyzer.analyze_files(files, workers=2)
+    assert in_process[0].report.faces == in_workers[0].report.faces == 1
+    assert in_workers[0].report.score == pytest.approx(in_process[0].report.score, abs=1e-5)
+    for a, b in zip(in_process[0].report.detectors, in_workers[0].report.detectors):
+        assert (a.name, a.skipped) == (b.name, b.skipped)
+        if a.score is not None:
+            assert b.score == pytest.approx(a.score, abs=1e-5)
+    assert [bool(v.error) for v in in_workers] == [False, True, True]
+
+
+def test_worker_faces_are_rebuilt_with_boxes_landmarks_and_image() -> None:
+    (index, decoded, error), = decoded_stills([DATA / "astronaut.jpg"], [256], 1, torch.device("cpu"), find_faces=True)
+    assert (index, error) == (0, "") and len(decoded.faces) == 1
+    face = decoded.faces[0]
+    assert np.asarray(face.image).shape == decoded.rgb.shape
+    assert len(face.landmarks) == 5 and 0.9 <= face.confidence <= 1.0
+    assert face.crop(64).size == (64, 64)
+    # Without the flag (or without workers) faces are left for the caller to find.
+    (_, plain, _), = decoded_stills([DATA / "astronaut.jpg"], [256], 0, torch.device("cpu"), find_faces=True)
+    assert plain.faces is None
