@@ -44,6 +44,7 @@ from provenance.hashing.pil_lanczos import float32_matmul_is_ieee, lanczos_weigh
 _PRECISION_BITS = 22
 _UNIT = 2.0**-_PRECISION_BITS
 _FLOAT32_EXACT = float(1 << 24)
+_STRIP_PIXELS = 1 << 18  # rows converted to float32 and reduced together: 1 MiB, about a core's L2 cache
 _BAND = 8  # outputs per band: wider bands waste work on zeros, narrower ones make BLAS calls too skinny
 
 
@@ -137,20 +138,34 @@ def reduce_rows(rows: np.ndarray, plan: AxisPlan, out: np.ndarray) -> None:
     np.clip(sums, 0.0, 255.0, out=out, casting="unsafe")
 
 
+def _reduce_in_strips(rows: np.ndarray, plan: AxisPlan, out: np.ndarray) -> None:
+    """`reduce_rows` over strips of about `_STRIP_PIXELS`, converting each strip to float32 just before its products.
+
+    The float32 copy of a strip is still in cache when the products read it,
+    and a huge image never needs a float32 copy of itself.
+    """
+    step = max(1, _STRIP_PIXELS // rows.shape[1])
+    for first in range(0, rows.shape[0], step):
+        strip = rows[first : first + step]
+        if strip.dtype != np.float32:
+            strip = strip.astype(np.float32)
+        reduce_rows(strip, plan, out[first : first + step])
+
+
 def resize_stack(planes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(N, H, W) float32 planes holding 0..255 -> (N, h, w) uint8, exactly Pillow's L-mode LANCZOS resize."""
+    """(N, H, W) planes (uint8, or float32 holding integers 0..255) -> (N, h, w) uint8, exactly Pillow's L-mode LANCZOS resize."""
     count, in_h, in_w = planes.shape
     out_h, out_w = size
     if out_w == in_w:  # Pillow skips a pass whose size does not change (no box here)
         narrowed = planes.astype(np.uint8)
     else:
         narrowed = np.empty((count, in_h, out_w), dtype=np.uint8)
-        reduce_rows(planes.reshape(count * in_h, in_w), axis_plan(in_w, out_w), narrowed.reshape(count * in_h, out_w))
+        _reduce_in_strips(planes.reshape(count * in_h, in_w), axis_plan(in_w, out_w), narrowed.reshape(count * in_h, out_w))
     if out_h == in_h:
         return narrowed
     # The vertical pass as rows: transpose the small (N, H, w) intermediate, converting it back to float32.
     columns = np.empty((count, out_w, in_h), dtype=np.float32)
     np.copyto(columns, narrowed.transpose(0, 2, 1))
     result = np.empty((count, out_w, out_h), dtype=np.uint8)
-    reduce_rows(columns.reshape(count * out_w, in_h), axis_plan(in_h, out_h), result.reshape(count * out_w, out_h))
+    _reduce_in_strips(columns.reshape(count * out_w, in_h), axis_plan(in_h, out_h), result.reshape(count * out_w, out_h))
     return np.ascontiguousarray(result.transpose(0, 2, 1))

@@ -34,7 +34,7 @@ from provenance.hashing.pil_lanczos import resize_gray
 HASH_SIZE = 8
 _IMG_SIZE = HASH_SIZE * 4
 _CHUNK_PIXELS = 1 << 24  # float32 staging buffer of at most 64 MiB per chunk
-_CPU_CHUNK_PIXELS = 1 << 22  # 16 MiB per CPU task: stays near the cache, and splits work across threads
+_CPU_CHUNK_PIXELS = 1 << 22  # pixels per CPU task: bounds the stacked uint8 planes, and splits work across threads
 _MAX_WORKERS = 8
 
 
@@ -105,9 +105,10 @@ def _cpu_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
 
     def run(task: tuple[tuple[int, int], list[int]]) -> None:
         (height, width), positions = task
-        planes = np.empty((len(positions), height, width), dtype=np.float32)
-        for slot, position in enumerate(positions):
-            np.copyto(planes[slot], luma_plane(images[position]), casting="unsafe")  # converts while copying
+        if len(positions) == 1:
+            planes = luma_plane(images[positions[0]])[None]
+        else:
+            planes = np.stack([luma_plane(images[position]) for position in positions])
         out[positions] = resize_stack(planes, (_IMG_SIZE, _IMG_SIZE))
 
     tasks = _cpu_tasks(images, workers)
