@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_robustness", "detect", "faces"]
+ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_robustness", "detect", "attack", "faces"]
 RUNS = [
     ["bench/bench_gas.py"],
     ["bench/bench_pipeline.py", "--files", "60", "--out", "bench/results/pipeline.md"],
@@ -23,6 +23,7 @@ RUNS = [
     ["bench/bench_hashing.py", "--index-size", "0", "--threads", "1"],  # the index has its own benchmark:
     ["bench/bench_index.py", "--size", "1000000"],  # PostgreSQL too when PROVENANCE_TEST_POSTGRES_URL is set
     ["bench/bench_detect.py", "--out", "bench/results/detect.md"],
+    ["bench/bench_attack.py", "--out", "bench/results/attack.md"],
     ["bench/bench_faces.py", "--rounds", "3", "--threads", "1"],
 ]
 # The robustness study needs Debian's photo packages: see bench/robustness.py.
