@@ -55,15 +55,20 @@ def score_samples(analyzer: Analyzer, samples):
 
 def quality_table(rows, ensemble: EnsembleConfig) -> list[str]:
     names = sorted({n for _, _, ran, _ in rows for n in ran})
-    lines = ["| detector | n (fake/real) | AUC | accuracy @ threshold |", "|---|---|---|---|"]
+    lines = ["| detector | n (fake/real) | AUC | accuracy @ threshold | fusion weight |", "|---|---|---|---|---|"]
     for name in names + ["ensemble"]:
         pairs = [(y, fused if name == "ensemble" else ran[name]) for _, y, ran, fused in rows if name == "ensemble" or name in ran]
         labels = [y for y, _ in pairs]
         scores = [s for _, s in pairs]
         threshold = ensemble.threshold if name == "ensemble" else 0.5
+        if name == "ensemble":
+            weight = "-"
+        else:
+            w = ensemble.weights.get(name, ensemble.default_weight)
+            weight = f"{w:.3g}" + (f" ({ensemble.reasons[name]})" if w == 0 and name in ensemble.reasons else "")
         lines.append(
             f"| {name} | {len(pairs)} ({sum(labels)}/{len(labels) - sum(labels)}) | {roc_auc(labels, scores):.3f} "
-            f"| {accuracy(labels, scores, threshold):.3f} (t={threshold:g}) |"
+            f"| {accuracy(labels, scores, threshold):.3f} (t={threshold:g}) | {weight} |"
         )
     return lines
 
@@ -72,6 +77,8 @@ def bench_quality(analyzer: Analyzer) -> list[str]:
     out = ["## Detection quality on the corpus", ""]
     splits = {s: corpus_samples(s) for s in ("train", "calib", "test")}
     scored = {s: score_samples(analyzer, v) for s, v in splits.items()}
+    if analyzer.ensemble.rule:
+        out += [f"Fusion rule (`detect/weights/ensemble.json`): {analyzer.ensemble.rule}.", ""]
     out += ["### Held-out 'test' split (never trained or calibrated on)", ""]
     out += quality_table(scored["test"], analyzer.ensemble) + [""]
     out += ["### All corpus stills (train + calib + test; fitted parts are flattered)", ""]
@@ -81,10 +88,11 @@ def bench_quality(analyzer: Analyzer) -> list[str]:
         out.append(f"| {name} | {'fake' if y else 'real'} | {fused:.3f} |")
     videos = [p for p in sorted((CORPUS / "video").rglob("*.mp4"))]
     if videos:
-        out += ["", "Videos (8 frames each):", "", "| video | label | score | frames |", "|---|---|---|---|"]
+        out += ["", "Videos (8 frames each):", "", "| video | label | score | frames | per-detector video scores |", "|---|---|---|---|---|"]
         for path in videos:
             report = analyzer.analyze_file(path)
-            out.append(f"| {path.parent.name}/{path.name} | {report.label.value} | {report.score:.3f} | {list(report.frames)} |")
+            members = ", ".join(f"{d.name} {d.score:.3f}" for d in report.detectors if not d.skipped)
+            out.append(f"| {path.parent.name}/{path.name} | {report.label.value} | {report.score:.3f} | {list(report.frames)} | {members} |")
     return out + [""]
 
 

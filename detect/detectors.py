@@ -1,8 +1,8 @@
 """Which detectors the default ensemble runs, and how a batch goes through one.
 
 The default set works on a fresh machine: the spectral detector and the
-project's trained CNN ship in `detect/weights/`, the corneal-highlight check
-needs no weights. Published detectors (MesoNet, CNNDetection, UnivFD, SBI)
+project's two trained probes (whole-image tiles, aligned face crops) ship in
+`detect/weights/`, the corneal-highlight check needs no weights. Published detectors (MesoNet, CNNDetection, UnivFD, SBI)
 run when the model registry finds their weights (user-added, or the corpus
 folder); otherwise each is listed as unavailable with the reason, never
 dropped silently.
@@ -18,6 +18,7 @@ import torch
 from detect.base import Detector, Task
 from detect.device import autocast_context, pick_batch_size, pick_device, to_device
 from detect.ensemble import EnsembleConfig, load_ensemble
+from detect.models.face_probe import NAME as FACE_PROBE, load_face_probe
 from detect.models.spectral import SpectralError, load_spectral
 from detect.models.trained import TrainedModelError, load_trained
 
@@ -95,6 +96,10 @@ def load_default_detectors(device: torch.device | None = None, ensemble: Ensembl
         except error as exc:
             unavailable.append(Unavailable(name, "1", str(exc)))
     face: list[Detector] = []
+    try:
+        face.append(load_face_probe().to(device))
+    except TrainedModelError as exc:
+        unavailable.append(Unavailable(FACE_PROBE, "1", str(exc)))
     for candidate in [_published(name, device) for name in PUBLISHED] + [_corneal()]:
         if isinstance(candidate, Unavailable):
             unavailable.append(candidate)

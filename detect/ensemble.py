@@ -14,7 +14,11 @@ Fusion rule (documented, fitted where data allows):
    reported threshold is the single decision point used for accuracy.
 
 Detectors the file does not know (e.g. a published checkpoint a user added)
-get the identity calibration and `default_weight`.
+get the identity calibration and `default_weight`. A detector the file knows
+but gave weight 0 (too little calibration data, or a calibration that would
+invert it) still runs and is reported; `reasons` says why it has no say.
+How the weights are chosen: `detect/train/fit_ensemble.py` and
+detect/model_cards/ensemble.md.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class EnsembleConfig:
     high: float = 0.65
     default_weight: float = 1.0
     fitted_on: str = "unfitted defaults"
+    rule: str = ""  # which fusion the fit chose, and the cross-validated figures it chose on
+    reasons: Mapping[str, str] = field(default_factory=dict)  # why a known detector has weight 0
 
     def __post_init__(self):
         if not 0.0 < self.low <= self.threshold <= self.high < 1.0:
@@ -92,6 +98,7 @@ class EnsembleConfig:
         raw = asdict(self)
         raw["calibrations"] = {k: asdict(v) for k, v in self.calibrations.items()}
         raw["weights"] = dict(self.weights)
+        raw["reasons"] = dict(self.reasons)
         return json.dumps(raw, indent=1, sort_keys=True) + "\n"
 
     @classmethod

@@ -28,6 +28,7 @@ from detect.models.backbones.clip_vit import VisionTransformer
 from detect.models.mesonet import Meso4, MesoInception4, MesoNetDetector, MesoWeightsError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TRAINED_WEIGHTS = Path(__file__).resolve().parent / "weights"
 INDEX = "index.json"
 CHUNK = 1 << 20
 
@@ -56,6 +57,7 @@ class ModelSpec:
     corpus_path: str | None = None  # relative to the shared corpus folder
     bundled: bool = False  # ships inside the package; cannot be added or fetched
     requires: tuple[str, ...] = ()  # other models this one needs to run
+    trained_here: bool = False  # a head this project trained, shipped in detect/weights/ (bundled)
 
 
 def _mesonet_spec(name: str, stem: str, sha256: str, trained_on: str) -> ModelSpec:
@@ -73,6 +75,17 @@ SPECS: dict[str, ModelSpec] = {
         ModelSpec(
             name="mtcnn", task=Task.FACE, licence="MIT", filename="onet.pt", bundled=True,
             description="MTCNN face + landmark detector (P/R/O-Net from facenet-pytorch 2.6.0)",
+        ),
+        ModelSpec(
+            name="effnet-lite0-probe", task=Task.IMAGE, licence="Apache-2.0", filename="effnet_probe_head.pt",
+            bundled=True, trained_here=True,
+            description="EfficientNet-Lite0 probe on image tiles, trained by this project (detect/model_cards/effnet_probe.md)",
+        ),
+        ModelSpec(
+            name="effnet-lite0-face", task=Task.FACE, licence="Apache-2.0", filename="effnet_face_head.pt",
+            bundled=True, trained_here=True,
+            description="EfficientNet-Lite0 probe on aligned face crops vs landmark self-blends, trained by this "
+            "project (detect/model_cards/effnet_face_probe.md)",
         ),
         _mesonet_spec("meso4-df", "Meso4_DF", "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5", "Deepfakes"),
         _mesonet_spec("meso4-f2f", "Meso4_F2F", "bcfda015d217b9f8d6557693edbdf9f4e79cfd22672541968dd0e2954462b5d7", "Face2Face"),
@@ -181,12 +194,28 @@ def status(name: str, home: Path | None = None) -> ModelStatus:
         path = root / spec.name / entry["file"]
         if path.is_file():
             return ModelStatus(spec, "added", path, entry.get("sha256"))
+    if spec.trained_here:
+        return _trained_here_status(spec)
     if spec.bundled:
         return ModelStatus(spec, "bundled", MTCNN_DIR, _bundled_mtcnn_sha256())
     corpus = corpus_dir()
     if spec.corpus_path and corpus is not None and (corpus / spec.corpus_path).is_file():
         return ModelStatus(spec, "corpus", corpus / spec.corpus_path, spec.sha256)
     return ModelStatus(spec, "missing", None, None)
+
+
+def _trained_here_status(spec: ModelSpec) -> ModelStatus:
+    """A shipped head: its identity is the one the detector reports (backbone + head), when both are there."""
+    from detect.models.trained import TrainedModelError, backbone_path, combined_sha256
+
+    path = TRAINED_WEIGHTS / spec.filename
+    if not path.is_file():
+        return ModelStatus(spec, "missing", None, None)
+    try:
+        digest = combined_sha256(backbone_path(), path.read_bytes())
+    except (TrainedModelError, OSError):
+        return ModelStatus(spec, "missing", None, None)  # the backbone package is not installed
+    return ModelStatus(spec, "bundled", path, digest)
 
 
 def _bundled_mtcnn_sha256() -> str:
@@ -368,6 +397,8 @@ def _install_hint(spec: ModelSpec) -> str:
 def load_detector(name: str, device: torch.device | None = None, home: Path | None = None) -> Detector:
     """A ready detector for `name`, or ModelUnavailable saying what is missing."""
     spec = spec_for(name)
+    if spec.trained_here:
+        return _load_trained_here(spec, device)
     if spec.bundled:
         raise RegistryError(f"{spec.name} is a face finder, not a detector")
     paths = {}
@@ -388,3 +419,15 @@ def load_detector(name: str, device: torch.device | None = None, home: Path | No
     except (MesoWeightsError, published.PublishedWeightsError) as exc:
         raise ModelUnavailable(str(exc)) from None
     raise ModelUnavailable(f"{spec.name} is a component of another model, not a detector on its own")
+
+
+def _load_trained_here(spec: ModelSpec, device: torch.device | None) -> Detector:
+    from detect.models.face_probe import load_face_probe
+    from detect.models.trained import TrainedModelError, load_trained
+
+    loader = load_face_probe if spec.task == Task.FACE else load_trained
+    try:
+        detector = loader(TRAINED_WEIGHTS / spec.filename)
+    except TrainedModelError as exc:
+        raise ModelUnavailable(str(exc)) from None
+    return detector.to(device) if device is not None else detector

@@ -11,8 +11,11 @@ its highest track). Here each detector gets one video-level score:
   highlight, so it cannot be tracked per face).
 
 The ensemble fuses those like a still's. The frames named are those that
-drove the verdict: the driving frames of the highest-weighted face detector
-when faces were tracked, else the frames with the highest whole-image score.
+drove the verdict: each sampled frame gets the ensemble's fused score of that
+frame alone (whole-image scores of the frame, the highest face score in it
+for each face-crop detector), and the frames with the highest fused scores
+are named. So a face detector the ensemble gives weight 0 (see
+detect/weights/ensemble.json's reasons) does not pick the frames either.
 """
 
 from __future__ import annotations
@@ -50,14 +53,13 @@ def analyze_video(analyzer: "Analyzer", path: Path) -> VerdictReport:
         per_frame = {i: float(analyzer.set.run(detector, tiles(rgb, size, 8)).mean()) for i, rgb in rgbs.items()}
         image_scores[detector.card.name] = per_frame
         results.append(_result(detector, float(np.mean(list(per_frame.values())))))
-    frame_fused = {i: analyzer.ensemble.fuse({n: v[i] for n, v in image_scores.items()}) for i in rgbs}
+    frame_scores: dict[int, dict[str, float]] = {i: {n: v[i] for n, v in image_scores.items()} for i in rgbs}
 
     detections = []
     if analyzer.set.face and analyzer.set.find_faces is not None:
         detections = [(frame.index, analyzer.set.find_faces(frame.image)) for frame in frames]
     tracks = track_faces(detections) if detections else []
     faces = max((len(found) for _, found in detections), default=0)
-    driving: dict[str, tuple[int, ...]] = {}
     for detector in analyzer.set.face:
         if analyzer.set.find_faces is None:
             results.append(_skipped(detector, "face detector not available"))
@@ -77,13 +79,12 @@ def analyze_video(analyzer: "Analyzer", path: Path) -> VerdictReport:
             keyed = [((t.id, index), face) for t in tracks for index, face in t.faces]
             crops = torch.stack([_crop_tensor(face, detector.card.input_size[0]) for _, face in keyed])
             values = analyzer.set.run(detector, crops).tolist()
-            score, frames_used = aggregate(tracks, {key: v for (key, _), v in zip(keyed, values)})
+            score, _frames_used = aggregate(tracks, {key: v for (key, _), v in zip(keyed, values)})
             results.append(_result(detector, score))
-            driving[detector.card.name] = frames_used
+            for ((_track, index), _face), value in zip(keyed, values):
+                per = frame_scores[index]
+                per[detector.card.name] = max(value, per.get(detector.card.name, 0.0))
 
-    if driving:
-        weights = analyzer.ensemble.weights
-        top = driving[max(driving, key=lambda name: weights.get(name, analyzer.ensemble.default_weight))]
-    else:
-        top = tuple(sorted(frame_fused, key=frame_fused.get, reverse=True)[:TOP_FRAMES])
+    fused = {i: analyzer.ensemble.fuse(scores) for i, scores in frame_scores.items()}
+    top = tuple(sorted(fused, key=lambda i: (-fused[i], i))[:TOP_FRAMES])
     return analyzer.verdict(results, faces=faces, frames=top)

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     face = sub.add_parser("face", help="the face-level probe: real faces vs landmark self-blends")
     face.add_argument("--real", nargs="*", default=[], help="extra real photos with faces")
     face.add_argument("--no-corpus", action="store_true", help="do not use the corpus 'train' split's faces")
-    face.add_argument("--count", type=int, default=1600)
+    face.add_argument("--count", type=int, default=2400)
     face.add_argument("--seed", type=int, default=0)
     face.add_argument("--out", type=Path, default=WEIGHTS / "effnet_face_head.pt")
     ens = sub.add_parser("ensemble", help="calibrate detectors and fit the fusion on the corpus 'calib' split")

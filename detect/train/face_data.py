@@ -9,7 +9,8 @@ random working resolution, since faces in video frames are small:
   found in generator output from the corpus 'train' split).
 
 Then both classes get the same treatment, freshly per draw (the dynamic
-augmentation): Das et al.'s landmark cut-out, JPEG or H.264 compression at the
+augmentation): Das et al.'s landmark cut-out, whole-crop colour and
+sharpness changes, JPEG or H.264 compression at the
 working resolution (so a compressed video frame does not read as "fake"),
 up-sampling to the model's input as inference does, a horizontal flip.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageEnhance, ImageFilter
 
 from detect.faces import Face, find_faces
 from detect.train import sbi, synth
@@ -50,6 +51,12 @@ class FacePools:
             raise ValueError("need at least two real faces to train the face detector (the corpus 'train' split or --real photos)")
         return cls(real=real, fake=fake)
 
+    def split_faces(self, every: int = 4) -> tuple["FacePools", "FacePools"]:
+        """(training, held-out) pools: every `every`-th real face is held out, to validate on unseen faces."""
+        held = [f for i, f in enumerate(self.real) if i % every == every - 1]
+        kept = [f for i, f in enumerate(self.real) if i % every != every - 1]
+        return FacePools(kept, self.fake), FacePools(held, [])
+
 
 def _crop(rng: np.random.Generator, face: Face) -> tuple[np.ndarray, np.ndarray]:
     """An aligned crop at a random working size (never much above the face's own resolution) and its landmarks."""
@@ -59,6 +66,21 @@ def _crop(rng: np.random.Generator, face: Face) -> tuple[np.ndarray, np.ndarray]
     working = max(MIN_WORKING, min(working, round(native * 1.2)))
     crop = face.crop(working, margin=margin)
     return np.asarray(crop.convert("RGB")), face.landmarks_in_crop(working, margin=margin)
+
+
+def _photometric(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
+    """Whole-crop colour and sharpness changes, so neither is a cue by itself (a blend's cue is a mismatch)."""
+    image = Image.fromarray(rgb)
+    if rng.random() < 0.5:
+        image = ImageEnhance.Brightness(image).enhance(float(rng.uniform(0.8, 1.2)))
+        image = ImageEnhance.Contrast(image).enhance(float(rng.uniform(0.8, 1.2)))
+        image = ImageEnhance.Color(image).enhance(float(rng.uniform(0.7, 1.3)))
+    choice = rng.random()
+    if choice < 0.15:
+        image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
+    elif choice < 0.3:
+        image = image.filter(ImageFilter.UnsharpMask(radius=2, percent=int(rng.integers(30, 120))))
+    return np.asarray(image)
 
 
 def _compress(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
@@ -81,7 +103,7 @@ def draw_face(rng: np.random.Generator, pools: FacePools, size: int) -> tuple[np
             rgb, _mask = sbi.self_blend_face(rng, rgb, landmarks)
     if rng.random() < 0.3:
         rgb = sbi.face_cutout(rng, rgb, landmarks)
-    rgb = _compress(rng, rgb)
+    rgb = _compress(rng, _photometric(rng, rgb))
     if rgb.shape[0] != size:
         rgb = np.asarray(Image.fromarray(rgb).resize((size, size), Image.BILINEAR))
     if rng.random() < 0.5:

@@ -90,7 +90,7 @@ def blend_mask(rng: np.random.Generator, shape: tuple[int, int], landmarks: np.n
     scale = max(float(np.ptp(polygon[:, 0])), 8.0)
     mask = _elastic(rng, mask, strength=scale * rng.uniform(0.02, 0.08))
     blurred = Image.fromarray((mask * 255).round().astype(np.uint8)).filter(
-        ImageFilter.GaussianBlur(scale * float(rng.uniform(0.02, 0.12))))
+        ImageFilter.GaussianBlur(scale * float(rng.uniform(0.02, 0.08))))
     mask = np.asarray(blurred, dtype=np.float32) / 255.0
     peak = float(mask.max())
     if peak > 0:

@@ -125,7 +125,16 @@ def test_faces_are_found_and_scored_by_face_detectors(analyzer):
 @pytest.mark.corpus
 @needs_corpus
 def test_face_swap_crops_rank_above_real_crops(analyzer):
-    """MesoNet's own two face-swap and two real crops: at least 3 of the 4 (fake, real) pairs ordered right."""
-    fakes = [analyzer.analyze_file(CORPUS / f"images/fake/{n}").score for n in ("meso_df00204.jpg", "meso_df01254.jpg")]
-    reals = [analyzer.analyze_file(CORPUS / f"images/real/{n}").score for n in ("meso_real00240.jpg", "meso_real00772.jpg")]
+    """MesoNet's own two face-swap and two real crops: MesoNet-DF orders at least 3 of the 4 (fake, real) pairs
+    right, and every report carries its score. (Its fusion weight is 0 until a calibration set has enough
+    face-swap fakes: see detect/train/fit_ensemble.py; the report says so through the ensemble's reasons.)"""
+
+    def meso(path):
+        report = analyzer.analyze_file(path)
+        (result,) = [d for d in report.detectors if d.name == "meso4-df"]
+        assert not result.skipped
+        return result.score
+
+    fakes = [meso(CORPUS / f"images/fake/{n}") for n in ("meso_df00204.jpg", "meso_df01254.jpg")]
+    reals = [meso(CORPUS / f"images/real/{n}") for n in ("meso_real00240.jpg", "meso_real00772.jpg")]
     assert sum(f > r for f in fakes for r in reals) >= 3, (fakes, reals)

@@ -17,7 +17,7 @@ from detect.ensemble import (
     logit,
     sigmoid,
 )
-from detect.train.fit_ensemble import fit_ensemble, fit_stacking
+from detect.train.fit_ensemble import choose_rule, fit_ensemble, fit_stacking, usable_for_split, write_fitted
 
 
 def test_logit_and_sigmoid_invert_each_other_and_saturate_safely():
@@ -91,12 +91,13 @@ def _synthetic_rows(seed: int = 0, n: int = 200):
 
 def test_fit_calibrates_informative_detectors_and_silences_the_rest():
     rows, labels = _synthetic_rows()
-    config = fit_ensemble(rows, labels, "synthetic", priors={"inverted": Calibration(0.5, 0.0)})
+    config = fit_ensemble(rows, labels, "synthetic")
     assert config.calibrations["good"].slope > 0.5
     assert config.calibrations["noise"].slope < 0.3 * config.calibrations["good"].slope
-    # Never inverted: a non-positive slope falls back to the prior, or to weight 0.
-    assert config.calibrations["inverted"] == Calibration(0.5, 0.0) and config.weights["inverted"] == 1.0
-    assert config.weights["rare"] == 0.0
+    # Never inverted: a non-positive slope gives weight 0, with the reason recorded.
+    assert config.weights["inverted"] == 0.0 and "not positive" in config.reasons["inverted"]
+    assert config.weights["rare"] == 0.0 and "too little calibration data" in config.reasons["rare"]
+    assert "good" not in config.reasons
     only_good = [config.fuse({"good": r["good"]}) for r in rows]
     accuracy = np.mean([(f >= config.threshold) == bool(y) for f, y in zip(only_good, labels)])
     assert accuracy > 0.9
@@ -115,3 +116,19 @@ def test_stacking_keeps_weights_non_negative():
     stacked = fit_stacking(rows, labels, fit_ensemble(rows, labels, "synthetic"))
     assert all(w >= 0 for w in stacked.weights.values())
     assert stacked.weights["good"] > stacked.weights["noise"]
+
+
+def test_the_rule_is_chosen_by_leave_one_out_on_calib_and_recorded(tmp_path):
+    rows, labels = _synthetic_rows(3, n=40)
+    where = ["calib"] * 24 + ["train"] * 16
+    best, figures = choose_rule(rows, labels, where, usable_for_split)
+    assert set(figures) >= {"stacking l2=0.1", "single good"} and "single inverted" not in figures
+    assert figures[best][0] >= max(auc for auc, _ in figures.values())
+    assert figures[best][0] > 0.9 and best != "single noise"
+    out = tmp_path / "ensemble.json"
+    write_fitted(rows, labels, where, out, log=lambda _line: None)
+    config = load_ensemble(out)
+    assert config.rule.startswith(best) and "leave-one-out" in config.rule
+    # Every known detector is in the file; each with weight 0 says why.
+    assert set(config.weights) == {"good", "noise", "inverted", "rare"}
+    assert all(config.reasons.get(n) for n, w in config.weights.items() if w == 0)

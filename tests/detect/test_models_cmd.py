@@ -43,12 +43,16 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_list_on_a_fresh_machine_shows_only_the_bundled_face_finder() -> None:
+BUNDLED = {"mtcnn", "effnet-lite0-probe", "effnet-lite0-face"}
+
+
+def test_list_on_a_fresh_machine_shows_only_the_bundled_models() -> None:
     result = runner.invoke(app, ["list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.stdout)}
-    assert rows["mtcnn"]["source"] == "bundled"
-    assert {name for name, row in rows.items() if row["source"] == "missing"} == set(rows) - {"mtcnn"}
+    assert {name for name, row in rows.items() if row["source"] == "bundled"} == BUNDLED
+    assert {name for name, row in rows.items() if row["source"] == "missing"} == set(rows) - BUNDLED
+    assert rows["effnet-lite0-face"]["task"] == "face" and rows["effnet-lite0-probe"]["task"] == "image"
     assert rows["univfd"]["requires"] == ["clip-vit-l14"]
     assert rows["clip-vit-l14"]["published_sha256"] in rows["clip-vit-l14"]["url"]
 
@@ -159,3 +163,12 @@ def test_bundled_face_finder_reports_the_identity_mtcnn_uses() -> None:
     from detect.faces import MTCNN
 
     assert registry.status("mtcnn").sha256 == MTCNN().weights_sha256
+
+
+def test_bundled_probes_load_and_report_the_identity_their_detectors_use() -> None:
+    for name in ("effnet-lite0-probe", "effnet-lite0-face"):
+        detector = registry.load_detector(name)
+        assert detector.card.name == name
+        assert registry.status(name).sha256 == detector.card.weights_sha256
+    result = runner.invoke(app, ["add", "effnet-lite0-face", "--weights", __file__])
+    assert result.exit_code == 1 and "ships with provenance" in result.stderr

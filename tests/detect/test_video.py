@@ -161,3 +161,41 @@ def test_faceforensics_clip_gives_one_face_track() -> None:
     tracks = track_faces([(f.index, find_faces(f.image, max_side=640)) for f in frames])
     longest = max(tracks, key=lambda t: len(t.faces))
     assert longest.frames == (0, 103, 205, 308)
+
+
+class _Ramp:
+    """A face-crop detector whose scores rise (or fall) with the order of the crops it is given."""
+
+    def __init__(self, name: str, rising: bool):
+        from detect.base import ModelCard, Task
+
+        self.card = ModelCard(name, "1", Task.FACE, (64, 64), None, "test", "test")
+        self.rising = rising
+
+    def score(self, batch):
+        import torch
+
+        ramp = torch.linspace(0.1, 0.9, len(batch))
+        return ramp if self.rising else ramp.flip(0)
+
+
+@pytest.mark.parametrize("weighted, expected_late", [("up", True), ("down", False)])
+def test_video_verdict_names_the_frames_the_weighted_detectors_drove(clip, weighted, expected_late) -> None:
+    import torch
+
+    from detect.analyze import Analyzer
+    from detect.detectors import DetectorSet
+    from detect.ensemble import EnsembleConfig
+    from detect.video_analysis import FRAMES as SAMPLED, TOP_FRAMES, analyze_video
+
+    weights = {"up": 0.0, "down": 0.0} | {weighted: 1.0}
+    detectors = DetectorSet(
+        image=[], face=[_Ramp("up", True), _Ramp("down", False)], unavailable=[], device=torch.device("cpu"),
+        ensemble=EnsembleConfig(weights=weights), find_faces=find_faces, batch_sizes={"up": 64, "down": 64},
+    )
+    report = analyze_video(Analyzer(detectors), clip)
+    sampled = [f.index for f in sample_frames(clip, SAMPLED)]
+    assert len(report.frames) == TOP_FRAMES
+    expected = sampled[-TOP_FRAMES:][::-1] if expected_late else sampled[:TOP_FRAMES]
+    assert list(report.frames) == expected  # the zero-weight detector does not pick them
+    assert {d.name for d in report.detectors} == {"up", "down"}
