@@ -52,9 +52,9 @@ _BAND = 8  # outputs per band: wider bands waste work on zeros, narrower ones ma
 class Band:
     """Outputs `start:end` read inputs `lo:hi`.
 
-    `weights` is float32 (hi - lo, 2 * (end - start)), the hi parts then the
-    lo parts, or float64 (hi - lo, end - start) when the split cannot be exact;
-    both scaled by 2**-22.
+    `weights` is float32 (hi - lo, 2 * (end - start)), the hi and lo parts of
+    each output in turn, or float64 (hi - lo, end - start) when the split cannot
+    be exact; both scaled by 2**-22.
     """
 
     start: int
@@ -108,7 +108,9 @@ def axis_plan(in_size: int, out_size: int, band: int = _BAND) -> AxisPlan:
         if split is None:
             stacked = weights[start:end, lo_col:hi_col].T
         else:
-            stacked = np.concatenate([part[start:end, lo_col:hi_col] for part in split]).T
+            # Columns hi, lo of the first output, then of the next: all bands' products
+            # side by side pair up at even and odd columns, added in one pass.
+            stacked = np.stack([part[start:end, lo_col:hi_col] for part in split], axis=1).reshape(-1, hi_col - lo_col).T
         bands.append(Band(start, end, lo_col, hi_col, torch.from_numpy(np.ascontiguousarray(stacked))))
     return AxisPlan(in_size, out_size, split is not None, tuple(bands))
 
@@ -120,17 +122,14 @@ def reduce_rows(rows: np.ndarray, plan: AxisPlan, out: np.ndarray) -> None:
         source = source.double()
     # numpy's float32 products are always IEEE; torch's only unless told otherwise.
     with_torch = not plan.split or float32_matmul_is_ieee(source.device)
-    sums = np.empty((rows.shape[0], plan.out_size), dtype=np.float64)
-    for band in plan.bands:
-        width = band.end - band.start
-        if with_torch:
-            product = (source[:, band.lo : band.hi] @ band.weights).numpy()
-        else:
-            product = rows[:, band.lo : band.hi] @ band.weights.numpy()
-        if plan.split:
-            np.add(product[:, :width], product[:, width:], out=sums[:, band.start : band.end], dtype=np.float64)
-        else:
-            sums[:, band.start : band.end] = product
+    if with_torch:
+        products = torch.cat([source[:, band.lo : band.hi] @ band.weights for band in plan.bands], dim=1).numpy()
+    else:
+        products = np.concatenate([rows[:, band.lo : band.hi] @ band.weights.numpy() for band in plan.bands], axis=1)
+    if plan.split:
+        sums = np.add(products[:, 0::2], products[:, 1::2], dtype=np.float64)
+    else:
+        sums = products
     # Pillow: (2**21 + sum) >> 22, then clip to 0..255. The sums are already
     # scaled by 2**-22, and once clipped to [0, 255] the cast to uint8
     # truncates, which is the floor of a non-negative value.
