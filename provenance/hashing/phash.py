@@ -40,7 +40,9 @@ _MAX_WORKERS = 8
 
 def luma_plane(image: Image.Image) -> np.ndarray:
     """Grayscale array, bit-identical to imagehash's `image.convert('L')` (it is that call)."""
-    return np.asarray(image if image.mode == "L" else image.convert("L"))
+    gray = image if image.mode == "L" else image.convert("L")
+    # Read-only view of the raw bytes: a little cheaper than np.asarray's array interface.
+    return np.frombuffer(gray.tobytes(), dtype=np.uint8).reshape(gray.height, gray.width)
 
 
 class _StagingBuffer:
