@@ -45,6 +45,7 @@ _PRECISION_BITS = 22
 _UNIT = 2.0**-_PRECISION_BITS
 _FLOAT32_EXACT = float(1 << 24)
 _STRIP_PIXELS = 1 << 18  # rows converted to float32 and reduced together: 1 MiB, about a core's L2 cache
+_MIN_STRIP_ROWS = 512  # but not so few rows that each product's fixed cost shows (wide images)
 _BAND = 8  # outputs per band: wider bands waste work on zeros, narrower ones make BLAS calls too skinny
 
 
@@ -143,7 +144,7 @@ def _reduce_in_strips(rows: np.ndarray, plan: AxisPlan, out: np.ndarray) -> None
     The float32 copy of a strip is still in cache when the products read it,
     and a huge image never needs a float32 copy of itself.
     """
-    step = max(1, _STRIP_PIXELS // rows.shape[1])
+    step = max(_MIN_STRIP_ROWS, _STRIP_PIXELS // rows.shape[1])
     for first in range(0, rows.shape[0], step):
         strip = rows[first : first + step]
         if strip.dtype != np.float32:
@@ -155,6 +156,8 @@ def resize_stack(planes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(N, H, W) planes (uint8, or float32 holding integers 0..255) -> (N, h, w) uint8, exactly Pillow's L-mode LANCZOS resize."""
     count, in_h, in_w = planes.shape
     out_h, out_w = size
+    if in_h == 0 or in_w == 0:
+        return np.zeros((count, out_h, out_w), dtype=np.uint8)  # what Pillow gives for an empty image
     if out_w == in_w:  # Pillow skips a pass whose size does not change (no box here)
         narrowed = planes.astype(np.uint8)
     else:

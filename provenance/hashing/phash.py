@@ -93,6 +93,8 @@ def _cpu_tasks(images: Sequence[Image.Image], workers: int) -> list[tuple[tuple[
     """Same-size runs of positions, small enough to stay cache friendly, at least `workers` of them when possible."""
     tasks = []
     for (height, width), positions in _size_groups(images).items():
+        if height * width == 0:
+            continue  # Pillow resizes an empty image to zeros: the caller's blocks start at zero
         per_task = max(1, _CPU_CHUNK_PIXELS // (height * width))
         per_task = min(per_task, math.ceil(len(positions) / workers))
         tasks += [((height, width), positions[i : i + per_task]) for i in range(0, len(positions), per_task)]
@@ -103,7 +105,7 @@ def _cpu_tasks(images: Sequence[Image.Image], workers: int) -> list[tuple[tuple[
 
 def _cpu_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
     """Stack of (N, 32, 32) uint8 blocks on the CPU, exactly Pillow's convert('L') + LANCZOS resize."""
-    out = np.empty((len(images), _IMG_SIZE, _IMG_SIZE), dtype=np.uint8)
+    out = np.zeros((len(images), _IMG_SIZE, _IMG_SIZE), dtype=np.uint8)
 
     def run(task: tuple[tuple[int, int], list[int]]) -> None:
         (height, width), positions = task
@@ -127,10 +129,11 @@ def _cpu_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
 def _torch_blocks(images: Sequence[Image.Image], device: torch.device) -> np.ndarray:
     """Stack of (N, 32, 32) uint8 blocks computed with torch on `device` (the CUDA path; also runs on the CPU)."""
     planes = [luma_plane(image) for image in images]
-    out = np.empty((len(planes), _IMG_SIZE, _IMG_SIZE), dtype=np.uint8)
+    out = np.zeros((len(planes), _IMG_SIZE, _IMG_SIZE), dtype=np.uint8)
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for position, plane in enumerate(planes):
-        groups[plane.shape].append(position)
+        if plane.size:  # Pillow resizes an empty image to zeros
+            groups[plane.shape].append(position)
     staging = _StagingBuffer(device)
     for (height, width), positions in groups.items():
         per_chunk = max(1, _CHUNK_PIXELS // (height * width))

@@ -73,6 +73,14 @@ def test_split_weights_sum_back_and_keep_float32_sums_exact(in_size):
     assert 255 * np.abs(lo.astype(np.float64)).sum(axis=1).max() <= 2.0**24
 
 
+def test_empty_images_hash_as_imagehash_does():
+    """Pillow resizes an empty image to zeros; imagehash then gives 0000000000000000."""
+    images = [Image.new("RGB", (0, 5)), Image.new("L", (7, 0)), Image.new("L", (0, 0)), photo_like(3, (40, 30))]
+    expected = [str(imagehash.phash(image)) for image in images]
+    assert [h[0] for h in phash_batch(images)] == expected
+    assert np.array_equal(_torch_blocks(images, torch.device("cpu")), _cpu_blocks(images, workers=2))
+
+
 def test_more_modes_as_imagehash_converts_them():
     base = photo_like(9, (203, 157))
     rng = np.random.default_rng(2)
