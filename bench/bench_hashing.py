@@ -142,8 +142,8 @@ PHASH_NOTES = [
     "Pillow's MAC count with SIMD integer arithmetic (a compiled kernel), not available from numpy/torch; "
     "plain float32 products with a near-rounding check and a float64 redo (half the products) measured "
     "slower here, the check and the redo costing more passes over the sums than they save. "
-    "Threads help only when cores are free: on this shared 2-core machine other jobs held them (load "
-    "average above), so the threaded columns show contention, not the method's scaling.",
+    "Threads pay off mostly with decoding included (lazily opened files are decoded in the workers); "
+    "they help only as far as the second core is free of other jobs (load average above).",
 ]
 
 
