@@ -1,8 +1,8 @@
 """Batched pHash whose bits equal `imagehash.phash` (hash_size 8, highfreq_factor 4).
 
 Same steps as imagehash: Pillow's own `convert('L')`, Pillow's 8-bit LANCZOS
-resize to 32x32 (rebuilt exactly: banded float32 products in numpy on the
-CPU, see `lanczos_cpu`; torch matrix products on other devices, see
+resize to 32x32 (rebuilt exactly: banded float32 products on the CPU, see
+`lanczos_cpu`; dense torch matrix products on other devices, see
 `pil_lanczos`), a type-II DCT over both axes with `scipy.fftpack.dct` (run on
 the whole batch at once; the 32x32 blocks are tiny, so keeping scipy keeps
 the floating-point bits identical on every device), and "coefficient >
@@ -10,8 +10,9 @@ median" over the top-left 8x8 block.
 
 On the CPU, images are grouped by size, each group's planes are stacked so
 one set of matrix products serves many images, and the groups are spread over
-a few threads: Pillow's decode and convert and numpy's products release the
-GIL, so lazily opened images are also decoded in parallel.
+a few threads: Pillow's decode and convert, torch's products and numpy's
+element-wise passes release the GIL, so lazily opened images are also decoded
+in parallel.
 """
 
 from __future__ import annotations
