@@ -8,13 +8,15 @@ every value within f_i flips of its own band, fetches the stored hashes whose
 band equals one of them, and keeps those whose full distance is within r. That
 finds every stored hash within r, and only those.
 
-Where the time goes at 1M stored hashes (measured, see bench/bench_index.py):
-SQLAlchemy rendering an expanding IN of thousands of bind parameters and
-Python handling of each candidate row cost far more than SQLite's index probes.
-So the hot query is one statement per lookup, run on the DBAPI cursor, with
-each band's values passed as one parameter (SQLite `json_each`, PostgreSQL
-`= ANY(array)`) and the candidates aggregated into a single string that numpy
-decodes and filters; only the few matching hashes go back for their keys.
+Where the time went at 1M stored hashes (profiled; bench/bench_index.py):
+SQLAlchemy rendering an expanding IN of thousands of bind parameters, and
+Python handling each candidate row, cost more than SQLite's index probes. So
+the hot query is one statement per lookup on the DBAPI cursor, each band's
+probe values passed as one parameter (SQLite `json_each`, PostgreSQL
+`= ANY(array)`). SQLite returns the candidates as one aggregated string that
+numpy decodes and filters, and only the few matches go back for their keys;
+PostgreSQL filters with bit_count() and returns the keys in the same round
+trip. Several hashes (a file's dihedral variants) share one statement.
 
 The tables are plain SQLAlchemy Core on their own `metadata`, so the ledger's
 migrations (0003) include them and any SQLAlchemy URL works; dialects other
@@ -108,15 +110,15 @@ def _bands(value: int, kind: _Kind) -> list[int]:
     return bands
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def _parse(hex_value: str, kind: _Kind) -> int:
     if not isinstance(hex_value, str) or len(hex_value) != kind.hex_len:
         raise HashingError(f"{kind.name} must be {kind.hex_len} hex digits, got {hex_value!r}")
     if not _HEX.fullmatch(hex_value):  # int(, 16) would also take "0x", "_" and spaces
         raise HashingError(f"{kind.name} is not hexadecimal: {hex_value!r}")
     return int(hex_value, 16)
-
-
-_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def _stored(value: int, kind: _Kind) -> int | str:
@@ -284,15 +286,28 @@ def _lookup_sqlite(conn: Connection, kind: _Kind, table: Table, probes: list[lis
     # and filtered by numpy (per-row Python work was most of the old cost).
     # json_each drives a join (CROSS JOIN fixes the order): cheaper than
     # `band IN (SELECT value FROM json_each(?))`, which first builds a
-    # temporary index of the values.
+    # temporary index of the values. One scalar subquery per band, each
+    # aggregating straight off its index: half the time of one aggregate over
+    # a UNION ALL of the bands, whose rows all pass through a co-routine.
     used = tuple(i for i, band_values in enumerate(probes) if band_values)
-    rows = " UNION ALL ".join(
-        f"SELECT t.hash FROM json_each(?) AS probe CROSS JOIN {table.name} AS t ON t.band{i} = probe.value" for i in used
+    aggregate = "group_concat(t.hash)" if kind.as_int else "group_concat(t.hash, '')"
+    columns = ", ".join(
+        f"(SELECT {aggregate} FROM json_each(?) AS probe CROSS JOIN {table.name} AS t ON t.band{i} = probe.value)"
+        for i in used
     )
-    aggregate = "group_concat(hash)" if kind.as_int else "group_concat(hash, '')"
     params = tuple(json.dumps(probes[i]) for i in used)
-    candidates = _decode(conn.exec_driver_sql(f"SELECT {aggregate} FROM ({rows})", params).scalar(), kind)
-    return _keys(conn, kind, table, _within(candidates, kind, values, radius))
+    row = conn.exec_driver_sql(f"SELECT {columns}", params).one()
+    candidates = np.concatenate([_decode(aggregate_value, kind) for aggregate_value in row])
+    close = _within(candidates, kind, values, radius)
+    if not close:
+        return []
+    # The keys, through band 0's index; raw SQL too, as SQLAlchemy's IN rendering cost more than the lookup.
+    keyed = conn.exec_driver_sql(
+        f"SELECT key, hash FROM {table.name} WHERE band0 IN (SELECT value FROM json_each(?)) "
+        "AND hash IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted({_bands(v, kind)[0] for v in close})), json.dumps([_stored(v, kind) for v in close])),
+    )
+    return [(key, _value(stored, kind)) for key, stored in keyed]
 
 
 def _lookup_postgresql(conn: Connection, kind: _Kind, table: Table, probes: list[list[int]], values: list[int], radius: int):
