@@ -50,3 +50,17 @@ def test_worker_faces_are_rebuilt_with_boxes_landmarks_and_image() -> None:
     # Without the flag (or without workers) faces are left for the caller to find.
     (_, plain, _), = decoded_stills([DATA / "astronaut.jpg"], [256], 0, torch.device("cpu"), find_faces=True)
     assert plain.faces is None
+
+
+def test_default_workers_by_device_and_cores(monkeypatch) -> None:
+    from detect import batch
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 2)
+    assert batch.default_workers(1, cuda) == 0  # one file: no process start-up
+    assert batch.default_workers(10, cuda) == 2
+    assert batch.default_workers(10, cpu) == 0  # 2 cores: the models' threads use them all
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 16)
+    assert batch.default_workers(10, cuda) == 4
+    assert batch.default_workers(10, cpu) == 4
+    assert batch.default_workers(3, cpu) == 3
