@@ -219,7 +219,7 @@ def main() -> None:
         f"MesoNet {100 * med['forward_only'] / med['end_to_end']:.0f}%, the rest (file read, decode, RGB conversion) "
         f"{100 * max(0.0, 1 - (med['mtcnn_only'] + med['crop_only'] + med['forward_only']) / med['end_to_end']):.0f}%. "
         "MesoNet (4 small layers) is far cheaper than finding the faces, so this ratio stays low by construction; "
-        "the face path is bound by MTCNN and decoding, which the pipeline moves into worker processes on the CPU "
+        "the face path is bound by MTCNN and decoding, which `provenance detect` moves into worker processes on CPUs with 4 or more cores "
         "(on CUDA MTCNN runs on the GPU in the main process, following `pick_device()`). "
         "MTCNN keeps the plain implementation's results (tests/detect/test_faces_fast.py pins its windows, NMS, crops "
         "and the corpus boxes to it).",

@@ -129,15 +129,15 @@ def _nhwc(pixels: np.ndarray) -> torch.Tensor:
 
 
 def _integral(pixels: np.ndarray) -> torch.Tensor:
-    """(H+1, W+1, 3) int32 summed-area table of an (H, W, 3) uint8 image, zero first row and column.
+    """(3, H+1, W+1) int64 summed-area table of an (H, W, 3) uint8 image, zero first row and column.
 
-    int32 holds the sums exactly for the images searched here (up to 2**31 / 255 ~ 8.4 Mpx);
-    larger ones get int64.
+    Channel-first int64: exact, and torch's cumsum over contiguous rows is
+    about 3x faster than over the interleaved (H, W, 3) layout.
     """
     height, width = pixels.shape[:2]
-    dtype = torch.int32 if height * width * 255 < 2**31 else torch.int64
-    table = torch.zeros((height + 1, width + 1, 3), dtype=dtype)
-    table[1:, 1:] = torch.from_numpy(pixels).to(dtype).cumsum(0).cumsum(1)
+    table = torch.zeros((3, height + 1, width + 1), dtype=torch.int64)
+    planes = torch.from_numpy(pixels).permute(2, 0, 1).to(torch.int64).contiguous()
+    table[:, 1:, 1:] = planes.cumsum(1).cumsum(2)
     return table
 
 
@@ -164,15 +164,14 @@ def _windows_by_table(
     table = _integral(pixels[top:bottom, left:right])
     xs, xe, xn = _bins(x1 - left, bw, size, right - left)
     ys, ye, yn = _bins(y1 - top, bh, size, bottom - top)
-    # Gather the four corners of every bin from the flattened table: (N, S, S, 3) each.
-    flat = table.reshape(-1, 3)
+    # Gather the four corners of every bin from the flattened planes: (3, N, S, S) each.
+    flat = table.reshape(3, -1)
     stride = right - left + 1
     row_s, row_e = torch.from_numpy(ys * stride)[:, :, None], torch.from_numpy(ye * stride)[:, :, None]
     col_s, col_e = torch.from_numpy(xs)[:, None, :], torch.from_numpy(xe)[:, None, :]
-    sums = flat[row_e + col_e] - flat[row_s + col_e] - flat[row_e + col_s] + flat[row_s + col_s]
-    areas = torch.from_numpy(yn[:, :, None] * xn[:, None, :]).unsqueeze(-1).float()
-    # (N, S, S, 3) -> (N, 3, S, S) view: channels_last memory, what the networks run in.
-    return (sums.float() / areas).permute(0, 3, 1, 2)
+    sums = flat[:, row_e + col_e] - flat[:, row_s + col_e] - flat[:, row_e + col_s] + flat[:, row_s + col_s]
+    areas = torch.from_numpy(yn[:, :, None] * xn[:, None, :]).float()
+    return (sums.float() / areas).permute(1, 0, 2, 3)
 
 
 def _windows_one_by_one(pixels: np.ndarray, x1: np.ndarray, y1: np.ndarray, bw: np.ndarray, bh: np.ndarray, size: int) -> torch.Tensor:
