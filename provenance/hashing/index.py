@@ -13,7 +13,7 @@ SQLAlchemy rendering an expanding IN of thousands of bind parameters, and
 Python handling each candidate row, cost more than SQLite's index probes. So
 the hot query is one statement per lookup on the DBAPI cursor, each band's
 probe values passed as one parameter (SQLite `json_each`, PostgreSQL
-`= ANY(array)`). SQLite returns the candidates as one aggregated string that
+`= ANY(array)`). SQLite returns the candidates as an aggregated string per band that
 numpy decodes and filters, and only the few matches go back for their keys;
 PostgreSQL filters with bit_count() and returns the keys in the same round
 trip. Several hashes (a file's dihedral variants) share one statement.
@@ -282,8 +282,8 @@ class NearDuplicateIndex:
 
 
 def _lookup_sqlite(conn: Connection, kind: _Kind, table: Table, probes: list[list[int]], values: list[int], radius: int):
-    # One statement; its candidates come back as one aggregated string, decoded
-    # and filtered by numpy (per-row Python work was most of the old cost).
+    # One statement; the candidates come back as one aggregated string per band,
+    # decoded and filtered by numpy (per-row Python work was most of the old cost).
     # json_each drives a join (CROSS JOIN fixes the order): cheaper than
     # `band IN (SELECT value FROM json_each(?))`, which first builds a
     # temporary index of the values. One scalar subquery per band, each
