@@ -186,3 +186,36 @@ EARLIER_BOXES = {
 @pytest.mark.parametrize("name", sorted(EARLIER_BOXES))
 def test_corpus_faces_are_the_ones_the_earlier_code_found(name: str) -> None:
     _assert_same_faces(find_faces(Image.open(CORPUS / "images" / name)), EARLIER_BOXES[name])
+
+
+# MesoNet-DF scores of the aligned 256 px crops (margin 0.3) of these faces under the earlier code, in the order above.
+EARLIER_MESO = {
+    "real/biden.jpg": [0.501],
+    "real/obama.jpg": [0.008],
+    "real/two_people.jpg": [0.943, 0.036],
+    "real/lin-manuel-miranda.png": [0.077],
+    "real/obama_and_biden.jpg": [0.0, 0.001, 0.316],
+    "fake/meso_df00204.jpg": [0.99],
+}
+
+
+@pytest.mark.corpus
+@needs_corpus
+def test_mesonet_scores_on_the_crops_are_unchanged() -> None:
+    from detect.models.mesonet import MesoNetDetector
+    from detect.registry import installed_weights
+
+    weights = installed_weights("meso4-df")
+    if weights is None:
+        pytest.skip("MesoNet weights not installed")
+    meso = MesoNetDetector(weights)
+    for name, expected in EARLIER_MESO.items():
+        faces = find_faces(Image.open(CORPUS / "images" / name))
+        # Match each earlier box to its face now, then score that face's crop.
+        order = [max(range(len(faces)), key=lambda i: _iou(faces[i].box, box)) for box in EARLIER_BOXES[name]]
+        crops = torch.stack([
+            torch.from_numpy(np.asarray(faces[i].crop(256, margin=0.3), dtype=np.float32) / 255).permute(2, 0, 1) for i in order
+        ])
+        with torch.inference_mode():
+            scores = meso.score(crops).tolist()
+        assert scores == pytest.approx(expected, abs=0.01), name
