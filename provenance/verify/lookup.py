@@ -28,19 +28,20 @@ def find_candidates(chain: ChainSession, ledger: Ledger, settings: Settings, med
     best: dict[str, Candidate] = {}
     # Every dihedral variant of the received file, so rotated and mirrored copies are found.
     pdqs = hashes.pdq_dihedral if hashes.pdq_quality >= PDQ_MIN_QUALITY else ()
-    queries = [("phash", h) for h in (hashes.phash_dihedral or (hashes.phash,))] + [("pdq", h) for h in pdqs]
-    for kind, value in queries:
-        radius = settings.thresholds.phash if kind == "phash" else settings.thresholds.pdq
-        found = index.query(phash=value, radius=radius) if kind == "phash" else index.query(pdq=value, radius=radius)
-        for match in found:
-            if not match.key.startswith(prefix):
-                continue
-            token = "0x" + split_index_key(match.key)[2]
-            # Compare distances relative to each hash's threshold.
-            score = match.distance / radius
-            current = best.get(token)
-            if current is None or score < current.distance / _radius(settings, current.hash_kind):
-                best[token] = Candidate(token_id=token, found_by="perceptual", distance=match.distance, hash_kind=match.hash_kind)
+    # One lookup per kind for all variants: each stored hash comes back once, at its distance to the closest variant.
+    found = index.query_variants(phashes=hashes.phash_dihedral or (hashes.phash,), radius=settings.thresholds.phash)
+    if pdqs:
+        found += index.query_variants(pdqs=pdqs, radius=settings.thresholds.pdq)
+    for match in found:
+        radius = settings.thresholds.phash if match.hash_kind == "phash" else settings.thresholds.pdq
+        if not match.key.startswith(prefix):
+            continue
+        token = "0x" + split_index_key(match.key)[2]
+        # Compare distances relative to each hash's threshold.
+        score = match.distance / radius
+        current = best.get(token)
+        if current is None or score < current.distance / _radius(settings, current.hash_kind):
+            best[token] = Candidate(token_id=token, found_by="perceptual", distance=match.distance, hash_kind=match.hash_kind)
     ranked = sorted(best.values(), key=lambda c: (c.distance / _radius(settings, c.hash_kind), c.token_id))
     return ranked[:MAX_CANDIDATES]
 
