@@ -131,8 +131,8 @@ def _nhwc(pixels: np.ndarray) -> torch.Tensor:
 def _integral(pixels: np.ndarray) -> torch.Tensor:
     """(3, H+1, W+1) int64 summed-area table of an (H, W, 3) uint8 image, zero first row and column.
 
-    Channel-first int64: exact, and torch's cumsum over contiguous rows is
-    about 3x faster than over the interleaved (H, W, 3) layout.
+    Channel-first int64: exact, and torch's cumsum over contiguous planes was
+    ~15 % faster than int32 over the interleaved (H, W, 3) layout (1 thread, 1280x914).
     """
     height, width = pixels.shape[:2]
     table = torch.zeros((3, height + 1, width + 1), dtype=torch.int64)
@@ -156,6 +156,9 @@ def _bins(start: np.ndarray, length: np.ndarray, size: int, limit: int) -> tuple
     return first, end, hi - lo
 
 
+_GATHER_CHUNK = 512
+
+
 def _windows_by_table(
     pixels: np.ndarray, x1: np.ndarray, y1: np.ndarray, bw: np.ndarray, bh: np.ndarray, size: int, region: tuple[int, int, int, int]
 ) -> torch.Tensor:
@@ -164,14 +167,19 @@ def _windows_by_table(
     table = _integral(pixels[top:bottom, left:right])
     xs, xe, xn = _bins(x1 - left, bw, size, right - left)
     ys, ye, yn = _bins(y1 - top, bh, size, bottom - top)
-    # Gather the four corners of every bin from the flattened planes: (3, N, S, S) each.
     flat = table.reshape(3, -1)
     stride = right - left + 1
-    row_s, row_e = torch.from_numpy(ys * stride)[:, :, None], torch.from_numpy(ye * stride)[:, :, None]
-    col_s, col_e = torch.from_numpy(xs)[:, None, :], torch.from_numpy(xe)[:, None, :]
-    sums = flat[:, row_e + col_e] - flat[:, row_s + col_e] - flat[:, row_e + col_s] + flat[:, row_s + col_s]
-    areas = torch.from_numpy(yn[:, :, None] * xn[:, None, :]).float()
-    return (sums.float() / areas).permute(1, 0, 2, 3)
+    out = torch.empty((len(x1), 3, size, size))
+    # Gather the four corners of every bin from the flattened planes, (3, n, S, S) each, in
+    # chunks so a crowded image's thousands of candidates stay within a few tens of MB.
+    for i in range(0, len(x1), _GATHER_CHUNK):
+        part = slice(i, i + _GATHER_CHUNK)
+        row_s, row_e = torch.from_numpy(ys[part] * stride)[:, :, None], torch.from_numpy(ye[part] * stride)[:, :, None]
+        col_s, col_e = torch.from_numpy(xs[part])[:, None, :], torch.from_numpy(xe[part])[:, None, :]
+        sums = flat[:, row_e + col_e] - flat[:, row_s + col_e] - flat[:, row_e + col_s] + flat[:, row_s + col_s]
+        areas = torch.from_numpy(yn[part, :, None] * xn[part, None, :]).float()
+        out[part] = (sums.float() / areas).permute(1, 0, 2, 3)
+    return out
 
 
 def _windows_one_by_one(pixels: np.ndarray, x1: np.ndarray, y1: np.ndarray, bw: np.ndarray, bh: np.ndarray, size: int) -> torch.Tensor:

@@ -56,7 +56,7 @@ def _random_boxes(rng, n: int, width: int, height: int) -> torch.Tensor:
 def test_window_cutting_matches_the_plain_zero_pad_and_area_resize(size: int) -> None:
     rng = np.random.default_rng(size)
     pixels = rng.integers(0, 256, (210, 300, 3), dtype=np.uint8)
-    boxes = _random_boxes(rng, 300, 300, 210)
+    boxes = _random_boxes(rng, 1100, 300, 210)  # more than one gather chunk
     expected = _reference_windows(pixels, boxes, size)
     corners = boxes.round().long().numpy()
     x1, y1 = corners[:, 0], corners[:, 1]
