@@ -1,7 +1,7 @@
-"""Benchmarks for provenance.hashing: batched pHash vs imagehash, PDQ, and the near-duplicate index.
+"""Benchmarks for provenance.hashing: batched pHash vs imagehash, and PDQ.
 
-Run:  .venv/bin/python bench/bench_hashing.py [--index-size 1000000] [--out bench/results/hashing_speed.md]
-      (--index-size 0 leaves the index out)
+Run:  .venv/bin/python bench/bench_hashing.py [--out bench/results/hashing_speed.md]
+      (the near-duplicate index has its own benchmark: bench/bench_index.py)
 
 Throughput ratios are measured in the same run, rounds interleaved, medians
 reported; the machine's load average is printed because other jobs share it.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -19,15 +18,12 @@ import time
 from pathlib import Path
 
 import imagehash
-import numpy as np
 import torch
 from PIL import Image
-from sqlalchemy import create_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from provenance.hashing.index import NearDuplicateIndex  # noqa: E402
 from provenance.hashing.pdq import pdq_hash  # noqa: E402
 from provenance.hashing.lanczos_cpu import axis_plan  # noqa: E402
 from provenance.hashing.phash import default_workers, phash_batch  # noqa: E402
@@ -167,44 +163,8 @@ def bench_pdq(sets: dict[str, list[Path]]) -> list[str]:
     return rows
 
 
-def bench_index(size: int, workdir: Path) -> list[str]:
-    rng = random.Random(1)
-    engine = create_engine(f"sqlite:///{workdir / 'index.db'}")
-    index = NearDuplicateIndex(engine)
-    stored = [f"{rng.getrandbits(64):016x}" for _ in range(size)]
-    start = time.perf_counter()
-    for first in range(0, size, 200_000):
-        index.add_many((f"key{first + i}", h, None) for i, h in enumerate(stored[first : first + 200_000]))
-    load = time.perf_counter() - start
-    rows = ["| radius | queries | MIH p50 ms | MIH p99 ms | linear scan p50 ms | speed-up (p50) | results agree |", "|---|---|---|---|---|---|---|"]
-    for radius in (4, 8, 10, 12):
-        queries = []
-        for _ in range(200):
-            value = int(rng.choice(stored), 16)
-            for bit in rng.sample(range(64), rng.randint(0, radius)):
-                value ^= 1 << bit
-            queries.append(f"{value:016x}")
-        index.query(phash=queries[0], radius=radius)  # warm the statement cache
-        times = []
-        for q in queries:
-            start = time.perf_counter()
-            index.query(phash=q, radius=radius)
-            times.append(time.perf_counter() - start)
-        scans, agree = [], True
-        for q in queries[:3]:
-            start = time.perf_counter()
-            expected = index.linear_scan(phash=q, radius=radius)
-            scans.append(time.perf_counter() - start)
-            agree &= expected == index.query(phash=q, radius=radius)
-        p50, p99 = np.percentile(times, 50) * 1e3, np.percentile(times, 99) * 1e3
-        scan = statistics.median(scans) * 1e3
-        rows.append(f"| {radius} | {len(queries)} | {p50:.1f} | {p99:.1f} | {scan:.0f} | {scan / p50:.0f}x | {agree} |")
-    return [f"SQLite file, {size:,} random pHashes, loaded in {load:.0f} s.", "", *rows]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index-size", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/hashing_speed.md")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (oversubscribed OpenMP threads stall badly)")
     args = parser.parse_args()
@@ -212,7 +172,7 @@ def main() -> None:
     lines = [
         "## Perceptual hashing speed",
         "",
-        f"Command: `python bench/bench_hashing.py --index-size {args.index_size} --threads {args.threads}`",
+        f"Command: `python bench/bench_hashing.py --threads {args.threads}`",
         "",
         f"CPU only (no GPU lent to this task), torch {torch.__version__} with {torch.get_num_threads()} threads, "
         f"{os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.1f}. pHash bits checked equal to imagehash first.",
@@ -235,8 +195,6 @@ def main() -> None:
             "",
         ]
         lines += ["### PDQ (pdqhash package)", "", *bench_pdq(sets), ""]
-        if args.index_size > 0:
-            lines += ["### Near-duplicate index: radius query, multi-index hashing vs linear scan", "", *bench_index(args.index_size, workdir), ""]
     lines.append(f"Load average at end {os.getloadavg()[0]:.1f}.")
     text = "\n".join(lines) + "\n"
     args.out.write_text(text)

@@ -20,11 +20,11 @@ RUNS = [
     ["bench/bench_gas.py"],
     ["bench/bench_pipeline.py", "--files", "60", "--out", "bench/results/pipeline.md"],
     ["bench/bench_ipfs.py", "--size-mib", "128", "--repeats", "7", "--out", "bench/results/ipfs.md"],
-    ["bench/bench_hashing.py", "--index-size", "0", "--threads", "1"],  # the index has its own benchmark:
+    ["bench/bench_hashing.py", "--threads", "1"],
     ["bench/bench_index.py", "--size", "1000000"],  # PostgreSQL too when PROVENANCE_TEST_POSTGRES_URL is set
     ["bench/bench_detect.py", "--out", "bench/results/detect.md"],
     ["bench/bench_attack.py", "--out", "bench/results/attack.md"],
-    ["bench/bench_faces.py", "--rounds", "3", "--threads", "1"],
+    ["bench/bench_faces.py", "--rounds", "3", "--threads", "1", "--against", "b828b89"],
 ]
 # The robustness study needs Debian's photo packages: see bench/robustness.py.
 
