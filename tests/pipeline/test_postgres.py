@@ -7,8 +7,11 @@ Runs when PROVENANCE_TEST_POSTGRES_URL names a database (CI starts one with
 from __future__ import annotations
 
 import os
+import secrets
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from provenance.certify import Certifier, CertifyOptions
 from provenance.chain import deploy, open_web3
@@ -27,10 +30,25 @@ URL = os.environ.get("PROVENANCE_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="PROVENANCE_TEST_POSTGRES_URL not set (CI starts PostgreSQL with .ci/postgres.sh)")
 
 
-def test_certify_and_verify_with_postgres_ledger(anvil, home, monkeypatch, tmp_path):
+@pytest.fixture
+def fresh_database():
+    """A database of its own on the test server, so a second run never meets the first one's rows."""
+    server = create_engine(URL, isolation_level="AUTOCOMMIT")
+    name = f"provenance_test_{secrets.token_hex(6)}"
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def test_certify_and_verify_with_postgres_ledger(anvil, home, monkeypatch, tmp_path, fresh_database):
     monkeypatch.setenv("PROVENANCE_RPC_URL", anvil.url)
     monkeypatch.setenv("PROVENANCE_PRIVATE_KEY", DEV_PRIVATE_KEY)
-    monkeypatch.setenv("PROVENANCE_DATABASE_URL", URL)
+    monkeypatch.setenv("PROVENANCE_DATABASE_URL", fresh_database)
     settings = load_settings()
     deploy(chain_config(settings), open_web3(anvil.url), anvil.url, dev_account())
     parts = open_parts(settings, signer=True)
