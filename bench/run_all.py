@@ -15,13 +15,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_robustness", "detect", "attack", "faces"]
+ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_pdq_lookup", "hashing_robustness", "detect", "attack", "faces"]
 RUNS = [
     ["bench/bench_gas.py"],
     ["bench/bench_pipeline.py", "--files", "60", "--out", "bench/results/pipeline.md"],
     ["bench/bench_ipfs.py", "--size-mib", "128", "--repeats", "7", "--out", "bench/results/ipfs.md"],
     ["bench/bench_hashing.py", "--threads", "1"],
     ["bench/bench_index.py", "--size", "1000000"],  # PostgreSQL too when PROVENANCE_TEST_POSTGRES_URL is set
+    ["bench/bench_pdq_lookup.py", "--size", "1000000"],
     ["bench/bench_detect.py", "--out", "bench/results/detect.md"],
     ["bench/bench_attack.py", "--out", "bench/results/attack.md"],
     ["bench/bench_faces.py", "--rounds", "3", "--threads", "1", "--against", "b828b89"],

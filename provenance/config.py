@@ -28,6 +28,16 @@ class Thresholds:
 
     phash: int = 11
     pdq: int = 79
+    # How far the lookup without a token id searches by PDQ (capped at `pdq`).
+    # Multi-index hashing is cheap up to ~31 of 256 bits and close to a scan
+    # at 79: lower it on a ledger of many certificates (BENCHMARKS.md has the
+    # recall and the cost of each setting). Found candidates are still judged
+    # against `pdq` and `phash`.
+    pdq_lookup: int = 256
+
+    @property
+    def pdq_lookup_radius(self) -> int:
+        return min(self.pdq, self.pdq_lookup)
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ _ENV = {
     "PROVENANCE_TRUSTED_ISSUERS": "trusted_issuers",
     "PROVENANCE_PHASH_THRESHOLD": "thresholds.phash",
     "PROVENANCE_PDQ_THRESHOLD": "thresholds.pdq",
+    "PROVENANCE_PDQ_LOOKUP_RADIUS": "thresholds.pdq_lookup",
 }
 
 # Secrets a config file must not hold (files get copied, shared and committed).

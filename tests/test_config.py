@@ -48,3 +48,11 @@ def test_ledger_errors_never_show_the_database_password():
     with pytest.raises(LedgerError) as err:
         Ledger.open("postgresql+psycopg://user:hunter2@127.0.0.1:1/db")
     assert "hunter2" not in str(err.value) and "***" in str(err.value)
+
+
+def test_pdq_lookup_radius_is_capped_by_the_pdq_threshold(tmp_path):
+    assert load_settings(tmp_path, environ={}).thresholds.pdq_lookup_radius == load_settings(tmp_path, environ={}).thresholds.pdq
+    settings = load_settings(tmp_path, environ={"PROVENANCE_PDQ_LOOKUP_RADIUS": "31"})
+    assert settings.thresholds.pdq_lookup_radius == 31
+    settings = load_settings(tmp_path, environ={"PROVENANCE_PDQ_LOOKUP_RADIUS": "200", "PROVENANCE_PDQ_THRESHOLD": "60"})
+    assert settings.thresholds.pdq_lookup_radius == 60

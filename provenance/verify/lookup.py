@@ -31,7 +31,7 @@ def find_candidates(chain: ChainSession, ledger: Ledger, settings: Settings, med
     # One lookup per kind for all variants: each stored hash comes back once, at its distance to the closest variant.
     found = index.query_variants(phashes=hashes.phash_dihedral or (hashes.phash,), radius=settings.thresholds.phash)
     if pdqs:
-        found += index.query_variants(pdqs=pdqs, radius=settings.thresholds.pdq)
+        found += index.query_variants(pdqs=pdqs, radius=settings.thresholds.pdq_lookup_radius)
     for match in found:
         radius = settings.thresholds.phash if match.hash_kind == "phash" else settings.thresholds.pdq
         if not match.key.startswith(prefix):
