@@ -44,10 +44,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_detect import ImageEnsemble, randomized  # noqa: E402
+from bench.bench_detect import ImageEnsemble, flagged_fakes, randomized  # noqa: E402
 from detect.analyze import Analyzer  # noqa: E402
-from detect.tiles import tiles  # noqa: E402
-from detect.train.sources import CORPUS, corpus_samples  # noqa: E402
+from detect.train.sources import CORPUS  # noqa: E402
 
 
 def quantize(images: torch.Tensor) -> torch.Tensor:
@@ -94,19 +93,6 @@ def success(model: ImageEnsemble, images: torch.Tensor, threshold_logit: float, 
     if not defence_draws:
         return (model(images) < threshold_logit).float().mean().item()
     return float(np.mean([(model(randomized(images, generator)) < threshold_logit).float().mean().item() for _ in range(defence_draws)]))
-
-
-def flagged_fakes(model: ImageEnsemble, threshold_logit: float, limit: int) -> tuple[torch.Tensor, int, int]:
-    """256x256 centre views of the test+calib corpus fakes the image ensemble flags (as bench_detect)."""
-    views = []
-    for split in ("test", "calib"):
-        for _name, rgb, label in corpus_samples(split):
-            if label == 1 and min(rgb.shape[:2]) >= 256:
-                views.append(tiles(rgb, 256, 1)[0])
-    batch = torch.stack(views)
-    with torch.no_grad():
-        detected = model(batch) >= threshold_logit
-    return batch[detected][:limit], int(detected.sum()), len(detected)
 
 
 def main() -> int:

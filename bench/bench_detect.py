@@ -201,9 +201,8 @@ def randomized(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor
     return (restored + 0.01 * torch.randn(restored.shape, generator=generator)).clamp(0, 1)
 
 
-def bench_pgd(analyzer: Analyzer, steps: int, limit: int, draws: int) -> list[str]:
-    model = ImageEnsemble(analyzer).eval()
-    threshold_logit = float(np.log(analyzer.ensemble.threshold / (1 - analyzer.ensemble.threshold)))
+def flagged_fakes(model: ImageEnsemble, threshold_logit: float, limit: int) -> tuple[torch.Tensor, int, int]:
+    """256x256 centre views of the test+calib corpus fakes the image ensemble flags (bench_detect and bench_attack)."""
     views = []
     for split in ("test", "calib"):
         for _name, rgb, label in corpus_samples(split):
@@ -212,7 +211,13 @@ def bench_pgd(analyzer: Analyzer, steps: int, limit: int, draws: int) -> list[st
     batch = torch.stack(views)
     with torch.no_grad():
         detected = model(batch) >= threshold_logit
-    batch = batch[detected][:limit]
+    return batch[detected][:limit], int(detected.sum()), len(detected)
+
+
+def bench_pgd(analyzer: Analyzer, steps: int, limit: int, draws: int) -> list[str]:
+    model = ImageEnsemble(analyzer).eval()
+    threshold_logit = float(np.log(analyzer.ensemble.threshold / (1 - analyzer.ensemble.threshold)))
+    batch, n_flagged, n_views = flagged_fakes(model, threshold_logit, limit)
     lines = ["## Robustness: white-box PGD against the ensemble", ""]
     if len(batch) == 0:
         return lines + ["No corpus fake is flagged by the image ensemble at 256x256; nothing to attack.", ""]
@@ -221,7 +226,7 @@ def bench_pgd(analyzer: Analyzer, steps: int, limit: int, draws: int) -> list[st
         clean_def = np.mean([(model(randomized(batch, generator)) >= threshold_logit).float().mean().item() for _ in range(draws)])
     lines += [
         f"{len(batch)} corpus fakes (256x256 centre views, test+calib splits) flagged by the whole-image ensemble "
-        f"({int(detected.sum())}/{len(detected)} flagged); PGD {steps} steps, step eps/4, random start; "
+        f"({n_flagged}/{n_views} flagged); PGD {steps} steps, step eps/4, random start; "
         f"defence averaged over {draws} random draws. Detection of the clean fakes with the defence on: {clean_def:.2f}.", "",
         "| eps | attack success, no defence | attack success, randomized preprocessing (attack unaware) |",
         "|---|---|---|",
