@@ -24,10 +24,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from detect.base import ModelCard, Task
-from detect.models.trained import ProbeDetector, backbone_path, combined_sha256, load_backbone, read_head
+from detect.models.trained import BackboneFeatures, ProbeDetector, backbone_path, combined_sha256, load_backbone, read_head
 
 NAME = "effnet-lite0-face"
 VERSION = "1"
@@ -37,21 +36,12 @@ TAPS = (2, 4, 7, 10)  # MBConv blocks pooled (strides 4, 8, 16, 16); later block
 GRID = 3
 
 
-class GridFeatures(nn.Module):
+class GridFeatures(BackboneFeatures):
     """(N, 3, 224, 224) RGB in [0, 1] -> (N, D): per-cell mean and std of each tapped block on a GRID x GRID grid."""
 
-    def __init__(self, backbone: nn.Module):
-        super().__init__()
-        self.backbone = backbone
-        for parameter in self.backbone.parameters():
-            parameter.requires_grad_(False)
-
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        net = self.backbone
-        x = net._swish(net._bn0(net._conv_stem((batch * 255.0 - 127.0) / 128.0)))  # Lite models' input scaling
         pooled = []
-        for index, block in enumerate(net._blocks[: max(TAPS) + 1]):
-            x = block(x)
+        for index, x in self.block_outputs(batch, last=max(TAPS)):
             if index in TAPS:
                 x32 = x.float()
                 mean = F.adaptive_avg_pool2d(x32, GRID)

@@ -59,8 +59,8 @@ def load_backbone() -> nn.Module:
     return model.eval()
 
 
-class ProbeFeatures(nn.Module):
-    """(N, 3, 224, 224) RGB in [0, 1] -> (N, D) pooled multi-level features."""
+class BackboneFeatures(nn.Module):
+    """A frozen EfficientNet-Lite0 whose intermediate block outputs subclasses pool into features."""
 
     def __init__(self, backbone: nn.Module):
         super().__init__()
@@ -68,12 +68,22 @@ class ProbeFeatures(nn.Module):
         for parameter in self.backbone.parameters():
             parameter.requires_grad_(False)
 
-    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+    def block_outputs(self, batch: torch.Tensor, last: int | None = None):
+        """(index, output) of each MBConv block on (N, 3, 224, 224) RGB in [0, 1], up to block `last` (all when None)."""
         net = self.backbone
         x = net._swish(net._bn0(net._conv_stem((batch * 255.0 - 127.0) / 128.0)))  # Lite models' input scaling
-        pooled = []
-        for index, block in enumerate(net._blocks):
+        for index, block in enumerate(net._blocks if last is None else net._blocks[: last + 1]):
             x = block(x)
+            yield index, x
+
+
+class ProbeFeatures(BackboneFeatures):
+    """(N, 3, 224, 224) RGB in [0, 1] -> (N, D) pooled multi-level features."""
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        net = self.backbone
+        pooled = []
+        for index, x in self.block_outputs(batch):
             if index in TAPS:
                 flat = x.float().flatten(2)
                 pooled += [flat.mean(dim=2), flat.std(dim=2)]
@@ -85,7 +95,7 @@ class ProbeFeatures(nn.Module):
 class ProbeDetector(nn.Module):
     """`Detector`: frozen features, standardised, logistic head."""
 
-    def __init__(self, features: ProbeFeatures, head: dict[str, torch.Tensor], weights_sha256: str, card: ModelCard | None = None):
+    def __init__(self, features: BackboneFeatures, head: dict[str, torch.Tensor], weights_sha256: str, card: ModelCard | None = None):
         super().__init__()
         self.features = features
         self.register_buffer("mean", head["mean"].float())

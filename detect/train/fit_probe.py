@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from detect.models.trained import INPUT_SIZE, ProbeFeatures, load_backbone, save_head
+from detect.models.trained import INPUT_SIZE, BackboneFeatures, ProbeFeatures, load_backbone, save_head
 from detect.train.dataset import FAKE_MIX, ImagePools, fixed_set
 from detect.train.logistic import fit_logistic
 from detect.train.metrics import roc_auc
@@ -15,7 +15,7 @@ from detect.train.metrics import roc_auc
 L2_CHOICES = (1e-4, 1e-3, 1e-2)
 
 
-def extract(features: ProbeFeatures, tiles: torch.Tensor, device: torch.device, batch: int = 32) -> torch.Tensor:
+def extract(features: BackboneFeatures, tiles: torch.Tensor, device: torch.device, batch: int = 32) -> torch.Tensor:
     out = []
     with torch.inference_mode():
         for start in range(0, len(tiles), batch):
