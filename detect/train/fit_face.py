@@ -16,9 +16,8 @@ import torch
 from detect.models.face_probe import INPUT_SIZE, GridFeatures
 from detect.models.trained import load_backbone, save_head
 from detect.train.face_data import FacePools, fixed_face_set
-from detect.train.fit_probe import extract
+from detect.train.fit_probe import extract, fit_head
 from detect.train.logistic import fit_logistic
-from detect.train.metrics import roc_auc
 
 L2_CHOICES = (1e-2, 1e-1, 1.0)
 
@@ -37,15 +36,7 @@ def fit_face_probe(pools: FacePools, out: Path, count: int = 2400, seed: int = 0
     val_x, val_y = fixed_face_set(held_out, INPUT_SIZE, count // 4, seed=seed + 10_000)
     val_f = extract(features, val_x, device)
     log(f"features: {train_f.shape[1]}-d for {count}+{count // 4} crops in {time.monotonic() - started:.0f}s")
-    mean, std = train_f.mean(0), train_f.std(0).clamp_min(1e-6)
-    best = None
-    for l2 in L2_CHOICES:
-        coef, bias = fit_logistic((train_f - mean) / std, train_y, l2, balanced=True)
-        auc = roc_auc(val_y.numpy(), (((val_f - mean) / std) @ coef + bias).numpy())
-        log(f"l2 {l2:g}: AUC on self-blends of unseen faces {auc:.4f}")
-        if best is None or auc > best[0]:
-            best = (auc, l2)
-    auc, l2 = best
+    _, l2, auc = fit_head(train_f, train_y, val_f, val_y, log, L2_CHOICES, "AUC on self-blends of unseen faces")
     all_f, all_y = torch.cat([train_f, val_f]), torch.cat([train_y, val_y])
     mean, std = all_f.mean(0), all_f.std(0).clamp_min(1e-6)
     coef, bias = fit_logistic((all_f - mean) / std, all_y, l2, balanced=True)

@@ -35,21 +35,29 @@ def fit_probe(pools: ImagePools, out: Path, count: int = 2400, seed: int = 0, lo
     val_x, val_y = fixed_set(pools, INPUT_SIZE, count // 4, seed=seed + 10_000, kinds=FAKE_MIX)
     val_f = extract(features, val_x, device)
     log(f"features: {train_f.shape[1]}-d for {count}+{count // 4} tiles in {time.monotonic() - started:.0f}s")
-    head = fit_head(train_f, train_y, val_f, val_y, log)
+    head, l2, auc = fit_head(train_f, train_y, val_f, val_y, log)
+    log(f"chose l2 {l2:g} (AUC {auc:.4f})")
     return save_head(head, out)
 
 
-
-def fit_head(train_f: torch.Tensor, train_y: torch.Tensor, val_f: torch.Tensor, val_y: torch.Tensor, log=print) -> dict[str, torch.Tensor]:
-    """Standardisation + logistic regression; L2 picked by AUC on the validation features."""
+def fit_head(
+    train_f: torch.Tensor,
+    train_y: torch.Tensor,
+    val_f: torch.Tensor,
+    val_y: torch.Tensor,
+    log=print,
+    l2_choices: tuple[float, ...] = L2_CHOICES,
+    scored_on: str = "held-out synthetic AUC",
+) -> tuple[dict[str, torch.Tensor], float, float]:
+    """Standardisation + logistic regression on the training features; L2 picked by AUC on the
+    validation features. Returns (head, chosen L2, its validation AUC)."""
     mean, std = train_f.mean(0), train_f.std(0).clamp_min(1e-6)
     best = None
-    for l2 in L2_CHOICES:
+    for l2 in l2_choices:
         coef, bias = fit_logistic((train_f - mean) / std, train_y, l2, balanced=True)
         auc = roc_auc(val_y.numpy(), (((val_f - mean) / std) @ coef + bias).numpy())
-        log(f"l2 {l2:g}: held-out synthetic AUC {auc:.4f}")
+        log(f"l2 {l2:g}: {scored_on} {auc:.4f}")
         if best is None or auc > best[0]:
             best = (auc, l2, coef, bias)
     auc, l2, coef, bias = best
-    log(f"chose l2 {l2:g} (AUC {auc:.4f})")
-    return {"mean": mean, "std": std, "coef": coef, "bias": torch.tensor(bias)}
+    return {"mean": mean, "std": std, "coef": coef, "bias": torch.tensor(bias)}, l2, auc
