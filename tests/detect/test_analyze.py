@@ -9,22 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from detect.analyze import AnalysisError, Analyzer, decode_image
+from detect.analyze import AnalysisError, decode_image
 from detect.base import Label
-from detect.detectors import PUBLISHED, load_default_detectors
+from detect.detectors import PUBLISHED
 from detect.models.spectral import DEFAULT_WEIGHTS
 from detect.tiles import tile_grid, tiles, to_rgb_array
 from tests.detect.ens_helpers import CORPUS, needs_corpus, textured_image
 
 ALWAYS_LISTED = {"spectral", "effnet-lite0-probe", "corneal-highlights", *PUBLISHED}
-
-
-@pytest.fixture(scope="module")
-def analyzer(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PROVENANCE_HOME", str(tmp_path_factory.mktemp("home")))
-        patch.setenv("PROVENANCE_DEVICE", "cpu")
-        yield Analyzer(load_default_detectors())
 
 
 def test_tile_grid_spreads_tiles_edge_to_edge_without_overlap():

@@ -9,19 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from detect.analyze import Analyzer
 from detect.batch import decoded_stills
-from detect.detectors import load_default_detectors
 
 DATA = Path(__file__).resolve().parent / "data"
-
-
-@pytest.fixture(scope="module")
-def analyzer(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PROVENANCE_HOME", str(tmp_path_factory.mktemp("home")))
-        patch.setenv("PROVENANCE_DEVICE", "cpu")
-        yield Analyzer(load_default_detectors())
 
 
 @pytest.mark.slow
