@@ -32,19 +32,16 @@ def find_candidates(chain: ChainSession, ledger: Ledger, settings: Settings, med
     found = index.query_variants(phashes=hashes.phash_dihedral or (hashes.phash,), radius=settings.thresholds.phash)
     if pdqs:
         found += index.query_variants(pdqs=pdqs, radius=settings.thresholds.pdq_lookup_radius)
+    def score(c: Candidate) -> float:  # distance relative to its hash's threshold
+        return c.distance / max(1, settings.thresholds.phash if c.hash_kind == "phash" else settings.thresholds.pdq)
+
     for match in found:
-        radius = settings.thresholds.phash if match.hash_kind == "phash" else settings.thresholds.pdq
         if not match.key.startswith(prefix):
             continue
         token = "0x" + split_index_key(match.key)[2]
-        # Compare distances relative to each hash's threshold.
-        score = match.distance / radius
+        candidate = Candidate(token_id=token, found_by="perceptual", distance=match.distance, hash_kind=match.hash_kind)
         current = best.get(token)
-        if current is None or score < current.distance / _radius(settings, current.hash_kind):
-            best[token] = Candidate(token_id=token, found_by="perceptual", distance=match.distance, hash_kind=match.hash_kind)
-    ranked = sorted(best.values(), key=lambda c: (c.distance / _radius(settings, c.hash_kind), c.token_id))
+        if current is None or score(candidate) < score(current):
+            best[token] = candidate
+    ranked = sorted(best.values(), key=lambda c: (score(c), c.token_id))
     return ranked[:MAX_CANDIDATES]
-
-
-def _radius(settings: Settings, kind: str | None) -> int:
-    return max(1, settings.thresholds.phash if kind == "phash" else settings.thresholds.pdq)
