@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from detect.analyze import AnalysisError, _Decoded, decode_image
+from detect.device import uses_pinned_memory
 
 
 class _Stills(torch.utils.data.Dataset):
@@ -101,7 +102,7 @@ def decoded_stills(
         _Stills(paths, tile_sizes, find_faces=find_faces and workers > 0),
         batch_size=None,
         num_workers=workers,
-        pin_memory=device.type == "cuda",
+        pin_memory=uses_pinned_memory(device),
         prefetch_factor=2 if workers else None,
     )
     for index, rgb, tiles, faces, error in loader:
