@@ -121,16 +121,16 @@ def main() -> None:
     detector = MTCNN(device=device)
     paths = _images()
 
+    def score(faces) -> int:
+        """Crop and score one image's faces (the work after MTCNN); how many there were."""
+        if faces:
+            batch = _tensor([f.crop(256) for f in faces])
+            with torch.inference_mode(), autocast_context(device):
+                meso.score(to_device(batch, device))
+        return len(faces)
+
     def end_to_end() -> int:
-        faces_seen = 0
-        for path in paths:
-            faces = find_faces(Image.open(path), detector=detector)
-            if faces:
-                batch = _tensor([f.crop(256) for f in faces])
-                with torch.inference_mode(), autocast_context(device):
-                    meso.score(to_device(batch, device))
-            faces_seen += len(faces)
-        return faces_seen
+        return sum(score(find_faces(Image.open(path), detector=detector)) for path in paths)
 
     workers = min(2, os.cpu_count() or 1)
 
@@ -140,11 +140,7 @@ def main() -> None:
         faces_seen = 0
         for _index, decoded, _error in decoded_stills(paths, [], workers, device, find_faces=device.type == "cpu"):
             faces = decoded.faces if decoded.faces is not None else find_faces(Image.fromarray(decoded.rgb), detector=detector)
-            if faces:
-                batch = _tensor([f.crop(256) for f in faces])
-                with torch.inference_mode(), autocast_context(device):
-                    meso.score(to_device(batch, device))
-            faces_seen += len(faces)
+            faces_seen += score(faces)
         return faces_seen
 
     all_faces = [f for p in paths for f in find_faces(Image.open(p), detector=detector)]
