@@ -28,7 +28,7 @@ class ImagePools:
             for _, rgb, label in corpus_samples(corpus_split):
                 (fake if label else real).append(rgb)
         if len(real) < 2:
-            raise ValueError("need at least two real photos to train (see detect/model_cards/artefact_cnn.md)")
+            raise ValueError("need at least two real photos to train (see detect/model_cards/effnet_probe.md)")
         return cls(real=real, fake=fake)
 
 
