@@ -15,22 +15,6 @@ import torch
 _MATRIX_MAX = 2048
 
 
-def box_overlap(box: torch.Tensor, others: torch.Tensor, mode: str = "union") -> torch.Tensor:
-    """Overlap of one box with each of `others`: IoU ("union") or intersection over the smaller area ("min")."""
-    ix1 = torch.maximum(box[0], others[:, 0])
-    iy1 = torch.maximum(box[1], others[:, 1])
-    ix2 = torch.minimum(box[2], others[:, 2])
-    iy2 = torch.minimum(box[3], others[:, 3])
-    inter = (ix2 - ix1).clamp(min=0) * (iy2 - iy1).clamp(min=0)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    if mode == "min":
-        denom = torch.minimum(area, areas)
-    else:
-        denom = area + areas - inter
-    return inter / denom.clamp(min=1e-9)
-
-
 def _overlaps(b: np.ndarray, areas: np.ndarray, rows: np.ndarray | slice, cols: np.ndarray | slice, mode: str) -> np.ndarray:
     """Overlap of boxes b[rows] (as a column) with boxes b[cols] (as a row)."""
     r, c = b[rows], b[cols]

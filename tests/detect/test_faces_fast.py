@@ -21,7 +21,7 @@ from PIL import Image
 from detect.faces import find_faces
 from detect.faces.face import Face
 from detect.faces.mtcnn import _crop_windows, _windows_by_table, _windows_one_by_one
-from detect.faces.nms import box_overlap, nms
+from detect.faces.nms import nms
 
 DATA = Path(__file__).resolve().parent / "data"
 CORPUS = Path(__file__).resolve().parents[2] / "../shared/corpus"
@@ -72,6 +72,22 @@ def test_window_cutting_matches_the_plain_zero_pad_and_area_resize(size: int) ->
     torch.testing.assert_close(_crop_windows(pixels, boxes, size), expected, rtol=0, atol=1e-4)
 
 
+def _reference_overlap(box: torch.Tensor, others: torch.Tensor, mode: str = "union") -> torch.Tensor:
+    """The original torch overlap of one box with each of `others`: IoU ("union") or intersection over the smaller area ("min")."""
+    ix1 = torch.maximum(box[0], others[:, 0])
+    iy1 = torch.maximum(box[1], others[:, 1])
+    ix2 = torch.minimum(box[2], others[:, 2])
+    iy2 = torch.minimum(box[3], others[:, 3])
+    inter = (ix2 - ix1).clamp(min=0) * (iy2 - iy1).clamp(min=0)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    if mode == "min":
+        denom = torch.minimum(area, areas)
+    else:
+        denom = area + areas - inter
+    return inter / denom.clamp(min=1e-9)
+
+
 def _reference_nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, mode: str) -> list[int]:
     order = torch.argsort(scores, descending=True, stable=True)
     keep = []
@@ -79,7 +95,7 @@ def _reference_nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, 
         best = int(order[0])
         keep.append(best)
         rest = order[1:]
-        order = rest[box_overlap(boxes[best], boxes[rest], mode) <= threshold] if rest.numel() else rest
+        order = rest[_reference_overlap(boxes[best], boxes[rest], mode) <= threshold] if rest.numel() else rest
     return keep
 
 
