@@ -44,16 +44,13 @@ class _Builder:
         return node
 
     def empty_file(self) -> Node:
-        self.blocks += 1
         if self.profile.raw_leaves:
+            self.blocks += 1
             return hash_leaf(memoryview(b""), self.profile, self.sink)
-        return self._interior([])
+        return self.interior([])
 
     def interior(self, children: list[Node]) -> Node:
         self.blocks += 1
-        return self._interior(children)
-
-    def _interior(self, children: list[Node]) -> Node:
         file_size = sum(c.file_size for c in children)
         data = encode_unixfs_file(None, file_size, [c.file_size for c in children])
         links = [PbLink(c.cid.to_bytes(), "", c.tsize) for c in children]
