@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -106,7 +107,7 @@ def fit_stacking(rows: list[dict[str, float]], labels: list[int], config: Ensemb
     z = torch.tensor([[config.calibrations[n](row[n]) if n in row else 0.0 for n in names] for row in rows])
     coef, bias = fit_logistic(z, torch.tensor(labels, dtype=torch.float32), l2, balanced=True)
     weights = dict(config.weights) | {n: round(max(0.0, float(w)), 6) for n, w in zip(names, coef)}
-    return _replace(config, weights=weights, bias=round(bias, 6))
+    return replace(config, weights=weights, bias=round(bias, 6))
 
 
 def single(config: EnsembleConfig, name: str) -> EnsembleConfig:
@@ -116,14 +117,7 @@ def single(config: EnsembleConfig, name: str) -> EnsembleConfig:
     for other in config.weights:
         if other != name and config.weights[other] > 0:
             reasons[other] = f"the cross-validated rule on 'calib' keeps {name} alone"
-    return _replace(config, weights=weights, bias=0.0, reasons=reasons)
-
-
-def _replace(config: EnsembleConfig, **changes) -> EnsembleConfig:
-    fields = dict(calibrations=config.calibrations, weights=config.weights, bias=config.bias, threshold=config.threshold,
-                  low=config.low, high=config.high, default_weight=config.default_weight, fitted_on=config.fitted_on,
-                  rule=config.rule, reasons=config.reasons)
-    return EnsembleConfig(**(fields | changes))
+    return replace(config, weights=weights, bias=0.0, reasons=reasons)
 
 
 def candidates(config: EnsembleConfig) -> list[str]:
@@ -137,7 +131,7 @@ def apply_rule(rule: str, calibrated: EnsembleConfig, rows, labels, where) -> En
         name = rule.split(" ", 1)[1]
         if calibrated.weights.get(name, 0) > 0:
             return single(calibrated, name)
-        return _replace(calibrated, weights={n: 0.0 for n in calibrated.weights})
+        return replace(calibrated, weights={n: 0.0 for n in calibrated.weights})
     l2 = float(rule.split("=", 1)[1])
     calib = [i for i, split in enumerate(where) if split == "calib"]
     return fit_stacking([rows[i] for i in calib], [labels[i] for i in calib], calibrated, l2)
@@ -189,7 +183,7 @@ def write_fitted(rows, labels, where, out: Path, log=print) -> str:
         log(f"{rule}: leave-one-out on calib AUC {auc:.3f}, log-loss {loss:.3f}")
     config = apply_rule(best, fit_ensemble(rows, labels, note, usable_for_split(where)), rows, labels, where)
     summary = "; ".join(f"{rule} {auc:.3f}/{loss:.3f}" for rule, (auc, loss) in figures.items())
-    config = _replace(config, rule=f"{best} (chosen by leave-one-out AUC / log-loss on calib: {summary})")
+    config = replace(config, rule=f"{best} (chosen by leave-one-out AUC / log-loss on calib: {summary})")
     log(f"chose {best}; weights {dict(config.weights)}")
     for name, reason in sorted(config.reasons.items()):
         log(f"weight 0 for {name}: {reason}")
