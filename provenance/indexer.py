@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from .chain import ChainSession, OnChainLabel
+from .chain.registry import issued_certificate
 from .ipfs import raw_cid_from_sha256
 from .ledger import CertificateRow, Ledger
-from .records import index_hashes, index_key
+from .records import record_certificate
 
 CHUNK_BLOCKS = 5_000
 
@@ -81,17 +82,11 @@ def _apply(ledger: Ledger, s, chain_id: int, contract: str, event) -> str | None
         )
     )
     if event.name == "CertificateIssued":
-        digest = bytes(args["metadataDigest"])
-        values = dict(
-            chain_id=chain_id, contract=contract, content_sha256=content, metadata_digest=digest.hex(),
-            metadata_cid=raw_cid_from_sha256(digest), issuer=args["issuer"], owner=args["to"],
-            label=OnChainLabel(args["label"]).text, score_bps=args["scoreBps"], phash=f"{args['phash']:016x}",
-            pdq=bytes(args["pdq"]).hex(), issued_at=args["issuedAt"], revoked=False,
-            tx_hash=event.tx_hash, block_number=event.block_number,
+        record_certificate(
+            ledger, s, chain_id, contract, issued_certificate(args), tx_hash=event.tx_hash, block_number=event.block_number,
+            phash=f"{args['phash']:016x}", pdq=bytes(args["pdq"]).hex(),
         )
-        ledger.upsert_certificate(s, **values)
         s.flush()
-        index_hashes(s, index_key(chain_id, contract, content), values["phash"], values["pdq"])
         return content
     if row is None:
         return None

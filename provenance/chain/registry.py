@@ -250,7 +250,7 @@ class Registry:
             block_number=receipt["blockNumber"],
             gas_used=receipt["gasUsed"],
             token_ids=tuple(e["args"]["tokenId"] for e in issued),
-            issued=tuple(_issued_certificate(e["args"]) for e in issued),
+            issued=tuple(issued_certificate(e["args"]) for e in issued),
         )
 
     def mint_of(self, token_id: int, from_block: int = 0) -> tuple[str, int] | None:
@@ -322,7 +322,8 @@ class Registry:
         return TransactionFailed(f"{what} reverted: {name}({shown})", name, tuple(args.values()))
 
 
-def _issued_certificate(args) -> Certificate:
+def issued_certificate(args) -> Certificate:
+    """The certificate a CertificateIssued event's args describe, as minted."""
     return Certificate(
         token_id=args["tokenId"],
         content_hash=args["tokenId"].to_bytes(32, "big"),
