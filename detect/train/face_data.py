@@ -28,7 +28,6 @@ from detect.faces import Face, find_faces
 from detect.train import sbi, synth
 from detect.train.sources import corpus_samples, load_rgb
 
-MARGIN = 0.3  # as detect.analyze.FACE_MARGIN
 MIN_WORKING = 72  # smallest working resolution of a crop (pixels)
 
 
