@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import create_engine
 
 CORPUS = (Path(__file__).resolve().parents[2] / "../shared/corpus").resolve()
 
@@ -42,3 +45,27 @@ def corpus() -> Path:
 
 def corpus_images(corpus: Path) -> list[Path]:
     return sorted(p for p in (corpus / "images").rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """An empty ledger database: SQLite, and PostgreSQL if PROVENANCE_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield create_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+        return
+    url = os.environ.get("PROVENANCE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PROVENANCE_TEST_POSTGRES_URL not set")
+    # A schema of its own: migrations start from an empty database, and dropping
+    # the index tables in the shared one would leave a migrated ledger there
+    # (tests/pipeline/test_postgres.py) without them.
+    schema = f"hashing_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()

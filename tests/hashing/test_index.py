@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import random
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, func, select
 
 from provenance.hashing import HashingError
 from provenance.hashing.index import Match, NearDuplicateIndex, metadata, phash_table
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        yield create_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-        return
-    url = os.environ.get("PROVENANCE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PROVENANCE_TEST_POSTGRES_URL not set")
-    # A schema of its own: dropping the index tables in the shared one would
-    # leave a migrated ledger there (tests/pipeline/test_postgres.py) without them.
-    schema = f"index_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
 
 
 def _near(value: int, bits: int, flips: int, rng: random.Random) -> int:

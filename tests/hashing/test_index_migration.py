@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import random
-import uuid
 
-import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from provenance.hashing.index import Match, NearDuplicateIndex
 from provenance.ledger.migrate import alembic_config
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        yield create_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-        return
-    url = os.environ.get("PROVENANCE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PROVENANCE_TEST_POSTGRES_URL not set")
-    schema = f"migration_{uuid.uuid4().hex[:10]}"  # a schema of its own: migrations start from an empty database
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
 
 
 def _migrate(engine, revision: str, down: bool = False) -> None:
