@@ -249,11 +249,11 @@ class NearDuplicateIndex:
         with self.engine.connect() as conn:
             if probes is None:
                 found = _scan(conn, kind, table, values, radius)
-                return [Match(key, kind.name, min((v ^ stored).bit_count() for v in values)) for key, stored in found]
-            lookup = _LOOKUPS.get(conn.dialect.name, _lookup_portable)
-            if lookup is _lookup_postgresql and (conn.dialect.server_version_info or (0,)) < (14,):
-                lookup = _lookup_portable  # bit_count() came with PostgreSQL 14
-            found = lookup(conn, kind, table, probes, values, radius)
+            else:
+                lookup = _LOOKUPS.get(conn.dialect.name, _lookup_portable)
+                if lookup is _lookup_postgresql and (conn.dialect.server_version_info or (0,)) < (14,):
+                    lookup = _lookup_portable  # bit_count() came with PostgreSQL 14
+                found = lookup(conn, kind, table, probes, values, radius)
         return [Match(key, kind.name, min((v ^ stored).bit_count() for v in values)) for key, stored in found]
 
     def linear_scan(self, phash: str | None = None, pdq: str | None = None, radius: int = 0) -> list[Match]:
