@@ -159,13 +159,11 @@ def _flips_per_band(kind: _Kind, radius: int) -> list[int]:
 
 
 def _probe_values(kind: _Kind, values: Sequence[int], radius: int) -> list[list[int]]:
-    """Per band, the sorted distinct band values to look up for all `values` at once."""
+    """Per band, the sorted distinct band values to look up for all `values` at once.
+
+    Only called once `_index_pays`, which has checked the flips per band against `_MAX_FLIPS_PER_BAND`.
+    """
     flips = _flips_per_band(kind, radius)
-    if max(flips) > _MAX_FLIPS_PER_BAND:
-        raise HashingError(
-            f"radius {radius} is too wide for the {kind.name} index "
-            f"(at most {(_MAX_FLIPS_PER_BAND + 1) * kind.bands - 1} bits)"
-        )
     per_band: list[list[int]] = []
     all_bands = [_bands(v, kind) for v in values]
     for i, (width, band_flips) in enumerate(zip(kind.widths, flips, strict=True)):
