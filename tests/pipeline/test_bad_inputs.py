@@ -24,12 +24,12 @@ def _png_with_header(path, width, height):
     return path
 
 
-def _video(path, frames=30):
+def _video(path, frames=30, codec="mpeg4"):
     import av
     import numpy as np
 
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=10)
+        stream = out.add_stream(codec, rate=10)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for i in range(frames):
             img = np.full((48, 64, 3), i * 8 % 255, dtype=np.uint8)

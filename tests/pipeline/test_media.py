@@ -38,20 +38,7 @@ def test_gif_uses_first_frame(tmp_path):
 
 @pytest.mark.parametrize("container, mime", [("mp4", "video/mp4"), ("mov", "video/quicktime"), ("webm", "video/webm"), ("avi", "video/x-msvideo")])
 def test_videos_of_every_supported_container(tmp_path, container, mime):
-    import av
-    import numpy as np
-
-    path = tmp_path / f"clip.{container}"
-    codec = "libvpx" if container == "webm" else "mpeg4"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(40):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 6, dtype=np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    path = _video(tmp_path / f"clip.{container}", frames=40, codec="libvpx" if container == "webm" else "mpeg4")
     media = load_media(path)
     assert (media.kind, media.mime, media.width, media.height) == ("video", mime, 64, 48)
     assert media.frame_count == 40 and len(media.frames) == 16
