@@ -57,43 +57,36 @@ class GatewayFetcher:
         A gateway that sends bytes not matching the CID raises `BlockMismatch` at
         once: wrong data is a fault to report, not a reason to try elsewhere.
         """
-        return self._first(cid, lambda root, get_block: b"".join(iter_file(root, get_block)))
+        root = parse_cid(cid)
+        return self._first(root, lambda gateway: b"".join(iter_file(root, self._block_source(gateway, root))))
 
     def verify(self, cid: str) -> None:
         """Fetch the whole DAG under `cid` from the first gateway that has it, checking every block."""
+        root = parse_cid(cid)
 
-        def walk(root: Cid, get_block: GetBlock) -> None:
-            for _ in iter_dag(root, get_block):
+        def walk(gateway: str) -> None:
+            for _ in iter_dag(root, self._block_source(gateway, root)):
                 pass
 
-        self._first(cid, walk)
+        self._first(root, walk)
 
     def has(self, cid: str) -> bool:
         """Whether some gateway serves the root block (verified, like every block read here)."""
+        root = parse_cid(cid)
         try:
-            self._first_raw(parse_cid(cid))
+            self._first(root, lambda gateway: self._raw_block(gateway, root))
         except NotFound:
             return False
         return True
 
-    def _first_raw(self, root: Cid) -> bytes:
-        failures = []
-        for gateway in self.gateways:
-            try:
-                return self._raw_block(gateway, root)
-            except (NotFound, RemoteError, StoreUnavailable) as exc:
-                failures.append(str(exc))
-        raise NotFound(str(root), "any configured gateway: " + "; ".join(failures))
-
-    def _first(self, cid: str, use: Callable[[Cid, GetBlock], T]) -> T:
-        """`use(root, get_block)` with the blocks of the first gateway that can serve the DAG."""
-        root = parse_cid(cid)
+    def _first(self, root: Cid, use: Callable[[str], T]) -> T:
+        """`use(gateway)` for the first gateway that can serve `root`; NotFound listing every failure."""
         if not self.gateways:
             raise NotFound(str(root), "any gateway (none configured)")
         failures = []
         for gateway in self.gateways:
             try:
-                return use(root, self._block_source(gateway, root))
+                return use(gateway)
             except (NotFound, RemoteError, StoreUnavailable) as exc:
                 failures.append(str(exc))
         raise NotFound(str(root), "any configured gateway: " + "; ".join(failures))
