@@ -31,10 +31,6 @@ class PinSet:
         except OSError as exc:
             raise StoreUnavailable(f"pin folder {self.dir} cannot be read: {exc.strerror}") from None
 
-    def contains(self, cid: str) -> bool:
-        self._migrate()
-        return (self.dir / cid).is_file()
-
     def add(self, cids: list[str]) -> None:
         self._migrate()
         missing = [cid for cid in dict.fromkeys(cids) if not (self.dir / cid).is_file()]
