@@ -83,8 +83,8 @@ class GatewayFallbackStore:
             try:
                 return remote(cid)
             except NotFound as remote_exc:
-                local = repr(self.primary) if isinstance(local_exc, NotFound) else f"{self.primary!r} ({local_exc})"
-                raise NotFound(cid, f"{local} nor {remote_exc.where}") from None
+                primary = repr(self.primary) if isinstance(local_exc, NotFound) else f"{self.primary!r} ({local_exc})"
+                raise NotFound(cid, f"{primary} nor {remote_exc.where}") from None
 
 
 def primary_of(store: ContentStore) -> ContentStore:
