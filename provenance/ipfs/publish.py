@@ -43,7 +43,7 @@ class Publication:
         }
 
 
-def pinning_service(settings: Settings, **options) -> PinningService:
+def pinning_service(settings: Settings) -> PinningService:
     """The configured service; the token is read from settings (the environment), never echoed."""
     if not settings.pinning_service:
         raise NoPinningService(
@@ -52,7 +52,7 @@ def pinning_service(settings: Settings, **options) -> PinningService:
         )
     if not settings.pinning_token:
         raise NoPinningService(f"PROVENANCE_PINNING_TOKEN is not set (needed for {settings.pinning_service})")
-    return PinningService(settings.pinning_service, settings.pinning_token, **options)
+    return PinningService(settings.pinning_service, settings.pinning_token)
 
 
 def origins_of(store: ContentStore) -> tuple[tuple[str, ...], str]:
