@@ -265,13 +265,13 @@ def _check_ledger(settings: Settings, as_json: bool) -> bool:
     certificates = _ledger_certificates(settings)
     with _counter("checking certificates", len(certificates), not as_json) as progress:
         report = check_certificates(open_store(settings), certificates, progress)
-    problems = report.problems()
+    summary = report.to_dict()
+    problems = summary["problems"]
     lines = [
         f"{p['status']:8} {p['role']:8} {p['cid']}  certificate {p['content_sha256']}"
         + (f"  {p['detail']}" if p["detail"] else "")
         for p in problems
     ]
-    summary = report.to_dict()
     if not certificates:
         lines.append("no certificates in the ledger")
     else:
