@@ -184,7 +184,8 @@ class NearDuplicateIndex:
         if create_tables:
             metadata.create_all(engine, checkfirst=True)
 
-    def _rows(self, items: Iterable[tuple[str, str | None, str | None]]) -> Iterator[tuple[str, dict]]:
+    @staticmethod
+    def _rows(items: Iterable[tuple[str, str | None, str | None]]) -> Iterator[tuple[str, dict]]:
         for key, phash, pdq in items:
             if not isinstance(key, str) or not key:
                 raise HashingError(f"index key must be a non-empty string, got {key!r}")
@@ -427,4 +428,4 @@ def _keys(conn: Connection, kind: _Kind, table: Table, values: list[int]) -> lis
 
 def index_rows(key: str, phash: str | None, pdq: str | None) -> list[tuple[Table, dict]]:
     """The (table, row) pairs `add` inserts, for callers inserting inside their own transaction."""
-    return [(_TABLES[kind][1], row) for kind, row in NearDuplicateIndex._rows(None, [(key, phash, pdq)])]  # type: ignore[arg-type]
+    return [(_TABLES[kind][1], row) for kind, row in NearDuplicateIndex._rows([(key, phash, pdq)])]
