@@ -13,7 +13,7 @@ DEMO_HOME ?= $(CURDIR)/.demo-home
 
 setup: $(VENV)/.installed node_modules/.installed artifacts/.built
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml provenance/hashing/_pillow_lanczos.c
 	$(PYTHON) -m venv $(VENV)
 	# torch is pinned to 2.13.0 in pyproject: the CPU wheel on local disk.
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'

@@ -1,18 +1,18 @@
 """Batched pHash whose bits equal `imagehash.phash` (hash_size 8, highfreq_factor 4).
 
-Same steps as imagehash: Pillow's own `convert('L')`, Pillow's 8-bit LANCZOS
-resize to 32x32 (rebuilt exactly: banded float32 products on the CPU, see
-`lanczos_cpu`; dense torch matrix products on other devices, see
-`pil_lanczos`), a type-II DCT over both axes with `scipy.fftpack.dct` (run on
+Same steps as imagehash: Pillow's `convert('L')` and 8-bit LANCZOS resize to
+32x32, rebuilt exactly (on the CPU, a compiled kernel that reads Pillow's
+pixel memory and fuses both steps, see `lanczos_native`, or without it banded
+float32 products after Pillow's own convert, see `lanczos_cpu`; dense torch
+matrix products on other devices, see `pil_lanczos`), a type-II DCT over both axes with `scipy.fftpack.dct` (run on
 the whole batch at once; the 32x32 blocks are tiny, so keeping scipy keeps
 the floating-point bits identical on every device), and "coefficient >
 median" over the top-left 8x8 block.
 
-On the CPU, images are grouped by size, each group's planes are stacked so
-one set of matrix products serves many images, and the groups are spread over
-a few threads: Pillow's decode and convert, torch's products and numpy's
-element-wise passes release the GIL, so lazily opened images are also decoded
-in parallel.
+On the CPU the images are spread over a few threads: Pillow's decode, the
+compiled kernel (and the fallback's products) release the GIL, so lazily
+opened images are also decoded in parallel. The fallback groups images by
+size and stacks each group's planes, so one set of products serves many.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import scipy.fftpack
 import torch
 from PIL import Image
 
+from provenance.hashing import lanczos_native
 from provenance.hashing.dihedral import apply_to_arrays
 from provenance.hashing.lanczos_cpu import resize_stack
 from provenance.hashing.pil_lanczos import resize_gray
@@ -68,17 +69,20 @@ def _fill(target: torch.Tensor, plane: np.ndarray) -> None:
 
 
 def default_workers() -> int:
-    """Threads for the CPU path: the cores this process may use (at most `_MAX_WORKERS`) over torch's threads.
+    """Threads for the CPU path: the cores this process may use, at most `_MAX_WORKERS`.
 
-    The matrix products run in torch, which already spreads each one over
-    `torch.get_num_threads()` threads; more hashing threads than that would
-    oversubscribe the cores.
+    Without the compiled kernel the matrix products run in torch, which
+    already spreads each one over `torch.get_num_threads()` threads; more
+    hashing threads than cores over that would oversubscribe them.
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, _MAX_WORKERS) // torch.get_num_threads())
+    cores = min(cores, _MAX_WORKERS)
+    if lanczos_native.available():
+        return cores
+    return max(1, cores // torch.get_num_threads())
 
 
 def _size_groups(images: Sequence[Image.Image]) -> dict[tuple[int, int], list[int]]:
@@ -106,6 +110,32 @@ def _cpu_tasks(images: Sequence[Image.Image], workers: int) -> list[tuple[tuple[
 
 def _cpu_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
     """Stack of (N, 32, 32) uint8 blocks on the CPU, exactly Pillow's convert('L') + LANCZOS resize."""
+    if lanczos_native.available():
+        return _native_blocks(images, workers)
+    return _numpy_blocks(images, workers)
+
+
+def _native_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
+    """`_cpu_blocks` with the compiled kernel, in `workers` threads over runs of consecutive images."""
+    out = np.empty((len(images), _IMG_SIZE, _IMG_SIZE), dtype=np.uint8)
+    # Several runs per thread, so the last to finish is a short one.
+    step = max(1, math.ceil(len(images) / (workers * 4)))
+    runs = [range(first, min(first + step, len(images))) for first in range(0, len(images), step)]
+
+    def run(positions: range) -> None:
+        lanczos_native.resize_many(images[positions.start : positions.stop], (_IMG_SIZE, _IMG_SIZE), out[positions.start : positions.stop])
+
+    if workers > 1 and len(runs) > 1:
+        with ThreadPoolExecutor(max_workers=min(workers, len(runs))) as pool:
+            for _ in pool.map(run, runs):  # re-raises a worker's error here
+                pass
+    else:
+        run(range(len(images)))
+    return out
+
+
+def _numpy_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
+    """`_cpu_blocks` without the compiled kernel: same-size stacks of Pillow's 'L' planes, banded float32 products."""
     out = np.zeros((len(images), _IMG_SIZE, _IMG_SIZE), dtype=np.uint8)
 
     def run(task: tuple[tuple[int, int], list[int]]) -> None:

@@ -44,23 +44,42 @@ def _truncate(value: float) -> int:
 
 
 @lru_cache(maxsize=256)
-def lanczos_weights(in_size: int, out_size: int) -> np.ndarray:
-    """The (out_size, in_size) integer weight matrix Pillow uses for one axis, as float64."""
+def lanczos_kernel(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for one axis.
+
+    Returns `bounds` int32 (out_size, 2), each output's first input and input
+    count, and `weights` int32 (out_size, ksize), its integer weights scaled
+    by 2**22 (zero past the count), both read-only.
+    """
     scale = in_size / out_size
     filterscale = max(scale, 1.0)
     support = _LANCZOS_SUPPORT * filterscale
     inv = 1.0 / filterscale
-    matrix = np.zeros((out_size, in_size), dtype=np.float64)
+    ksize = math.ceil(support) * 2 + 1
+    bounds = np.zeros((out_size, 2), dtype=np.int32)
+    kernel = np.zeros((out_size, ksize), dtype=np.int32)
     for xx in range(out_size):
         center = (xx + 0.5) * scale
         xmin = max(_truncate(center - support + 0.5), 0)
-        xmax = min(_truncate(center + support + 0.5), in_size) - xmin
-        weights = [_lanczos((x + xmin - center + 0.5) * inv) for x in range(xmax)]
+        count = min(_truncate(center + support + 0.5), in_size) - xmin
+        weights = [_lanczos((x + xmin - center + 0.5) * inv) for x in range(count)]
         total = sum(weights)
         for x, w in enumerate(weights):
             k = w / total if total != 0.0 else w
-            fixed = _truncate((-0.5 if k < 0 else 0.5) + k * _SCALE)
-            matrix[xx, xmin + x] = fixed
+            kernel[xx, x] = _truncate((-0.5 if k < 0 else 0.5) + k * _SCALE)
+        bounds[xx] = (xmin, count)
+    bounds.setflags(write=False)
+    kernel.setflags(write=False)
+    return bounds, kernel
+
+
+@lru_cache(maxsize=256)
+def lanczos_weights(in_size: int, out_size: int) -> np.ndarray:
+    """The (out_size, in_size) integer weight matrix Pillow uses for one axis, as float64."""
+    bounds, kernel = lanczos_kernel(in_size, out_size)
+    matrix = np.zeros((out_size, in_size), dtype=np.float64)
+    for xx, (xmin, count) in enumerate(bounds.tolist()):
+        matrix[xx, xmin : xmin + count] = kernel[xx, :count]
     matrix.setflags(write=False)
     return matrix
 
