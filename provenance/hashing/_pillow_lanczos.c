@@ -12,13 +12,13 @@
  * Why the SIMD path is exact: Pillow's weights k are 22-bit integers, too
  * wide for 16-bit multiply-adds. Each is split as k = hi * 2**s + lo, with s
  * the smallest shift that fits every hi in int16 (|lo| <= 2**(s-1), small:
- * s is 7 at most). The products take only the hi
- * parts; since pixels are 0..255, the lo parts can move a sum by no more
- * than 255 times their negative or positive total (`slack`). Where both ends
- * of that interval round to the same output, that is the output; elsewhere
- * (a few per cent of outputs) the lo products are added exactly. Integer sums
- * wrap modulo 2**32, so every sum is exact whenever Pillow's own int32 sum
- * is. The portable path simply takes Pillow's int32 weights.
+ * s is 7 at most). The products take only the hi parts; since pixels are
+ * 0..255, the lo parts can move a sum by no more than 255 times their
+ * negative or positive total (`slack`). Where both ends of that interval
+ * round to the same output, that is the output; elsewhere (a few per cent of
+ * outputs) the lo products are added exactly. Integer sums wrap modulo 2**32,
+ * so every sum is exact whenever Pillow's own int32 sum is. The portable path
+ * simply takes Pillow's int32 weights.
  *
  * Why we read Pillow's struct: Image.getim() hands out a capsule on the
  * image's ImagingMemoryInstance, whose row pointers let us read any image,
@@ -64,8 +64,8 @@ typedef struct {
 
 static const char *CAPSULE_NAME = "Pillow Imaging";
 
-static inline uint8_t clip8(int64_t sum) {
-    int64_t value = sum >> PRECISION_BITS; /* arithmetic shift: floor, as Pillow's int shift */
+static inline uint8_t clip8(int32_t sum) {
+    int32_t value = sum >> PRECISION_BITS; /* arithmetic shift: floor, as Pillow's int shift */
     if (value < 0) return 0;
     if (value > 255) return 255;
     return (uint8_t)value;
@@ -112,29 +112,33 @@ typedef struct {
     uint8_t *out;
 } Job;
 
-static void horizontal_rows(const Job *job, int16_t *const *luma, int count_rows, uint8_t *dst, int dst_stride) {
+/* Horizontal outputs from_xx.. of each row, one at a time: the portable path, and the SIMD path's last outputs. */
+static void horizontal_outputs(const Job *job, int from_xx, int16_t *const *luma, int count_rows, uint8_t *dst, int dst_stride) {
     const Axis *h = &job->h;
-    for (int r = 0; r < count_rows; r++) {
-        for (int xx = 0; xx < job->out_w; xx++) {
-            int xmin = h->bounds[2 * xx], count = h->bounds[2 * xx + 1];
-            dst[(size_t)r * dst_stride + xx] = dot_exact(luma[r] + xmin, h->weights + (size_t)xx * h->ksize, count);
-        }
+    for (int xx = from_xx; xx < job->out_w; xx++) {
+        int xmin = h->bounds[2 * xx], count = h->bounds[2 * xx + 1];
+        const int32_t *k = h->weights + (size_t)xx * h->ksize;
+        for (int r = 0; r < count_rows; r++) dst[(size_t)r * dst_stride + xx] = dot_exact(luma[r] + xmin, k, count);
     }
 }
 
-static void vertical_pass(const Job *job, const uint8_t *temp, int temp_w, int first, int32_t *acc) {
-    for (int yy = 0; yy < job->out_h; yy++) {
-        int ymin = job->v_bounds[2 * yy] - first, count = job->v_bounds[2 * yy + 1];
-        const int32_t *k = job->v_weights + (size_t)yy * job->v_ksize;
-        for (int x = 0; x < temp_w; x++) acc[x] = HALF;
-        for (int y = 0; y < count; y++) {
-            const uint8_t *row = temp + (size_t)(ymin + y) * temp_w;
-            uint32_t weight = (uint32_t)k[y];
-            for (int x = 0; x < temp_w; x++) acc[x] = (int32_t)((uint32_t)acc[x] + row[x] * weight);
-        }
-        uint8_t *dst = job->out + (size_t)yy * temp_w;
-        for (int x = 0; x < temp_w; x++) dst[x] = clip8(acc[x]);
+static void horizontal_rows(const Job *job, int16_t *const *luma, int count_rows, uint8_t *dst, int dst_stride) {
+    horizontal_outputs(job, 0, luma, count_rows, dst, dst_stride);
+}
+
+/* Vertical outputs from_x.. of output row yy, one column at a time: the portable path, and the SIMD path's last columns. */
+static void vertical_columns(const Job *job, int yy, int from_x, const uint8_t *temp, int temp_w, int first) {
+    int ymin = job->v_bounds[2 * yy] - first, count = job->v_bounds[2 * yy + 1];
+    const int32_t *k = job->v_weights + (size_t)yy * job->v_ksize;
+    for (int x = from_x; x < temp_w; x++) {
+        uint32_t sum = HALF;
+        for (int y = 0; y < count; y++) sum += temp[(size_t)(ymin + y) * temp_w + x] * (uint32_t)k[y];
+        job->out[(size_t)yy * temp_w + x] = clip8((int32_t)sum);
     }
+}
+
+static void vertical_pass(const Job *job, const uint8_t *temp, int temp_w, int first) {
+    for (int yy = 0; yy < job->out_h; yy++) vertical_columns(job, yy, 0, temp, temp_w, first);
 }
 
 #ifdef HAVE_AVX2_PATH
@@ -239,21 +243,17 @@ __attribute__((target("avx2"))) static void horizontal_rows_avx2(const Job *job,
             for (int r = 0; r < ROWS; r++) sum[r] = _mm256_setzero_si256();
             for (int x = 0; x < count; x += 16) {
                 __m256i w = _mm256_loadu_si256((const __m256i *)(hi + x));
-                for (int r = 0; r < ROWS; r++) /* rows past count_rows read a zero row: cheaper than a branch */
+                for (int r = 0; r < ROWS; r++) /* rows past count_rows hold stale pixels, their sums unused: cheaper than a branch */
                     sum[r] = _mm256_add_epi32(sum[r], _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(luma[r] + xmin + x)), w));
             }
             for (int r = 0; r < ROWS; r++) acc[r][j] = sum[r];
         }
         for (int r = 0; r < count_rows; r++) finish8(h, xx, hsum8x8(acc[r]), luma[r], dst + (size_t)r * dst_stride);
     }
-    for (; xx < job->out_w; xx++) { /* an output width that is not a multiple of 8 */
-        int xmin = h->bounds[2 * xx], count = h->bounds[2 * xx + 1];
-        const int32_t *k = h->weights + (size_t)xx * h->ksize;
-        for (int r = 0; r < count_rows; r++) dst[(size_t)r * dst_stride + xx] = dot_exact(luma[r] + xmin, k, count);
-    }
+    horizontal_outputs(job, xx, luma, count_rows, dst, dst_stride); /* an output width that is not a multiple of 8 */
 }
 
-__attribute__((target("avx2"))) static void vertical_pass_avx2(const Job *job, const uint8_t *temp, int temp_w, int first, int32_t *acc) {
+__attribute__((target("avx2"))) static void vertical_pass_avx2(const Job *job, const uint8_t *temp, int temp_w, int first) {
     int vectors = temp_w / 8 * 8;
     for (int yy = 0; yy < job->out_h; yy++) {
         int ymin = job->v_bounds[2 * yy] - first, count = job->v_bounds[2 * yy + 1];
@@ -267,13 +267,8 @@ __attribute__((target("avx2"))) static void vertical_pass_avx2(const Job *job, c
             }
             store8_clipped(_mm256_srai_epi32(sum, PRECISION_BITS), dst + x);
         }
-        for (int x = vectors; x < temp_w; x++) {
-            uint32_t sum = HALF;
-            for (int y = 0; y < count; y++) sum += temp[(size_t)(ymin + y) * temp_w + x] * (uint32_t)k[y];
-            dst[x] = clip8((int32_t)sum);
-        }
+        vertical_columns(job, yy, vectors, temp, temp_w, first);
     }
-    (void)acc;
 }
 #endif
 
@@ -281,7 +276,7 @@ static int use_avx2 = 0;
 
 typedef void (*LumaFn)(const uint8_t *, int, int, int16_t *);
 typedef void (*HorizontalFn)(const Job *, int16_t *const *, int, uint8_t *, int);
-typedef void (*VerticalFn)(const Job *, const uint8_t *, int, int, int32_t *);
+typedef void (*VerticalFn)(const Job *, const uint8_t *, int, int);
 
 /* Returns 0, or -1 when out of memory. Runs without the GIL. */
 static int run_job(const Job *job) {
@@ -308,11 +303,9 @@ static int run_job(const Job *job) {
     size_t padded = ((size_t)in_w + 32 + 31) / 32 * 32;
     int16_t *luma_rows = aligned_alloc(64, ROWS * padded * sizeof(int16_t));
     uint8_t *temp = job->need_v ? malloc((size_t)rows * temp_w + 8) : job->out;
-    int32_t *acc = malloc(sizeof(int32_t) * (size_t)temp_w);
-    if (!luma_rows || !temp || !acc) {
+    if (!luma_rows || !temp) {
         free(luma_rows);
         if (job->need_v) free(temp);
-        free(acc);
         return -1;
     }
     memset(luma_rows, 0, ROWS * padded * sizeof(int16_t));
@@ -322,8 +315,6 @@ static int run_job(const Job *job) {
         int count_rows = rows - y < ROWS ? rows - y : ROWS;
         uint8_t *dst = temp + (size_t)y * temp_w;
         for (int r = 0; r < count_rows; r++) luma_fn((const uint8_t *)im->image[first + y + r], im->pixelsize, in_w, luma[r]);
-        if (count_rows < ROWS) /* the last rows: the SIMD path reads all ROWS, so clear the unused ones */
-            for (int r = count_rows; r < ROWS; r++) memset(luma[r], 0, padded * sizeof(int16_t));
         if (job->need_h) {
             horizontal_fn(job, luma, count_rows, dst, temp_w);
         } else {
@@ -332,11 +323,10 @@ static int run_job(const Job *job) {
         }
     }
     if (job->need_v) {
-        vertical_fn(job, temp, temp_w, first, acc);
+        vertical_fn(job, temp, temp_w, first);
         free(temp);
     }
     free(luma_rows);
-    free(acc);
     return 0;
 }
 

@@ -82,18 +82,9 @@ def axis(in_size: int, out_size: int) -> Axis:
     )
 
 
-def available() -> bool:
-    """Whether the compiled kernel is importable and reads this Pillow's images correctly."""
-    return _probe()
-
-
-def simd() -> bool:
-    """Whether the kernel runs its AVX2 path on this CPU (else its portable C path)."""
-    return available() and bool(_pillow_lanczos.simd)
-
-
 @lru_cache(maxsize=1)
-def _probe() -> bool:
+def available() -> bool:
+    """Whether the compiled kernel is importable and reads this Pillow's images correctly (probed once)."""
     if _pillow_lanczos is None:
         return False
     probe = Image.radial_gradient("L").resize((97, 61))
@@ -104,6 +95,11 @@ def _probe() -> bool:
     except ValueError:  # the kernel's field checks refused Pillow's struct
         return False
     return bool(np.array_equal(got, expected))
+
+
+def simd() -> bool:
+    """Whether the kernel runs its AVX2 path on this CPU (else its portable C path)."""
+    return available() and bool(_pillow_lanczos.simd)
 
 
 def resize_many(images: Sequence[Image.Image], size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:

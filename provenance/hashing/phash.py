@@ -4,10 +4,10 @@ Same steps as imagehash: Pillow's `convert('L')` and 8-bit LANCZOS resize to
 32x32, rebuilt exactly (on the CPU, a compiled kernel that reads Pillow's
 pixel memory and fuses both steps, see `lanczos_native`, or without it banded
 float32 products after Pillow's own convert, see `lanczos_cpu`; dense torch
-matrix products on other devices, see `pil_lanczos`), a type-II DCT over both axes with `scipy.fftpack.dct` (run on
-the whole batch at once; the 32x32 blocks are tiny, so keeping scipy keeps
-the floating-point bits identical on every device), and "coefficient >
-median" over the top-left 8x8 block.
+matrix products on other devices, see `pil_lanczos`), a type-II DCT over both
+axes with `scipy.fftpack.dct` (run on the whole batch at once; the 32x32
+blocks are tiny, so keeping scipy keeps the floating-point bits identical on
+every device), and "coefficient > median" over the top-left 8x8 block.
 
 On the CPU the images are spread over a few threads: Pillow's decode, the
 compiled kernel (and the fallback's products) release the GIL, so lazily
