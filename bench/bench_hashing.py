@@ -25,6 +25,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_report  # noqa: E402
+
 from provenance.hashing.pdq import pdq_hash  # noqa: E402
 from provenance.hashing import lanczos_native  # noqa: E402
 from provenance.hashing.phash import _bits_from_blocks, _numpy_blocks, default_workers, phash_batch  # noqa: E402
@@ -198,10 +200,7 @@ def main() -> None:
             "",
         ]
         lines += ["### PDQ (pdqhash package)", "", *bench_pdq(sets), ""]
-    lines.append(f"Load average at end {os.getloadavg()[0]:.1f}.")
-    text = "\n".join(lines) + "\n"
-    args.out.write_text(text)
-    print(text)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ from sqlalchemy import Engine, create_engine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_report  # noqa: E402
+
 from provenance.hashing.index import Match, NearDuplicateIndex  # noqa: E402
 from provenance.hashing.policy import DEFAULT_PHASH_THRESHOLD  # noqa: E402
 
@@ -183,10 +185,7 @@ def main() -> None:
         finally:
             with admin.begin() as conn:
                 conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    lines.append(f"Load average at end {os.getloadavg()[0]:.1f}.")
-    text = "\n".join(lines) + "\n"
-    args.out.write_text(text)
-    print(text)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

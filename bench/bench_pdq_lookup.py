@@ -32,6 +32,8 @@ from sqlalchemy import create_engine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_report  # noqa: E402
+
 from bench.robustness import run as robustness_run  # noqa: E402
 from provenance.hashing.index import PDQ, NearDuplicateIndex, _index_pays  # noqa: E402
 from provenance.hashing.policy import DEFAULT_PDQ_THRESHOLD, DEFAULT_PHASH_THRESHOLD  # noqa: E402
@@ -113,10 +115,7 @@ def main() -> None:
         rows, load = cost_rows(args.size, Path(tmp), rng)
     lines += [f"### Cost: SQLite file, {args.size:,} random PDQ hashes (loaded in {load:.0f} s), {QUERIES} files each", "", *rows, ""]
     lines += ["### Recall: edited copies found by the lookup (pHash or PDQ)", "", *recall_rows(), ""]
-    lines.append(f"Load average at end {os.getloadavg()[0]:.1f}.")
-    text = "\n".join(lines) + "\n"
-    args.out.write_text(text)
-    print(text)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,14 @@
+"""Writing a benchmark's results file: the machine's load at the end, then the text, also printed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_report(lines: list[str], out: Path) -> None:
+    # The load average goes last because other jobs share the machine: a high one explains noisy figures.
+    lines = [*lines, f"Load average at end {os.getloadavg()[0]:.1f}."]
+    text = "\n".join(lines) + "\n"
+    out.write_text(text)
+    print(text)
