@@ -31,6 +31,8 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,7 @@
 #define PRECISION_BITS 22
 #define HALF (1 << (PRECISION_BITS - 1))
 #define ROWS 4 /* rows whose horizontal products share each weight load */
+#define PIXELS_PER_THREAD (1 << 18) /* below this much work per extra thread, starting it costs more than it saves */
 
 /* Pillow 12's ImagingMemoryInstance, up to the fields used here. */
 typedef struct {
@@ -330,6 +333,67 @@ static int run_job(const Job *job) {
     return 0;
 }
 
+/* Jobs shared by the threads of one resize_many call, largest first, each taken once. */
+typedef struct {
+    Job **order;
+    Py_ssize_t count;
+    atomic_size_t next;
+    atomic_int failed;
+} Queue;
+
+static void *drain(void *arg) {
+    Queue *queue = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&queue->next, 1);
+        if (i >= (size_t)queue->count || atomic_load(&queue->failed)) return NULL;
+        if (run_job(queue->order[i]) != 0) atomic_store(&queue->failed, 1);
+    }
+}
+
+static size_t job_pixels(const Job *job) { return (size_t)job->image->xsize * job->image->ysize * job->image->pixelsize; }
+
+static int larger_first(const void *a, const void *b) {
+    size_t pa = job_pixels(*(Job *const *)a), pb = job_pixels(*(Job *const *)b);
+    return (pa < pb) - (pa > pb);
+}
+
+/*
+ * Runs every job on up to `threads` threads (this one included), no more
+ * than the work pays for; a thread that cannot be started leaves its share
+ * to the others. Returns 0, or -1 when some job ran out of memory. No GIL.
+ */
+static int run_jobs(Job *jobs, Py_ssize_t count, int threads) {
+    size_t pixels = 0;
+    for (Py_ssize_t i = 0; i < count; i++) pixels += job_pixels(&jobs[i]);
+    size_t useful = pixels / PIXELS_PER_THREAD + 1;
+    if ((size_t)threads > useful) threads = (int)useful;
+    if (threads > count) threads = (int)count;
+    if (threads <= 1) {
+        for (Py_ssize_t i = 0; i < count; i++)
+            if (run_job(&jobs[i]) != 0) return -1;
+        return 0;
+    }
+    Job **order = malloc(sizeof(Job *) * count);
+    pthread_t *helpers = malloc(sizeof(pthread_t) * (threads - 1));
+    if (!order || !helpers) {
+        free(order);
+        free(helpers);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) order[i] = &jobs[i];
+    qsort(order, count, sizeof(Job *), larger_first);
+    Queue queue = {.order = order, .count = count};
+    atomic_init(&queue.next, 0);
+    atomic_init(&queue.failed, 0);
+    int started = 0;
+    while (started < threads - 1 && pthread_create(&helpers[started], NULL, drain, &queue) == 0) started++;
+    drain(&queue);
+    for (int t = 0; t < started; t++) pthread_join(helpers[t], NULL);
+    free(helpers);
+    free(order);
+    return atomic_load(&queue.failed) ? -1 : 0;
+}
+
 static PillowImage *image_from(PyObject *capsule) {
     PillowImage *im = PyCapsule_GetPointer(capsule, CAPSULE_NAME);
     return im; /* NULL with an exception set when the capsule is not Pillow's */
@@ -404,15 +468,16 @@ fail:
 }
 
 /*
- * resize_many(items, out_w, out_h, out): each item's image into out[position],
- * `out` being (slots, out_h, out_w) bytes. The GIL is released once for all
- * items, so threads each running a list of images run in parallel.
+ * resize_many(items, out_w, out_h, out[, threads]): each item's image into
+ * out[position], `out` being (slots, out_h, out_w) bytes. The GIL is released
+ * once for all items, which up to `threads` native threads then share (so
+ * Python threads each running a list of images also run in parallel).
  */
 static PyObject *resize_many(PyObject *self, PyObject *args) {
     PyObject *items;
-    int out_w, out_h;
+    int out_w, out_h, threads = 1;
     Py_buffer out;
-    if (!PyArg_ParseTuple(args, "Oiiw*", &items, &out_w, &out_h, &out)) return NULL;
+    if (!PyArg_ParseTuple(args, "Oiiw*|i", &items, &out_w, &out_h, &out, &threads)) return NULL;
     PyObject *result = NULL;
     Job *jobs = NULL;
     Py_buffer *views = NULL;
@@ -439,7 +504,7 @@ static PyObject *resize_many(PyObject *self, PyObject *args) {
     }
     int status = 0;
     Py_BEGIN_ALLOW_THREADS;
-    for (Py_ssize_t i = 0; i < count && status == 0; i++) status = run_job(&jobs[i]);
+    status = run_jobs(jobs, count, threads);
     Py_END_ALLOW_THREADS;
     if (status != 0) {
         PyErr_NoMemory();

@@ -102,12 +102,16 @@ def simd() -> bool:
     return available() and bool(_pillow_lanczos.simd)
 
 
-def resize_many(images: Sequence[Image.Image], size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
+def resize_many(
+    images: Sequence[Image.Image], size: tuple[int, int], out: np.ndarray | None = None, threads: int = 1
+) -> np.ndarray:
     """`image.convert('L').resize(size, LANCZOS)` for each image, as (N, h, w) uint8, bit for bit.
 
-    Only after `available()` has said yes. Loads lazily opened images. The
-    kernel runs without the GIL, once for all the images, so threads each
-    given a list run in parallel.
+    Only after `available()` has said yes. Loads lazily opened images (here,
+    one after another). The kernel runs without the GIL, once for all the
+    images, on up to `threads` native threads (fewer when the images are too
+    small to repay starting one), so Python threads each given a list also
+    run in parallel.
     """
     out_w, out_h = size
     if out is None:
@@ -127,5 +131,5 @@ def resize_many(images: Sequence[Image.Image], size: tuple[int, int], out: np.nd
             + axis(source.width, out_w).horizontal
             + axis(source.height, out_h).vertical
         )
-    _pillow_lanczos.resize_many(items, out_w, out_h, out)
+    _pillow_lanczos.resize_many(items, out_w, out_h, out, max(1, threads))
     return out

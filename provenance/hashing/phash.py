@@ -9,10 +9,12 @@ axes with `scipy.fftpack.dct` (run on the whole batch at once; the 32x32
 blocks are tiny, so keeping scipy keeps the floating-point bits identical on
 every device), and "coefficient > median" over the top-left 8x8 block.
 
-On the CPU the images are spread over a few threads: Pillow's decode, the
-compiled kernel (and the fallback's products) release the GIL, so lazily
-opened images are also decoded in parallel. The fallback groups images by
-size and stacks each group's planes, so one set of products serves many.
+On the CPU the images are spread over a few threads: the compiled kernel
+shares decoded images among native threads; lazily opened images are
+decoded in Python threads (Pillow's decode, the kernel and the fallback's
+products release the GIL), so they are also decoded in parallel. The
+fallback groups images by size and stacks each group's planes, so one set
+of products serves many.
 """
 
 from __future__ import annotations
@@ -116,8 +118,18 @@ def _cpu_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
 
 
 def _native_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
-    """`_cpu_blocks` with the compiled kernel, in `workers` threads over runs of consecutive images."""
+    """`_cpu_blocks` with the compiled kernel on up to `workers` threads.
+
+    Decoded images go to the kernel in one call, which shares them among
+    native threads (a Python thread pool costs more to start than hashing a
+    hundred thumbnails takes). Images still to be decoded are split into
+    runs over Python threads instead, because Pillow decodes in the thread
+    that loads the image, and decoding is the larger part of their work.
+    """
     out = np.empty((len(images), _IMG_SIZE, _IMG_SIZE), dtype=np.uint8)
+    if workers == 1 or not any(_still_encoded(image) for image in images):
+        lanczos_native.resize_many(images, (_IMG_SIZE, _IMG_SIZE), out, threads=workers)
+        return out
     # Several runs per thread, so the last to finish is a short one.
     step = max(1, math.ceil(len(images) / (workers * 4)))
     runs = [range(first, min(first + step, len(images))) for first in range(0, len(images), step)]
@@ -125,13 +137,15 @@ def _native_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
     def run(positions: range) -> None:
         lanczos_native.resize_many(images[positions.start : positions.stop], (_IMG_SIZE, _IMG_SIZE), out[positions.start : positions.stop])
 
-    if workers > 1 and len(runs) > 1:
-        with ThreadPoolExecutor(max_workers=min(workers, len(runs))) as pool:
-            for _ in pool.map(run, runs):  # re-raises a worker's error here
-                pass
-    else:
-        run(range(len(images)))
+    with ThreadPoolExecutor(max_workers=min(workers, len(runs))) as pool:
+        for _ in pool.map(run, runs):  # re-raises a worker's error here
+            pass
     return out
+
+
+def _still_encoded(image: Image.Image) -> bool:
+    """Whether a lazily opened image has not been decoded yet (Pillow clears `tile` once it has)."""
+    return bool(getattr(image, "tile", None))
 
 
 def _numpy_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
@@ -185,7 +199,10 @@ def _bits_from_blocks(blocks: np.ndarray) -> np.ndarray:
     # transform is computed on its own, so dropping the others changes no bit.
     rows = np.ascontiguousarray(scipy.fftpack.dct(flat, axis=1)[:, :HASH_SIZE, :])
     low = scipy.fftpack.dct(rows, axis=2)[:, :, :HASH_SIZE].reshape(len(flat), -1)
-    median = np.median(low, axis=1, keepdims=True)
+    # np.median of 64 values, without its generic checks: the mean of the two middle ones.
+    middle = HASH_SIZE * HASH_SIZE // 2
+    pair = np.partition(low, (middle - 1, middle), axis=1)[:, middle - 1 : middle + 1]
+    median = (pair[:, :1] + pair[:, 1:]) / 2
     return (low > median).reshape(*blocks.shape[:-2], HASH_SIZE * HASH_SIZE)
 
 
@@ -208,8 +225,9 @@ def phash_batch(
     if not images:
         return []
     device = torch.device(device)
+    workers = default_workers() if workers is None else max(1, workers)
     if device.type == "cpu":
-        blocks = _cpu_blocks(images, default_workers() if workers is None else max(1, workers))
+        blocks = _cpu_blocks(images, workers)
     else:
         blocks = _torch_blocks(images, device)
     if dihedral:

@@ -124,3 +124,15 @@ def test_threads_and_the_numpy_fallback_agree(photo_images):
     one = _native_blocks(images, workers=1)
     assert np.array_equal(_native_blocks(images, workers=2), one)
     assert np.array_equal(_numpy_blocks(images, workers=1), one)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 16])
+def test_native_threads_give_the_same_blocks(threads):
+    """The kernel's own threads (more of them than images, too) take every image once, largest first."""
+    rng = np.random.default_rng(11)
+    # Enough pixels that the kernel starts its extra threads (it skips them for small work).
+    images = [_image(rng, size, mode, False) for size in ((700, 500), (33, 900), (1200, 64), (64, 64)) for mode in ("RGB", "L")]
+    one = lanczos_native.resize_many(images, (32, 32), threads=1)
+    assert np.array_equal(lanczos_native.resize_many(images, (32, 32), threads=threads), one)
+    expected = np.stack([np.asarray(image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)) for image in images])
+    assert np.array_equal(one, expected)
