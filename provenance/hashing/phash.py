@@ -130,12 +130,13 @@ def _native_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
     if workers == 1 or not any(_still_encoded(image) for image in images):
         lanczos_native.resize_many(images, (_IMG_SIZE, _IMG_SIZE), out, threads=workers)
         return out
-    # Several runs per thread, so the last to finish is a short one.
+    # Largest first and several runs per thread, so the last to finish is a short one.
+    order = sorted(range(len(images)), key=lambda position: -images[position].width * images[position].height)
     step = max(1, math.ceil(len(images) / (workers * 4)))
-    runs = [range(first, min(first + step, len(images))) for first in range(0, len(images), step)]
+    runs = [order[first : first + step] for first in range(0, len(order), step)]
 
-    def run(positions: range) -> None:
-        lanczos_native.resize_many(images[positions.start : positions.stop], (_IMG_SIZE, _IMG_SIZE), out[positions.start : positions.stop])
+    def run(positions: list[int]) -> None:
+        out[positions] = lanczos_native.resize_many([images[position] for position in positions], (_IMG_SIZE, _IMG_SIZE))
 
     with ThreadPoolExecutor(max_workers=min(workers, len(runs))) as pool:
         for _ in pool.map(run, runs):  # re-raises a worker's error here
