@@ -19,7 +19,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from detect.faces import Face, find_faces
+from detect.faces import Face
 
 # Up to this many frames we decode straight through, which gives exact frame
 # numbers; longer videos are sampled by seeking to timestamps.
@@ -176,32 +176,6 @@ def track_faces(detections: Sequence[tuple[int, Sequence[Face]]], max_shift: flo
 # ------------------------------------------------------------------ aggregation
 
 
-@dataclass(frozen=True)
-class FrameScore:
-    index: int
-    time: float
-    score: float  # highest face score in the frame
-    faces: int
-
-
-@dataclass(frozen=True)
-class VideoScore:
-    score: float  # probability that the video is manipulated, per the rule in the module docstring
-    frames: tuple[int, ...]  # the frames that drove the score, highest first
-    per_frame: tuple[FrameScore, ...]
-    tracks: int
-    sampled: int
-
-    def to_dict(self) -> dict:
-        return {
-            "score": self.score,
-            "frames": list(self.frames),
-            "per_frame": [{"frame": f.index, "time": round(f.time, 3), "score": f.score, "faces": f.faces} for f in self.per_frame],
-            "tracks": self.tracks,
-            "sampled": self.sampled,
-        }
-
-
 def aggregate(tracks: Sequence[Track], scores: dict[tuple[int, int], float], min_track: int = 2, top_frames: int = 3) -> tuple[float, tuple[int, ...]]:
     """Video score and driving frames from per-face scores keyed by (track id, frame index)."""
     long_enough = [t for t in tracks if len(t.faces) >= min_track] or list(tracks)
@@ -216,26 +190,8 @@ def aggregate(tracks: Sequence[Track], scores: dict[tuple[int, int], float], min
 FaceScorer = Callable[[Sequence[Face]], Sequence[float]]
 
 
-def score_video(
-    path: Path,
-    score_faces: FaceScorer,
-    count: int = 16,
-    finder: Callable[[Image.Image], list[Face]] = find_faces,
-) -> VideoScore | None:
-    """Sample, find and track faces, score every face once (batched), aggregate. None: no face in any frame."""
-    frames = sample_frames(path, count)
-    detections = [(frame.index, finder(frame.image)) for frame in frames]
-    tracks = track_faces(detections)
-    if not tracks:
-        return None
+def score_tracks(tracks: Sequence[Track], score_faces: FaceScorer) -> dict[tuple[int, int], float]:
+    """Every tracked face scored once, in one batch, keyed by (track id, frame index) as `aggregate` takes them."""
     keyed = [((t.id, index), face) for t in tracks for index, face in t.faces]
-    values = list(score_faces([face for _, face in keyed]))
-    scores = {key: float(v) for (key, _), v in zip(keyed, values)}
-    score, driving = aggregate(tracks, scores)
-    per_frame = []
-    times = {frame.index: frame.time for frame in frames}
-    for index, faces in detections:
-        frame_scores = [v for (tid, i), v in scores.items() if i == index]
-        if frame_scores:
-            per_frame.append(FrameScore(index, times[index], max(frame_scores), len(faces)))
-    return VideoScore(score, driving, tuple(per_frame), len(tracks), len(frames))
+    values = score_faces([face for _, face in keyed])
+    return {key: float(value) for (key, _), value in zip(keyed, values)}

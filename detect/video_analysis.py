@@ -38,7 +38,7 @@ TOP_FRAMES = 3
 def analyze_video(analyzer: "Analyzer", path: Path) -> VerdictReport:
     from detect.analyze import AnalysisError, _crop_tensor, _result, _skipped
     from detect.tiles import tiles, to_rgb_array
-    from detect.video import VideoError, aggregate, sample_frames, track_faces
+    from detect.video import VideoError, aggregate, sample_frames, score_tracks, track_faces
 
     try:
         frames = sample_frames(path, FRAMES)
@@ -76,12 +76,13 @@ def analyze_video(analyzer: "Analyzer", path: Path) -> VerdictReport:
             else:
                 results.append(_skipped(detector, detector.skip_reason([f for _, found in detections for f in found])))
         else:
-            keyed = [((t.id, index), face) for t in tracks for index, face in t.faces]
-            crops = torch.stack([_crop_tensor(face, detector.card.input_size[0]) for _, face in keyed])
-            values = analyzer.set.run(detector, crops).tolist()
-            score, _frames_used = aggregate(tracks, {key: v for (key, _), v in zip(keyed, values)})
+            size = detector.card.input_size[0]
+            scores = score_tracks(
+                tracks, lambda faces: analyzer.set.run(detector, torch.stack([_crop_tensor(face, size) for face in faces])).tolist()
+            )
+            score, _frames_used = aggregate(tracks, scores)
             results.append(_result(detector, score))
-            for ((_track, index), _face), value in zip(keyed, values):
+            for (_track, index), value in scores.items():
                 per = frame_scores[index]
                 per[detector.card.name] = max(value, per.get(detector.card.name, 0.0))
 

@@ -12,7 +12,7 @@ from PIL import Image
 from detect import video
 from detect.faces import find_faces
 from detect.faces.face import Face
-from detect.video import Track, VideoError, aggregate, probe, sample_frames, score_video, track_faces
+from detect.video import Track, VideoError, aggregate, probe, sample_frames, score_tracks, track_faces
 
 DATA = Path(__file__).resolve().parent / "data"
 CORPUS = Path(__file__).resolve().parents[2] / "../shared/corpus"
@@ -119,7 +119,7 @@ def test_aggregate_takes_the_worst_consistent_track_and_names_its_frames() -> No
     assert frames == (10, 20, 0)
 
 
-def test_score_video_end_to_end_names_the_frames_that_drove_it(clip) -> None:
+def test_tracked_faces_are_scored_in_one_batch_and_name_the_frames_that_drove_it(clip) -> None:
     # The real face finder runs on the decoded frames; the scorer reads where it
     # found the face, which drifts right, so later frames score higher.
     seen = []
@@ -128,18 +128,18 @@ def test_score_video_end_to_end_names_the_frames_that_drove_it(clip) -> None:
         seen.append(len(faces))
         return [float(face.box[0]) / 320 for face in faces]
 
-    result = score_video(clip, scorer, count=5)
-    assert result is not None
-    assert result.sampled == 5 and result.tracks == 1
+    frames = sample_frames(clip, 5)
+    tracks = track_faces([(frame.index, find_faces(frame.image)) for frame in frames])
+    assert len(tracks) == 1
+    scores = score_tracks(tracks, scorer)
     assert seen == [5]  # every face scored in one batch
-    assert [p.index for p in result.per_frame] == [0, 12, 24, 37, 49]
-    assert result.frames == (49, 37, 24)
-    expected = np.mean([p.score for p in result.per_frame])
-    assert result.score == pytest.approx(expected)
-    assert result.to_dict()["frames"] == [49, 37, 24]
+    assert sorted(index for _, index in scores) == [0, 12, 24, 37, 49]
+    score, driving = aggregate(tracks, scores)
+    assert driving == (49, 37, 24)
+    assert score == pytest.approx(np.mean(list(scores.values())))
 
 
-def test_video_without_faces_gives_none(tmp_path) -> None:
+def test_video_without_faces_has_no_tracks(tmp_path) -> None:
     path = tmp_path / "plain.mp4"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("mpeg4", rate=10)
@@ -149,7 +149,11 @@ def test_video_without_faces_gives_none(tmp_path) -> None:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    assert score_video(path, lambda faces: [0.5] * len(faces), count=5) is None
+    frames = sample_frames(path, 5)
+    assert len(frames) == 5
+    assert track_faces([(frame.index, find_faces(frame.image)) for frame in frames]) == []
+    with pytest.raises(ValueError, match="no face tracks"):
+        aggregate([], {})
 
 
 @pytest.mark.corpus
