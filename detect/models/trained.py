@@ -27,7 +27,7 @@ from torch import nn
 from detect.base import ModelCard, Task
 
 NAME = "effnet-lite0-probe"
-VERSION = "1"
+VERSION = "2"  # 2: enlarged real photos are no longer a fake trace in training (detect/train/synth.py)
 INPUT_SIZE = 224
 DEFAULT_HEAD = Path(__file__).resolve().parents[1] / "weights" / "effnet_probe_head.pt"
 TAPS = (2, 4, 7, 10, 14, 15)  # indices of MBConv blocks whose outputs are pooled

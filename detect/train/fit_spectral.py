@@ -12,6 +12,9 @@ from detect.train.dataset import ImagePools, fixed_set
 from detect.train.logistic import fit_logistic
 from detect.train.metrics import roc_auc
 
+# 2: trained without bilinear/bicubic enlargement as a fake trace (see detect/train/synth.py).
+VERSION = "2"
+
 SIZE = 256
 BINS = 64
 # Local edits (self-blends, splices) barely move a whole-tile spectrum; the
@@ -38,6 +41,7 @@ def fit_spectral(pools: ImagePools, out: Path, count: int = 4000, seed: int = 0,
         std=[round(v, 6) for v in std.tolist()],
         coef=[round(v, 6) for v in coef.tolist()],
         bias=round(bias, 6),
+        version=VERSION,
         trained_with=f"Fitted by `python -m detect.train spectral` on {count} tiles (seed {seed}).",
     )
     Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,12 @@ manipulated tile of the requested size (uint8 RGB). They imitate the traces
 that generators and editors leave, not any one generator:
 
 - `upsample_artefact`: content rebuilt from a low-resolution version by
-  nearest, bilinear, bicubic or transposed-convolution up-sampling followed by
-  a random smoothing filter, as in the decoders of GANs and latent diffusion.
+  nearest or transposed-convolution up-sampling followed by a random
+  smoothing filter, as in the decoders of GANs and latent diffusion. Not
+  bilinear or bicubic: that is how ordinary software enlarges real photos
+  and video, so `augment` gives it to both classes (`rescale`) instead.
+  (Version 1 of the probe took bilinear/bicubic enlargement as a fake trace
+  and flagged enlarged real photos: 0.71-1.0 at 2.7x.)
 - `self_blend`: a region of the photo replaced by a slightly altered copy of
   itself through a soft mask (Shiohara & Yamasaki's self-blended images,
   applied to any region, not only faces).
@@ -22,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageEnhance, ImageFilter
 
-_RESAMPLE = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+_ENLARGE = (Image.BILINEAR, Image.BICUBIC, Image.LANCZOS)  # what viewers, editors and video scalers use
 
 
 def random_crop(rng: np.random.Generator, rgb: np.ndarray, size: int) -> np.ndarray:
@@ -66,11 +70,10 @@ def upsample_artefact(rng: np.random.Generator, rgb: np.ndarray, size: int) -> n
     tile = random_crop(rng, rgb, size)
     factor = int(rng.choice([2, 2, 4, 8]))
     small = np.asarray(Image.fromarray(tile).resize((size // factor, size // factor), Image.BOX))
-    method = str(rng.choice(["nearest", "bilinear", "bicubic", "transposed", "transposed"]))
-    if method == "transposed":
+    if rng.random() < 0.6:
         out = _transposed_upsample(rng, small, factor, size)
     else:
-        out = np.asarray(Image.fromarray(small).resize((size, size), _RESAMPLE[method]))
+        out = np.asarray(Image.fromarray(small).resize((size, size), Image.NEAREST))
     if rng.random() < 0.7:
         out = _random_smoothing(rng, out)
     return out
@@ -139,13 +142,15 @@ def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
 
 
 def augment(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
-    """Post-processing both classes see (Wang et al.'s blur + JPEG, plus noise and flips).
+    """Post-processing both classes see (Wang et al.'s blur + JPEG, plus enlargement, noise and flips).
 
     Applied after the manipulation, so the model cannot use "was processed"
     as a cue; applied freshly to every sample (dynamic augmentation).
     """
     if rng.random() < 0.5:
         rgb = rgb[:, ::-1]
+    if rng.random() < 0.3:
+        rgb = rescale(rng, np.ascontiguousarray(rgb))
     if rng.random() < 0.2:
         rgb = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.5)))))
     if rng.random() < 0.15:
@@ -154,6 +159,16 @@ def augment(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
     if rng.random() < 0.5:
         rgb = jpeg(np.ascontiguousarray(rgb), int(rng.integers(60, 99)))
     return np.ascontiguousarray(rgb)
+
+
+def rescale(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
+    """The tile's centre enlarged back to full size by 1.2-3x, as a viewer or a video scaler would."""
+    height, width = rgb.shape[:2]
+    factor = rng.uniform(1.2, 3.0)
+    inner_h, inner_w = max(8, round(height / factor)), max(8, round(width / factor))
+    top, left = (height - inner_h) // 2, (width - inner_w) // 2
+    centre = Image.fromarray(rgb[top : top + inner_h, left : left + inner_w])
+    return np.asarray(centre.resize((width, height), _ENLARGE[int(rng.integers(len(_ENLARGE)))]))
 
 
 def downscaled_crop(rng: np.random.Generator, rgb: np.ndarray, size: int) -> np.ndarray:

@@ -37,17 +37,21 @@ def test_sheets_are_cut_into_disjoint_square_tiles():
     assert len({int(p[0, 0, 0]) for p in parts}) == 5
 
 
-def test_upsampling_removes_high_frequencies():
-    rng = np.random.default_rng(0)
+def test_upsampling_leaves_a_periodic_trace():
+    """Generator-style up-sampling (nearest or transposed convolution, by 2, 4 or 8) makes neighbour
+    differences depend on the column's phase modulo 8; a plain crop's do not."""
     photo = _photo(1, 256)
-    fake = synth.upsample_artefact(rng, photo, 128)
-    assert fake.shape == (128, 128, 3) and fake.dtype == np.uint8
 
-    def high_energy(tile):
-        gray = tile.astype(np.float64).mean(axis=2)
-        return np.abs(np.diff(gray, axis=1)).mean()
+    def periodicity(tile):
+        steps = np.abs(np.diff(tile.astype(np.float64).mean(axis=2), axis=1))[:, :120]
+        by_phase = steps.reshape(len(steps), -1, 8).mean(axis=(0, 1))
+        return by_phase.max() / max(by_phase.min(), 1e-9)
 
-    assert high_energy(fake) < high_energy(synth.random_crop(np.random.default_rng(0), photo, 128))
+    fakes = [synth.upsample_artefact(np.random.default_rng(seed), photo, 128) for seed in range(12)]
+    crops = [synth.random_crop(np.random.default_rng(seed), photo, 128) for seed in range(12)]
+    assert all(f.shape == (128, 128, 3) and f.dtype == np.uint8 for f in fakes)
+    assert sum(periodicity(f) > 1.2 for f in fakes) >= 10
+    assert all(periodicity(c) < 1.1 for c in crops)
 
 
 def test_self_blend_changes_pixels_inside_a_soft_region_only():
@@ -84,3 +88,16 @@ def test_metrics():
     assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
     assert roc_auc([1, 1], [0.2, 0.3]) != roc_auc([1, 1], [0.2, 0.3])  # NaN: one class only
     assert accuracy([0, 1, 1], [0.2, 0.6, 0.4], 0.5) == pytest.approx(2 / 3)
+
+
+def test_rescale_enlarges_the_centre_to_the_same_size():
+    rng = np.random.default_rng(4)
+    photo = _photo(3, 128)
+    out = synth.rescale(rng, photo)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+
+    def high_energy(tile):
+        return np.abs(np.diff(tile.astype(np.float64).mean(axis=2), axis=1)).mean()
+
+    # Enlarging spreads each source pixel over several: less energy between neighbours.
+    assert high_energy(out) < 0.8 * high_energy(photo)
