@@ -3,8 +3,12 @@
 Whole-image detectors look for high-frequency traces (resampling, generator
 upsampling, compression mismatches). Resizing the image to the model's input
 would wipe out exactly those traces and add interpolation artefacts of its
-own, so tiles are cut at native resolution; only images smaller than a tile
-are padded (reflect padding keeps the local statistics of the border).
+own, so tiles are cut at native resolution. Images smaller than a tile are
+enlarged until they fill one, as training enlarges small photos
+(`detect.train.synth.random_crop`), with enlargement a trace the detectors
+were taught to ignore (`synth.rescale`). Reflect padding, used before, put
+mirror images in the tile that no training tile had: a real photo reduced
+to 128 px scored 0.79 on average from the probe, 0.52 enlarged.
 """
 
 from __future__ import annotations
@@ -54,10 +58,16 @@ def tiles(rgb: np.ndarray, size: int, max_tiles: int) -> torch.Tensor:
     """Cut an (H, W, 3) uint8 image into a (T, 3, size, size) float batch in [0, 1]."""
     height, width = rgb.shape[:2]
     if height < size or width < size:
-        pad_h, pad_w = max(0, size - height), max(0, size - width)
-        mode = "reflect" if pad_h < height and pad_w < width else "edge"
-        rgb = np.pad(rgb, ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)), mode=mode)
+        rgb = _enlarged_to(rgb, size)
         height, width = rgb.shape[:2]
     corners = tile_grid(height, width, size, max_tiles)
     batch = np.stack([rgb[y : y + size, x : x + size] for y, x in corners])
     return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _enlarged_to(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The image enlarged (Lanczos, aspect kept) until its shorter side is `size`: what training does to small photos."""
+    height, width = rgb.shape[:2]
+    scale = size / min(height, width)
+    target = (max(size, round(width * scale)), max(size, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(target, Image.LANCZOS))
