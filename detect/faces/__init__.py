@@ -44,9 +44,12 @@ def find_faces(
     factor = max(rgb.width, rgb.height) / max_side
     searched = rgb
     if factor > 1:
-        searched = rgb.resize((round(rgb.width / factor), round(rgb.height / factor)), Image.Resampling.BOX)
+        size = (max(1, round(rgb.width / factor)), max(1, round(rgb.height / factor)))
+        searched = rgb.resize(size, Image.Resampling.BOX)
     else:
         factor = 1.0
+    if min(searched.size) < min_face:
+        return []  # no face of the smallest size searched fits (a thin strip, a tiny icon)
     found = detector.detect(searched, min_face=min_face)
     faces = []
     for box, score, points in zip(found.boxes, found.scores, found.landmarks):

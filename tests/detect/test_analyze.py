@@ -38,6 +38,12 @@ def test_tiles_keep_native_pixels_and_enlarge_small_images():
     batch = tiles(small, 128, 4)
     assert batch.shape == (1, 3, 128, 128)
     assert torch.equal(batch[0], torch.from_numpy(enlarged[:, 51:179].copy()).permute(2, 0, 1).float() / 255)
+    # A long thin strip: only the middle the tiles can cover is enlarged, not 5000 x 128 columns.
+    strip = np.asarray(textured_image(6, 300))[:1].repeat(17, axis=1)[:, :5000]
+    middle = np.asarray(Image.fromarray(np.ascontiguousarray(strip[:, 2498:2502])).resize((512, 128), Image.LANCZOS))
+    batch = tiles(strip, 128, 4)
+    assert batch.shape == (4, 3, 128, 128)
+    assert torch.equal(torch.cat(list(batch), dim=2), torch.from_numpy(middle.copy()).permute(2, 0, 1).float() / 255)
 
 
 def test_alpha_is_flattened_on_white():

@@ -143,3 +143,9 @@ def test_group_photo_has_several_separate_faces() -> None:
     for face in faces:
         assert face.landmarks[NOSE][1] < face.landmarks[MOUTH_LEFT][1] + 1
         assert face.landmarks[MOUTH_LEFT][0] < face.landmarks[MOUTH_RIGHT][0]
+
+
+@pytest.mark.parametrize("size", [(5000, 1), (1, 1), (11, 400)])
+def test_images_too_thin_for_any_face_have_none(size) -> None:
+    # A 5000x1 strip used to be reduced to zero rows before the search and raised.
+    assert find_faces(Image.new("RGB", size, (120, 90, 60))) == []
