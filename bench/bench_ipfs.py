@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from provenance.ipfs import ImportProfile  # noqa: E402
 from provenance.ipfs.importer import import_stream  # noqa: E402
-from provenance.ipfs.leaves import BATCH_CHUNKS, MAX_WORKERS, ParallelLeaves, _cpus, open_leaves  # noqa: E402
+from provenance.ipfs.leaves import BATCH_CHUNKS, MAX_WORKERS, _cpus, parallel_plan  # noqa: E402
 
 BASELINE = "hashlib sha256 (baseline)"
 
@@ -51,11 +51,13 @@ def importer(version: int, parallel: bool | None):
 
 
 def default_uses_workers(path: Path) -> bool:
-    """What the default mode would choose now (the load average moves during the run)."""
+    """What the default mode would choose now (the load average moves during the run).
+
+    Asked of `parallel_plan`, not by opening the leaves: a pool built here
+    would start hashing the file between timed runs.
+    """
     with open(path, "rb") as fh:
-        leaves = open_leaves(fh, ImportProfile.for_version(1), None)
-        leaves.close()
-    return isinstance(leaves, ParallelLeaves)
+        return parallel_plan(fh, ImportProfile.for_version(1)) is not None
 
 
 def measure(fn, path: Path) -> tuple[float, float]:

@@ -162,15 +162,28 @@ def open_leaves(
     `make --load-average` does it. True forces worker threads where they can
     be used, False never uses them.
     """
+    plan = parallel_plan(stream, profile, parallel)
+    if plan is None:
+        return SequentialLeaves(stream, profile, sink)
+    workers, size = plan
+    return ParallelLeaves(stream, size, profile, sink, workers)
+
+
+def parallel_plan(stream: BinaryIO, profile: ImportProfile, parallel: bool | None = None) -> tuple[int, int] | None:
+    """(worker threads, bytes left) if `open_leaves` would use worker threads now, else None.
+
+    Separate from `open_leaves` so that a caller can ask without starting a
+    pool, whose threads begin hashing the file as soon as it is built.
+    """
     workers = min(_cpus(), MAX_WORKERS)
     if parallel is False or workers < 2 or not hasattr(os, "preadv"):
-        return SequentialLeaves(stream, profile, sink)
+        return None
     if parallel is None and os.getloadavg()[0] > workers - 0.5:
-        return SequentialLeaves(stream, profile, sink)
+        return None
     size = _remaining_bytes(stream)
     if size is not None and size > profile.chunk_size * BATCH_CHUNKS:
-        return ParallelLeaves(stream, size, profile, sink, workers)
-    return SequentialLeaves(stream, profile, sink)
+        return workers, size
+    return None
 
 
 def _remaining_bytes(stream: BinaryIO) -> int | None:

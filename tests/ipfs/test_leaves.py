@@ -12,7 +12,7 @@ import pytest
 
 from provenance.ipfs import EmbeddedStore, ImportProfile, IpfsError
 from provenance.ipfs.importer import import_stream
-from provenance.ipfs.leaves import BATCH_CHUNKS, ParallelLeaves, SequentialLeaves, open_leaves
+from provenance.ipfs.leaves import BATCH_CHUNKS, ParallelLeaves, SequentialLeaves, open_leaves, parallel_plan
 from tests.ipfs.conftest import kubo_random_bytes, write_kubo_random
 
 CHUNK = 256 * 1024
@@ -130,3 +130,36 @@ def test_by_default_a_busy_machine_gets_the_calling_thread(tmp_path, monkeypatch
         leaves = open_leaves(stream, PROFILE, None, parallel=True)  # forced: load does not matter
         assert isinstance(leaves, ParallelLeaves)
         leaves.close()
+
+
+def test_the_plan_matches_what_open_leaves_builds(tmp_path, monkeypatch):
+    large = write_kubo_random(tmp_path / "large", 2 * BATCH + 1, "plan-large")
+    small = write_kubo_random(tmp_path / "small", BATCH + 1, "plan-small")  # one batch left after the seek
+    built = []
+    for load in (0.2, 1.7):
+        monkeypatch.setattr("provenance.ipfs.leaves.os.getloadavg", lambda load=load: (load, load, load))
+        for path in (large, small):
+            for parallel in (None, True, False):
+                with open(path, "rb") as stream:
+                    stream.seek(1)
+                    plan = parallel_plan(stream, PROFILE, parallel)
+                    leaves = open_leaves(stream, PROFILE, None, parallel)
+                    leaves.close()
+                assert (plan is not None) == isinstance(leaves, ParallelLeaves), (load, path.name, parallel)
+                if plan is not None:
+                    assert plan == (2, 2 * BATCH)  # from where the stream stands, not the whole file
+                built.append(plan is not None)
+    assert built.count(True) == 3  # large file: default when idle, forced when idle and when busy
+
+
+def test_the_benchmark_asks_for_the_default_mode_without_building_a_pool(tmp_path, monkeypatch):
+    from bench.bench_ipfs import default_uses_workers
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool was built between timed runs")
+
+    monkeypatch.setattr("provenance.ipfs.leaves.ThreadPoolExecutor", no_pool)
+    path = write_kubo_random(tmp_path / "large", 2 * BATCH, "bench")
+    assert default_uses_workers(path) is True
+    monkeypatch.setattr("provenance.ipfs.leaves.os.getloadavg", lambda: (1.7, 1.0, 1.0))
+    assert default_uses_workers(path) is False
