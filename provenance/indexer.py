@@ -76,18 +76,20 @@ def _apply(ledger: Ledger, s, chain_id: int, contract: str, event) -> str | None
     if "tokenId" not in args:
         return None
     content = f"{args['tokenId']:064x}"
-    row = s.scalar(
-        select(CertificateRow).where(
-            CertificateRow.chain_id == chain_id, CertificateRow.contract == contract, CertificateRow.content_sha256 == content
-        )
-    )
     if event.name == "CertificateIssued":
+        # Not looked up here: record_certificate finds the row itself (to insert or update it), at the same point
+        # of the transaction, so a lookup here would be a second query per mint whose answer goes unused.
         record_certificate(
             ledger, s, chain_id, contract, issued_certificate(args), tx_hash=event.tx_hash, block_number=event.block_number,
             phash=f"{args['phash']:016x}", pdq=bytes(args["pdq"]).hex(),
         )
         s.flush()
         return content
+    row = s.scalar(
+        select(CertificateRow).where(
+            CertificateRow.chain_id == chain_id, CertificateRow.contract == contract, CertificateRow.content_sha256 == content
+        )
+    )
     if row is None:
         return None
     if event.name == "CertificateRevoked":
