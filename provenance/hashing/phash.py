@@ -226,9 +226,8 @@ def phash_batch(
     if not images:
         return []
     device = torch.device(device)
-    workers = default_workers() if workers is None else max(1, workers)
     if device.type == "cpu":
-        blocks = _cpu_blocks(images, workers)
+        blocks = _cpu_blocks(images, default_workers() if workers is None else max(1, workers))
     else:
         blocks = _torch_blocks(images, device)
     if dihedral:
