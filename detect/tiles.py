@@ -14,6 +14,7 @@ to 128 px scored 0.79 on average from the probe, 0.52 enlarged.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 from PIL import Image
