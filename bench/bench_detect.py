@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import platform
 import sys
@@ -43,6 +42,7 @@ from detect.ensemble import EnsembleConfig  # noqa: E402
 from detect.tiles import tiles  # noqa: E402
 from detect.train.metrics import accuracy, roc_auc  # noqa: E402
 from detect.train.sbi import h264  # noqa: E402
+from detect.train.synth import jpeg  # noqa: E402
 from detect.train.sources import CORPUS, corpus_images, corpus_samples  # noqa: E402
 
 
@@ -111,13 +111,6 @@ def resized(rgb: np.ndarray, factor: float) -> np.ndarray:
     return np.asarray(small if factor < 1 else small.resize(image.size, Image.BICUBIC))
 
 
-def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
-    buffer.seek(0)
-    return np.asarray(Image.open(buffer).convert("RGB"))
-
-
 def _noisy(rgb: np.ndarray, sigma: float) -> np.ndarray:
     noise = np.random.default_rng(0).normal(0, sigma, rgb.shape)
     return np.clip(rgb + noise, 0, 255).astype(np.uint8)
@@ -131,8 +124,8 @@ BENIGN = {
     "enlarged 1.5x": lambda rgb: resized(rgb, 1.5),
     "enlarged 2x": lambda rgb: resized(rgb, 2.0),
     "enlarged 2.7x": lambda rgb: resized(rgb, 2.7),
-    "JPEG quality 75": lambda rgb: _jpeg(rgb, 75),
-    "JPEG quality 40": lambda rgb: _jpeg(rgb, 40),
+    "JPEG quality 75": lambda rgb: jpeg(rgb, 75),
+    "JPEG quality 40": lambda rgb: jpeg(rgb, 40),
     "H.264 CRF 28 (one frame)": lambda rgb: h264(rgb, 28),
     "Gaussian blur 1 px": lambda rgb: np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(1.0))),
     "unsharp mask": lambda rgb: np.asarray(Image.fromarray(rgb).filter(ImageFilter.UnsharpMask(2, 120, 2))),
