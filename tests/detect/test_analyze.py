@@ -141,28 +141,32 @@ def test_face_swap_crops_rank_above_real_crops(analyzer):
     reals = [meso(CORPUS / f"images/real/{n}") for n in ("meso_real00240.jpg", "meso_real00772.jpg")]
     assert sum(f > r for f in fakes for r in reals) >= 3, (fakes, reals)
 
+def _probe_mean_on_held_out_reals(analyzer, process) -> float:
+    """The shipped probe's mean score on the corpus's 'calib' + 'test' real photos after `process`."""
+    from detect.train.sources import corpus_samples
+
+    (probe,) = [d for d in analyzer.set.image if d.card.name == "effnet-lite0-probe"]
+    reals = [rgb for split in ("calib", "test") for _name, rgb, label in corpus_samples(split) if not label]
+    assert len(reals) >= 5
+    return float(np.mean([analyzer.set.run(probe, tiles(process(rgb), probe.card.input_size[0], 8)).mean() for rgb in reals]))
+
+
+def _reduced(rgb: np.ndarray, divisor: float) -> np.ndarray:
+    image = Image.fromarray(rgb)
+    return np.asarray(image.resize((round(image.width / divisor), round(image.height / divisor)), Image.LANCZOS))
+
+
 @pytest.mark.corpus
 @needs_corpus
 def test_enlarged_real_photos_do_not_read_as_manipulated(analyzer):
     """Bicubic enlargement (viewers, editors, video scalers) is not a generator trace: the shipped probe's mean
     score on the held-out real photos barely moves at 2.7x. Version 1 of the probe, which had learnt bilinear and
     bicubic up-sampling as fake, went from 0.49 to 0.93 here (bench/results/detect.md has both)."""
-    from detect.train.sources import corpus_samples
 
-    (probe,) = [d for d in analyzer.set.image if d.card.name == "effnet-lite0-probe"]
-    reals = [rgb for split in ("calib", "test") for _name, rgb, label in corpus_samples(split) if not label]
-    assert len(reals) >= 5
+    def enlarged(factor: float):
+        return lambda rgb: np.asarray(Image.fromarray(_reduced(rgb, factor)).resize(rgb.shape[1::-1], Image.BICUBIC))
 
-    def mean_score(factor: float) -> float:
-        scores = []
-        for rgb in reals:
-            image = Image.fromarray(rgb)
-            small = image.resize((round(image.width / factor), round(image.height / factor)), Image.LANCZOS)
-            batch = tiles(np.asarray(small.resize(image.size, Image.BICUBIC)), probe.card.input_size[0], 8)
-            scores.append(float(analyzer.set.run(probe, batch).mean()))
-        return float(np.mean(scores))
-
-    assert mean_score(2.7) - mean_score(1.0) < 0.15
+    assert _probe_mean_on_held_out_reals(analyzer, enlarged(2.7)) - _probe_mean_on_held_out_reals(analyzer, enlarged(1.0)) < 0.15
 
 
 @pytest.mark.corpus
@@ -170,13 +174,4 @@ def test_enlarged_real_photos_do_not_read_as_manipulated(analyzer):
 def test_small_real_photos_do_not_read_as_manipulated(analyzer):
     """A real photo reduced to thumbnail size is enlarged to fill a tile, as in training. Reflect-padding it
     instead (before) put mirror images in the tile, and the probe's mean on these photos went from 0.43 to 0.79."""
-    from detect.train.sources import corpus_samples
-
-    (probe,) = [d for d in analyzer.set.image if d.card.name == "effnet-lite0-probe"]
-    reals = [rgb for split in ("calib", "test") for _name, rgb, label in corpus_samples(split) if not label]
-    scores = []
-    for rgb in reals:
-        image = Image.fromarray(rgb)
-        small = np.asarray(image.resize((round(image.width / 4), round(image.height / 4)), Image.LANCZOS))
-        scores.append(float(analyzer.set.run(probe, tiles(small, probe.card.input_size[0], 8)).mean()))
-    assert np.mean(scores) < 0.65
+    assert _probe_mean_on_held_out_reals(analyzer, lambda rgb: _reduced(rgb, 4)) < 0.65
