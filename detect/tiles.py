@@ -4,9 +4,9 @@ Whole-image detectors look for high-frequency traces (resampling, generator
 upsampling, compression mismatches). Resizing the image to the model's input
 would wipe out exactly those traces and add interpolation artefacts of its
 own, so tiles are cut at native resolution. Images smaller than a tile are
-enlarged until they fill one, as training enlarges small photos
-(`detect.train.synth.random_crop`), with enlargement a trace the detectors
-were taught to ignore (`synth.rescale`). Reflect padding, used before, put
+enlarged until they fill one by `fill_tile`, which training uses on small
+photos too (`detect.train.synth.random_crop`); enlargement is a trace the
+detectors were taught to ignore (`synth.rescale`). Reflect padding, used before, put
 mirror images in the tile that no training tile had: a real photo reduced
 to 128 px scored 0.79 on average from the probe, 0.52 enlarged.
 """
@@ -60,24 +60,20 @@ def tiles(rgb: np.ndarray, size: int, max_tiles: int) -> torch.Tensor:
     """Cut an (H, W, 3) uint8 image into a (T, 3, size, size) float batch in [0, 1]."""
     height, width = rgb.shape[:2]
     if height < size or width < size:
-        rgb = _enlarged_to(rgb, size, max_tiles)
+        # Of a long thin strip only the middle that the tiles can cover is enlarged: all of a 5000x1
+        # strip enlarged 224 times over would take gigabytes for tiles that are never cut.
+        keep = math.ceil(max_tiles * min(height, width))
+        top, left = max(0, (height - keep) // 2), max(0, (width - keep) // 2)
+        rgb = fill_tile(rgb[top : top + keep, left : left + keep], size)
         height, width = rgb.shape[:2]
     corners = tile_grid(height, width, size, max_tiles)
     batch = np.stack([rgb[y : y + size, x : x + size] for y, x in corners])
     return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def _enlarged_to(rgb: np.ndarray, size: int, max_tiles: int) -> np.ndarray:
-    """The image enlarged (Lanczos, aspect kept) until its shorter side is `size`: what training does to small photos.
-
-    Of a long thin strip only the middle that `max_tiles` tiles can cover is kept: enlarging all of a
-    5000x1 strip 224 times over would take gigabytes for tiles that are never cut.
-    """
+def fill_tile(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The image enlarged (Lanczos, aspect kept) until its shorter side is `size`; training and inference both use it."""
     height, width = rgb.shape[:2]
     scale = size / min(height, width)
-    keep = math.ceil(size * max_tiles / scale)
-    top, left = max(0, (height - keep) // 2), max(0, (width - keep) // 2)
-    rgb = rgb[top : top + keep, left : left + keep]
-    height, width = rgb.shape[:2]
     target = (max(size, round(width * scale)), max(size, round(height * scale)))
     return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(target, Image.LANCZOS))

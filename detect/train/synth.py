@@ -26,15 +26,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageEnhance, ImageFilter
 
+from detect.tiles import fill_tile
+
 _ENLARGE = (Image.BILINEAR, Image.BICUBIC, Image.LANCZOS)  # what viewers, editors and video scalers use
 
 
 def random_crop(rng: np.random.Generator, rgb: np.ndarray, size: int) -> np.ndarray:
     height, width = rgb.shape[:2]
     if height < size or width < size:
-        scale = size / min(height, width)
-        image = Image.fromarray(rgb).resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.LANCZOS)
-        rgb = np.asarray(image)
+        rgb = fill_tile(rgb, size)
         height, width = rgb.shape[:2]
     y = int(rng.integers(0, height - size + 1))
     x = int(rng.integers(0, width - size + 1))
