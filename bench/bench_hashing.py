@@ -33,6 +33,7 @@ from provenance.hashing.phash import _bits_from_blocks, _numpy_blocks, default_w
 
 CORPUS = (ROOT / "../shared/corpus").resolve()
 ROUNDS = 9
+MIN_SAMPLE_S = 0.05  # each timed sample repeats its call until it lasts this long
 _SIDE = 32  # imagehash resizes to 32 x 32 before its DCT
 
 
@@ -54,6 +55,21 @@ def _time(fn) -> float:
     return time.perf_counter() - start
 
 
+def _time_each(fn, min_seconds: float = MIN_SAMPLE_S) -> float:
+    """Seconds per call of `fn`, over as many calls as fill `min_seconds`.
+
+    A batch of 20 photos hashes in a few milliseconds; one call that short is
+    at the mercy of a single scheduler tick on this shared machine.
+    """
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return elapsed / calls
+
+
 def _load(paths: list[Path]) -> list[Image.Image]:
     images = []
     for path in paths:
@@ -67,31 +83,60 @@ def _median_rate(count: int, times: list[float]) -> float:
     return count / statistics.median(times)
 
 
-def bench_phash(sets: dict[str, list[Path]], workers: int) -> list[str]:
-    """imagehash vs phash_batch on 1 and `workers` threads, decoding excluded and included, rounds interleaved."""
-    excluded = [
-        f"| images | n | imagehash img/s | batched, 1 thread img/s | ratio | batched, {workers} threads img/s | ratio |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    included = list(excluded)
+def _round_ratios(times: dict[str, list[float]], base: str, case: str) -> list[float]:
+    """Baseline time over case time, round by round: both were timed moments apart, so drifts in load cancel."""
+    return [reference / measured for reference, measured in zip(times[base], times[case])]
+
+
+def _ratio_cell(ratios: list[float]) -> str:
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.1f}-{max(ratios):.1f})"
+
+
+def bench_phash(sets: dict[str, list[Path]], workers: int, device: str | None) -> list[str]:
+    """imagehash vs phash_batch on 1 and `workers` threads (and `device`), decoding excluded and included, rounds interleaved."""
+    header = f"| images | n | imagehash img/s | batched, 1 thread img/s | ratio | batched, {workers} threads img/s | ratio |"
+    excluded = [header + (f" batched on {device} img/s | ratio |" if device else ""), "|---|---|---|---|---|---|---|" + ("---|---|" if device else "")]
+    included = [header, "|---|---|---|---|---|---|---|"]
     for label, paths in sets.items():
         images = _load(paths)
         assert [str(imagehash.phash(i)) for i in images] == [h[0] for h in phash_batch(images)]
-        times: dict[str, list[float]] = {key: [] for key in ("ref", "one", "many", "ref_io", "one_io", "many_io")}
-        for _ in range(ROUNDS):
-            times["ref"].append(_time(lambda: [str(imagehash.phash(i)) for i in images]))
-            times["one"].append(_time(lambda: phash_batch(images, workers=1)))
-            times["many"].append(_time(lambda: phash_batch(images, workers=workers)))
+        steps = {
+            "ref": lambda: [str(imagehash.phash(i)) for i in images],
+            "one": lambda: phash_batch(images, workers=1),
+            "many": lambda: phash_batch(images, workers=workers),
             # Decoding included: imagehash decodes each file in turn; phash_batch
             # gets lazily opened files and decodes them in its worker threads.
-            times["ref_io"].append(_time(lambda: [str(imagehash.phash(Image.open(p))) for p in paths]))
-            times["one_io"].append(_time(lambda: phash_batch([Image.open(p) for p in paths], workers=1)))
-            times["many_io"].append(_time(lambda: phash_batch([Image.open(p) for p in paths], workers=workers)))
+            "ref_io": lambda: [str(imagehash.phash(Image.open(p))) for p in paths],
+            "one_io": lambda: phash_batch([Image.open(p) for p in paths], workers=1),
+            "many_io": lambda: phash_batch([Image.open(p) for p in paths], workers=workers),
+        }
+        if device:
+            assert [h[0] for h in phash_batch(images, device=device)] == [h[0] for h in phash_batch(images)]
+            steps["gpu"] = lambda: phash_batch(images, device=device)
+        times: dict[str, list[float]] = {key: [] for key in steps}
+        for _ in range(ROUNDS):  # interleaved, so that load changes hit every column alike
+            for key, fn in steps.items():
+                times[key].append(_time_each(fn))
         rate = {key: _median_rate(len(paths), value) for key, value in times.items()}
         for table, suffix in ((excluded, ""), (included, "_io")):
-            ref, one, many = rate["ref" + suffix], rate["one" + suffix], rate["many" + suffix]
-            table.append(f"| {label} | {len(paths)} | {ref:.0f} | {one:.0f} | {one / ref:.2f}x | {many:.0f} | {many / ref:.2f}x |")
-    return ["Decoding excluded (images decoded beforehand):", "", *excluded, "", "Decoding included (from the files):", "", *included]
+            base = "ref" + suffix
+            cells = [f"| {label} | {len(paths)} | {rate[base]:.0f} "]
+            for case in ("one", "many") + (("gpu",) if device and not suffix else ()):
+                cells.append(f"| {rate[case + suffix]:.0f} | {_ratio_cell(_round_ratios(times, base, case + suffix))} ")
+            table.append("".join(cells) + "|")
+    return [
+        f"Ratio: the median over {ROUNDS} interleaved rounds of imagehash's time over the batched time in the same round "
+        "(lowest and highest round in brackets); each timed sample repeats its call for at least "
+        f"{MIN_SAMPLE_S * 1000:.0f} ms. Rates are medians over the rounds.",
+        "",
+        "Decoding excluded (images decoded beforehand):",
+        "",
+        *excluded,
+        "",
+        "Decoding included (from the files):",
+        "",
+        *included,
+    ]
 
 
 def bench_phash_sizes(workers: int) -> list[str]:
@@ -119,11 +164,12 @@ def bench_phash_sizes(workers: int) -> list[str]:
             times: dict[str, list[float]] = {key: [] for key in steps}
             for _ in range(ROUNDS):  # interleaved, so that load changes hit every column alike
                 for key, fn in steps.items():
-                    times[key].append(_time(fn))
+                    times[key].append(_time_each(fn))
             ref, convert, resize, one, many, numpy_path = (1e6 * statistics.median(times[key]) / count for key in steps)
+            ratio = {key: statistics.median(_round_ratios(times, "ref", key)) for key in ("one", "many", "numpy")}
             rows.append(
-                f"| {side} | {mode} | {count} | {ref:.0f} | {convert:.0f} | {resize:.0f} | {one:.0f} | {ref / one:.1f}x | "
-                f"{many:.0f} | {ref / many:.1f}x | {numpy_path:.0f} | {ref / numpy_path:.1f}x |"
+                f"| {side} | {mode} | {count} | {ref:.0f} | {convert:.0f} | {resize:.0f} | {one:.0f} | {ratio['one']:.1f}x | "
+                f"{many:.0f} | {ratio['many']:.1f}x | {numpy_path:.0f} | {ratio['numpy']:.1f}x |"
             )
     return rows
 
@@ -150,7 +196,7 @@ PHASH_NOTES = [
     "",
     "Limits: with one thread, RGB photos from about 256 px up level off near 8-9x, because the kernel "
     "must read Pillow's 4 bytes per pixel (Pillow's own `convert('L')` reads the same bytes, column 5); "
-    "grayscale images, a quarter of the bytes, reach 10-14x. With decoding included the decoder dominates "
+    "grayscale images, a quarter of the bytes, go further (the L rows). With decoding included the decoder dominates "
     "both sides (imagehash's whole hash of a decoded image costs less than decoding it), so no hashing "
     "speed-up lifts that ratio much above 2x per core: matching imagehash's bits means decoding every "
     "pixel exactly as Pillow does (no reduced-size JPEG decoding).",
@@ -173,18 +219,25 @@ def _cpu_path() -> str:
     return "no compiled kernel: banded float32 products"
 
 
+def _devices(device: str | None) -> str:
+    if device:
+        return f"CPU and {torch.cuda.get_device_name(0)} (the CUDA column: torch path, DCT on the CPU)"
+    return "CPU only (no CUDA device on this machine)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/hashing_speed.md")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (oversubscribed OpenMP threads stall badly)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else None
     lines = [
         "## Perceptual hashing speed",
         "",
         f"Command: `python bench/bench_hashing.py --threads {args.threads}`",
         "",
-        f"CPU only (no GPU lent to this task), torch {torch.__version__} with {torch.get_num_threads()} threads, "
+        f"{_devices(device)}, torch {torch.__version__} with {torch.get_num_threads()} threads, "
         f"{os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.1f}. pHash bits checked equal to imagehash first.",
         "",
     ]
@@ -195,7 +248,7 @@ def main() -> None:
         lines += [
             f"### pHash: provenance.hashing ({_cpu_path()} on CPU, torch on CUDA; batched DCT) vs imagehash.phash",
             "",
-            *bench_phash(sets, workers),
+            *bench_phash(sets, workers, device),
             "",
             "### pHash per image side (corpus photos resized to side x side; decoding excluded)",
             "",
