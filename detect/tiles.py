@@ -17,16 +17,44 @@ import math
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
+_ORIENTATION = 0x0112  # EXIF tag: how a viewer must turn the stored pixels
 
 def to_rgb_array(image: Image.Image) -> np.ndarray:
-    """Decode a PIL image to an (H, W, 3) uint8 RGB array (alpha dropped on white)."""
+    """Decode a PIL image to an (H, W, 3) uint8 RGB array, upright as a viewer shows it (alpha dropped on white)."""
+    image = _eight_bit(upright(image))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
     return np.array(image.convert("RGB"), dtype=np.uint8)
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says: phones store portraits sideways, and MTCNN finds upright faces."""
+    if image.getexif().get(_ORIENTATION, 1) in range(2, 9):
+        return ImageOps.exif_transpose(image)
+    return image
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit and float grey images scaled to 0..255; Pillow's convert('RGB') clips them, leaving a 16-bit scan white."""
+    if image.mode.startswith("I;16"):
+        return Image.fromarray((np.asarray(image).astype(np.uint32) >> 8).astype(np.uint8), "L")
+    if image.mode == "I":
+        values = np.asarray(image).astype(np.int64)
+        top = int(values.max(initial=0))
+        if top <= 255:
+            return image  # 8-bit values stored wide: convert keeps them
+        scale = 255 / (65535 if top <= 65535 else top)
+        return Image.fromarray(np.clip(values * scale + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "F":
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        if values.max(initial=0.0) <= 1.0:  # the usual 0..1 range of float images
+            values = values * 255
+        return Image.fromarray(np.clip(values + 0.5, 0, 255).astype(np.uint8), "L")
+    return image
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:

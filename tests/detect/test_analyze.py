@@ -52,6 +52,43 @@ def test_alpha_is_flattened_on_white():
     assert to_rgb_array(Image.new("L", (2, 2), 7)).shape == (2, 2, 3)
 
 
+def test_sixteen_bit_and_float_grey_images_keep_their_tones(tmp_path):
+    """Pillow's convert('RGB') clips 16-bit grey at 255: a 16-bit scan would be scored as a white page."""
+    grey = np.asarray(textured_image(8, 64).convert("L"))
+    path = tmp_path / "scan16.png"
+    Image.fromarray(grey.astype(np.uint16) * 257).save(path)  # 0..255 stretched to 0..65535
+    with Image.open(path) as opened:
+        assert opened.mode.startswith("I;16")  # what Pillow makes of a 16-bit grey PNG
+    expected = np.repeat(grey[..., None], 3, axis=2)
+    assert np.array_equal(decode_image(path).rgb, expected)
+    assert np.array_equal(to_rgb_array(Image.fromarray(grey.astype(np.int32) * 257, "I")), expected)
+    assert np.array_equal(to_rgb_array(Image.fromarray(grey.astype(np.float32) / 255, "F")), expected)
+    assert np.array_equal(to_rgb_array(Image.fromarray(grey.astype(np.int32), "I")), expected)  # 8-bit values held wide
+
+
+def test_exif_orientation_is_applied_before_scoring(tmp_path):
+    """A phone portrait is stored sideways with an orientation tag; detectors must see it upright."""
+    upright = textured_image(9, 48).crop((0, 0, 48, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise
+    path = tmp_path / "portrait.png"
+    upright.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif)
+    decoded = decode_image(path).rgb
+    assert decoded.shape == (30, 48, 3)
+    assert np.array_equal(decoded, np.asarray(upright))
+
+
+@pytest.mark.corpus
+@needs_corpus
+def test_faces_in_a_sideways_stored_portrait_are_found(analyzer, tmp_path):
+    photo = Image.open(CORPUS / "images/real/obama.jpg").convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    photo.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif, quality=95)
+    assert analyzer.analyze_file(path).faces == analyzer.analyze_image(photo).faces == 1
+
+
 def test_report_lists_every_detector_with_score_or_reason(analyzer):
     report = analyzer.analyze_image(textured_image(6, 400))
     names = [d.name for d in report.detectors]
