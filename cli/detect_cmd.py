@@ -64,18 +64,33 @@ app.command()(detect_command)
 
 
 def _print_table(entries: list[dict]) -> None:
+    # A detector skipped for the same reason on every file (weights not
+    # installed) is said once under the table, not repeated in every row.
+    common = _skipped_everywhere([entry for entry in entries if "error" not in entry])
     table = Table("file", "label", "score", "threshold", "faces", "detectors")
     for entry in entries:
         if "error" in entry:
             table.add_row(entry["file"], "[red]error[/red]", "", "", "", entry["error"])
             continue
-        parts = [
-            f"{d['name']}=skipped ({d['reason']})" if d.get("skipped") else f"{d['name']}={d['score']:.3f}"
-            for d in entry["detectors"]
-        ]
+        parts = [_detector_cell(d) for d in entry["detectors"] if (d["name"], d.get("reason")) not in common]
         if entry.get("frames"):
             parts.append(f"frames {', '.join(map(str, entry['frames']))}")
         table.add_row(entry["file"], entry["label"], f"{entry['score']:.3f}", f"{entry['threshold']:.2f}",
                       str(entry["faces"]), "\n".join(parts))
     # Piped output is not wrapped at 80 columns: file paths stay on one line for grep.
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    console.print(table)
+    for name, reason in sorted(common):
+        console.print(f"{name}: skipped ({reason})", markup=False, highlight=False)
+
+
+def _detector_cell(detector: dict) -> str:
+    if detector.get("skipped"):
+        return f"{detector['name']}=skipped ({detector['reason']})"
+    return f"{detector['name']}={detector['score']:.3f}"
+
+
+def _skipped_everywhere(scored: list[dict]) -> set[tuple[str, str]]:
+    """(name, reason) of the detectors every scored file skipped for that same reason."""
+    sets = [{(d["name"], d["reason"]) for d in entry["detectors"] if d.get("skipped")} for entry in scored]
+    return set.intersection(*sets) if sets else set()

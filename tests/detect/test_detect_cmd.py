@@ -46,3 +46,16 @@ def test_table_output_and_success_exit(env):
     result = CliRunner().invoke(app, [str(good)])
     assert result.exit_code == 0, result.output
     assert "good.png" in result.stdout and "spectral=" in result.stdout
+
+
+def test_table_names_a_detector_skipped_on_every_file_once(env):
+    paths = []
+    for seed in (22, 23):
+        paths.append(env / f"image{seed}.png")
+        textured_image(seed, 256).save(paths[-1])
+    result = CliRunner().invoke(app, [str(p) for p in paths])
+    assert result.exit_code == 0, result.output
+    # No weights for CNNDetection are installed here: one line under the table says so, not one per row.
+    lines = [line for line in result.stdout.splitlines() if "cnndetection" in line]
+    assert len(lines) == 1 and lines[0].startswith("cnndetection: skipped (cnndetection weights not installed"), lines
+    assert result.stdout.count("spectral=") == 2
