@@ -7,8 +7,8 @@
    used for training or calibration) and on all still images (which include
    the splits the models were fitted on, so they flatter the fitted parts).
    Also the same held-out stills after ordinary processing (resizing, JPEG,
-   one H.264 frame, blur, sharpening, contrast, noise): real photos must not
-   start to read as manipulated.
+   one H.264 frame, quarter and half turns, blur, sharpening, contrast,
+   noise): real photos must not start to read as manipulated.
 2. Throughput: end-to-end files/s (decode in workers, tiles, faces, every
    detector, fusion) against model-forward-only files/s on the same inputs,
    same device, same run.
@@ -41,7 +41,7 @@ from detect.analyze import Analyzer, _Decoded  # noqa: E402
 from detect.ensemble import EnsembleConfig  # noqa: E402
 from detect.tiles import tiles  # noqa: E402
 from detect.train.metrics import accuracy, roc_auc  # noqa: E402
-from detect.train.sbi import h264  # noqa: E402
+from detect.train.synth import h264  # noqa: E402
 from detect.train.synth import jpeg  # noqa: E402
 from detect.train.sources import CORPUS, corpus_images, corpus_samples  # noqa: E402
 
@@ -124,6 +124,8 @@ BENIGN = {
     "enlarged 1.5x": lambda rgb: resized(rgb, 1.5),
     "enlarged 2x": lambda rgb: resized(rgb, 2.0),
     "enlarged 2.7x": lambda rgb: resized(rgb, 2.7),
+    "turned 90 degrees": lambda rgb: np.ascontiguousarray(np.rot90(rgb, -1)),
+    "turned 180 degrees": lambda rgb: np.ascontiguousarray(np.rot90(rgb, 2)),
     "JPEG quality 75": lambda rgb: jpeg(rgb, 75),
     "JPEG quality 40": lambda rgb: jpeg(rgb, 40),
     "H.264 CRF 28 (one frame)": lambda rgb: h264(rgb, 28),

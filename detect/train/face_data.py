@@ -87,7 +87,7 @@ def _compress(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
     if choice < 0.35:
         return synth.jpeg(rgb, int(rng.integers(40, 96)))
     if choice < 0.75:
-        return sbi.h264(rgb, int(rng.integers(18, 36)))
+        return synth.h264(rgb, int(rng.integers(18, 36)))
     return rgb
 
 

@@ -23,9 +23,7 @@ Both take and return uint8 RGB arrays with landmarks as a (5, 2) array of
 
 from __future__ import annotations
 
-import io
 
-import av
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -166,24 +164,3 @@ def face_cutout(rng: np.random.Generator, rgb: np.ndarray, landmarks: np.ndarray
     fill = np.zeros(3) if rng.random() < 0.5 else rgb.reshape(-1, 3).mean(axis=0)
     out[inside] = np.round(fill).astype(np.uint8)
     return out
-
-
-def h264(rgb: np.ndarray, crf: int) -> np.ndarray:
-    """The image after one H.264 intra-frame round trip (libx264, 4:2:0), as in compressed video."""
-    height, width = rgb.shape[:2]
-    even = np.ascontiguousarray(rgb[: height - height % 2, : width - width % 2])
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="h264") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = even.shape[1], even.shape[0], "yuv420p"
-        stream.options = {"crf": str(int(crf)), "preset": "veryfast"}
-        for packet in stream.encode(av.VideoFrame.from_ndarray(even, format="rgb24")):
-            container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    buffer.seek(0)
-    with av.open(buffer, "r", format="h264") as container:
-        decoded = next(container.decode(video=0)).to_ndarray(format="rgb24")
-    if decoded.shape != rgb.shape:  # odd sizes: put back the dropped row / column
-        decoded = np.pad(decoded, ((0, height - decoded.shape[0]), (0, width - decoded.shape[1]), (0, 0)), mode="edge")
-    return decoded

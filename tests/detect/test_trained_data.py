@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image, ImageFilter
 
 from detect.train import synth
 from detect.train.dataset import ImagePools, draw, fixed_set
@@ -101,3 +102,11 @@ def test_rescale_enlarges_the_centre_to_the_same_size():
 
     # Enlarging spreads each source pixel over several: less energy between neighbours.
     assert high_energy(out) < 0.8 * high_energy(photo)
+
+
+def test_h264_round_trip_keeps_the_size_and_adds_codec_loss():
+    photo = np.asarray(Image.fromarray(_photo(3, 161)).filter(ImageFilter.GaussianBlur(2)))
+    light, heavy = synth.h264(photo, 18), synth.h264(photo, 40)
+    assert light.shape == heavy.shape == photo.shape
+    error = [np.abs(x.astype(int) - photo.astype(int)).mean() for x in (light, heavy)]
+    assert 0 < error[0] < error[1] < 20
