@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 
 _ORIENTATION = 0x0112  # EXIF tag: how a viewer must turn the stored pixels
 
+
 def to_rgb_array(image: Image.Image) -> np.ndarray:
     """Decode a PIL image to an (H, W, 3) uint8 RGB array, upright as a viewer shows it (alpha dropped on white)."""
     image = _eight_bit(upright(image))
