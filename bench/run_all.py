@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_pdq_lookup", "hashing_robustness", "detect", "attack", "faces"]
+ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_pdq_lookup", "hashing_robustness", "detect", "detect_probe_variants", "attack", "faces"]
 RUNS = [
     ["bench/bench_gas.py"],
     ["bench/bench_pipeline.py", "--files", "60", "--out", "bench/results/pipeline.md"],
@@ -27,7 +27,8 @@ RUNS = [
     ["bench/bench_attack.py", "--out", "bench/results/attack.md"],
     ["bench/bench_faces.py", "--rounds", "3", "--threads", "1", "--against", "b828b89"],
 ]
-# The robustness study needs Debian's photo packages: see bench/robustness.py.
+# The robustness study needs Debian's photo packages: see bench/robustness.py. The probe recipe study
+# (bench/probe_variants.py) takes ~40 minutes of feature extraction on two cores: run it by hand.
 
 HEADER = """# Benchmarks
 

@@ -31,6 +31,7 @@ VERSION = "2"  # 2: enlarged real photos are no longer a fake trace in training 
 INPUT_SIZE = 224
 DEFAULT_HEAD = Path(__file__).resolve().parents[1] / "weights" / "effnet_probe_head.pt"
 TAPS = (2, 4, 7, 10, 14, 15)  # indices of MBConv blocks whose outputs are pooled
+TURNS = 4  # quarter turns a turn-averaging head sees each tile at
 
 
 class TrainedModelError(Exception):
@@ -78,9 +79,27 @@ class BackboneFeatures(nn.Module):
 
 
 class ProbeFeatures(BackboneFeatures):
-    """(N, 3, 224, 224) RGB in [0, 1] -> (N, D) pooled multi-level features."""
+    """(N, 3, 224, 224) RGB in [0, 1] -> (N, D) pooled multi-level features.
+
+    With `turn_average` the features are the mean over the tile turned by 0, 90, 180 and 270
+    degrees. Why: ImageNet filters are not symmetric under turns, and a head fitted on upright
+    tiles learnt the orientation statistics of upright photos, so a photo turned and re-saved
+    without an EXIF tag read as fake. Averaged over the four turns, the features (and the
+    linear head's logit) are the same for every turn of a tile by construction.
+    """
+
+    def __init__(self, backbone: nn.Module, turn_average: bool = False):
+        super().__init__(backbone)
+        self.turn_average = turn_average
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        if not self.turn_average:
+            return self.pooled(batch)
+        turned = torch.cat([torch.rot90(batch, k, dims=(2, 3)) for k in range(TURNS)])
+        features = self.pooled(turned.contiguous(memory_format=torch.channels_last))
+        return features.reshape(TURNS, len(batch), -1).mean(dim=0)
+
+    def pooled(self, batch: torch.Tensor) -> torch.Tensor:
         net = self.backbone
         pooled = []
         for index, x in self.block_outputs(batch):
@@ -148,8 +167,10 @@ def read_head(head_path: Path) -> tuple[dict[str, torch.Tensor], bytes]:
         raise TrainedModelError(f"trained head not found: {head_path} ({exc.strerror})") from None
     try:
         head = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        if set(head) != {"mean", "std", "coef", "bias"}:
+        if set(head) - {"turns"} != {"mean", "std", "coef", "bias"}:
             raise KeyError(f"keys {sorted(head)}")
+        if int(head.get("turns", 1)) not in (1, TURNS):
+            raise ValueError(f"turns {int(head['turns'])} (a head is fitted on 1 or {TURNS})")
     except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise TrainedModelError(f"trained head unreadable: {exc}") from None
     return head, data
@@ -157,6 +178,6 @@ def read_head(head_path: Path) -> tuple[dict[str, torch.Tensor], bytes]:
 
 def load_trained(head_path: Path = DEFAULT_HEAD) -> ProbeDetector:
     head, data = read_head(head_path)
-    features = ProbeFeatures(load_backbone())
+    features = ProbeFeatures(load_backbone(), turn_average=int(head.get("turns", 1)) == TURNS)
     detector = ProbeDetector(features, head, combined_sha256(backbone_path(), data)).eval()
     return detector.to(memory_format=torch.channels_last)

@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--fake", nargs="*", default=[], help="extra generator output to mix in")
         p.add_argument("--no-corpus", action="store_true", help="do not mix in the corpus 'train' split")
         p.add_argument("--seed", type=int, default=0)
-    sub.choices["probe"].add_argument("--count", type=int, default=2400)
+    sub.choices["probe"].add_argument("--count", type=int, default=2400, help="training tiles per draw")
+    sub.choices["probe"].add_argument("--bag", type=int, default=1, help="draws (seeds) whose heads are averaged")
+    sub.choices["probe"].add_argument("--turns", action="store_true", help="features averaged over four quarter turns")
     sub.choices["probe"].add_argument("--out", type=Path, default=WEIGHTS / "effnet_probe_head.pt")
     sub.choices["spectral"].add_argument("--count", type=int, default=4000)
     sub.choices["spectral"].add_argument("--out", type=Path, default=WEIGHTS / "spectral.json")
@@ -41,12 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     ens = sub.add_parser("ensemble", help="calibrate detectors and fit the fusion on the corpus 'calib' split")
     ens.add_argument("--out", type=Path, default=WEIGHTS / "ensemble.json")
     args = parser.parse_args(argv)
+    if args.what == "probe" and args.bag < 1:
+        parser.error("--bag must be at least 1")
 
     try:
         if args.what == "probe":
             from detect.train.fit_probe import fit_probe
 
-            digest = fit_probe(_pools(args), args.out, count=args.count, seed=args.seed)
+            digest = fit_probe(_pools(args), args.out, count=args.count, seed=args.seed, bag=args.bag, turns=args.turns)
         elif args.what == "spectral":
             from detect.train.fit_spectral import fit_spectral
 

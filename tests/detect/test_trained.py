@@ -11,6 +11,7 @@ import torch
 from detect.models.trained import (
     DEFAULT_HEAD,
     INPUT_SIZE,
+    ProbeFeatures,
     TrainedModelError,
     backbone_path,
     load_backbone,
@@ -19,7 +20,7 @@ from detect.models.trained import (
 )
 from detect.tiles import tiles, to_rgb_array
 from detect.train.dataset import ImagePools
-from detect.train.fit_probe import fit_probe
+from detect.train.fit_probe import bag_heads, fit_probe, head_logits
 from tests.detect.ens_helpers import CORPUS, needs_corpus, textured_image, upsampled
 
 
@@ -80,6 +81,36 @@ def test_bad_heads_raise_trained_model_error(tmp_path):
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(TrainedModelError, match="unreadable"):
         load_trained(tmp_path / "other.pt")
+    dim = 8
+    odd = {"mean": torch.zeros(dim), "std": torch.ones(dim), "coef": torch.zeros(dim), "bias": torch.tensor(0.0), "turns": torch.tensor(3.0)}
+    save_head(odd, tmp_path / "odd.pt")
+    with pytest.raises(TrainedModelError, match="turns 3"):
+        load_trained(tmp_path / "odd.pt")
+
+
+def test_turn_averaged_features_are_the_same_at_every_quarter_turn():
+    """Upright-only features change when a tile is turned (so the head's score did); averaged over turns they do not."""
+    backbone = load_backbone()
+    plain, averaged = ProbeFeatures(backbone).eval(), ProbeFeatures(backbone, turn_average=True).eval()
+    batch = _batch(4, 2)
+    with torch.inference_mode():
+        upright = averaged(batch)
+        for k in (1, 2, 3):
+            turned = torch.rot90(batch, k, dims=(2, 3))
+            assert torch.allclose(averaged(turned), upright, rtol=1e-4, atol=1e-4)
+            assert (plain(turned) - plain(batch)).abs().max() > 0.05
+
+
+def test_a_bag_of_heads_gives_the_mean_of_their_logits():
+    generator = torch.Generator().manual_seed(0)
+    heads = [
+        {"mean": torch.randn(6, generator=generator), "std": torch.rand(6, generator=generator) + 0.5,
+         "coef": torch.randn(6, generator=generator), "bias": torch.randn((), generator=generator)}
+        for _ in range(3)
+    ]
+    features = torch.randn(5, 6, generator=generator)
+    expected = torch.stack([head_logits(head, features) for head in heads]).mean(0)
+    assert torch.allclose(head_logits(bag_heads(heads), features), expected, atol=1e-5)
 
 
 def test_gradients_reach_the_input(detector):
@@ -92,9 +123,13 @@ def test_gradients_reach_the_input(detector):
 def test_training_command_writes_a_loadable_head(tmp_path):
     real = [np.asarray(textured_image(s, 240)) for s in range(2)]
     out = tmp_path / "head.pt"
-    digest = fit_probe(ImagePools(real=real), out, count=12, log=lambda _msg: None)
+    lines = []
+    digest = fit_probe(ImagePools(real=real), out, count=12, bag=2, turns=True, log=lines.append)
     assert digest == hashlib.sha256(out.read_bytes()).hexdigest()
-    assert load_trained(out).card.weights_sha256
+    trained = load_trained(out)
+    assert trained.card.weights_sha256 and trained.features.turn_average
+    assert [line.split(":")[0] for line in lines if "chose" in line] == ["draw 0", "draw 1"]
+    assert lines[-1].startswith("bag of 2: held-out synthetic AUC")
 
 
 @pytest.mark.corpus
@@ -109,3 +144,11 @@ def test_probe_scores_upsampled_photos_higher(detector):
         originals.append(float(detector.score(tiles(to_rgb_array(image), INPUT_SIZE, 2)).mean()))
         rebuilt.append(float(detector.score(tiles(to_rgb_array(upsampled(image)), INPUT_SIZE, 2)).mean()))
     assert all(r > o for r, o in zip(rebuilt, originals)), (originals, rebuilt)
+
+
+def test_training_command_refuses_an_empty_bag(capsys):
+    from detect.train.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["probe", "--bag", "0"])
+    assert exited.value.code == 2 and "--bag must be at least 1" in capsys.readouterr().err
