@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from detect.base import ModelCard, Task
-from detect.models.trained import BackboneFeatures, ProbeDetector, backbone_path, combined_sha256, load_backbone, read_head
+from detect.models.trained import BackboneFeatures, ProbeDetector, TrainedModelError, backbone_path, combined_sha256, load_backbone, read_head
 
 NAME = "effnet-lite0-face"
 VERSION = "1"
@@ -71,6 +71,8 @@ def face_card(weights_sha256: str) -> ModelCard:
 def load_face_probe(head_path: Path = DEFAULT_HEAD) -> ProbeDetector:
     """The shipped face detector; TrainedModelError when the head or the backbone package is missing."""
     head, data = read_head(head_path)
+    if "turns" in head:  # aligned crops are upright by construction; a turn-averaging head is the whole-image probe's
+        raise TrainedModelError(f"{head_path} is a turn-averaging whole-image head, not a face head")
     features = GridFeatures(load_backbone())
     detector = ProbeDetector(features, head, "", card=face_card(combined_sha256(backbone_path(), data))).eval()
     return detector.to(memory_format=torch.channels_last)

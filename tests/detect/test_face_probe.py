@@ -13,7 +13,7 @@ from PIL import Image
 from detect.base import Task
 from detect.faces import Face
 from detect.models.face_probe import DEFAULT_HEAD, INPUT_SIZE, NAME, load_face_probe
-from detect.models.trained import TrainedModelError, backbone_path, combined_sha256
+from detect.models.trained import TrainedModelError, backbone_path, combined_sha256, save_head
 from detect.train import sbi
 from detect.train.face_data import FacePools, draw_face
 from tests.detect.ens_helpers import CORPUS, needs_corpus, textured_image
@@ -114,9 +114,13 @@ def test_face_probe_runs_in_the_default_set_as_a_face_detector():
     assert NAME in [d.card.name for d in detectors.face]
 
 
-def test_missing_head_is_a_clear_error(tmp_path):
+def test_missing_or_wrong_head_is_a_clear_error(tmp_path):
     with pytest.raises(TrainedModelError, match="not found"):
         load_face_probe(tmp_path / "absent.pt")
+    head = torch.load(DEFAULT_HEAD, weights_only=True)
+    save_head({**head, "turns": torch.tensor(4.0)}, tmp_path / "turns.pt")
+    with pytest.raises(TrainedModelError, match="not a face head"):
+        load_face_probe(tmp_path / "turns.pt")
 
 
 def test_model_card_names_the_exact_command_and_the_shipped_head():
