@@ -20,9 +20,11 @@ $(VENV)/.installed: pyproject.toml provenance/hashing/_pillow_lanczos.c
 	touch $@
 
 # `npm ci` fails here (other platforms' optional packages are missing from
-# the registry); `npm install` with the committed lockfile works.
+# the registry); `npm install` with the committed lockfile works. --no-save
+# keeps npm from writing those platforms' entries back into the lockfile, so
+# setup leaves the checkout clean.
 node_modules/.installed: package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
+	npm install --no-save --no-audit --no-fund --loglevel=error
 	touch $@
 
 artifacts/.built: $(wildcard contracts/*.sol contracts/*/*.sol) hardhat.config.js node_modules/.installed
