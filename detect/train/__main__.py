@@ -1,4 +1,4 @@
-"""`python -m detect.train {probe,spectral,face,ensemble}`: train or fit, write into detect/weights/."""
+"""`python -m detect.train {data,probe,spectral,face,ensemble,...}`: build the data set, train or fit, write into detect/weights/."""
 
 from __future__ import annotations
 
@@ -40,17 +40,46 @@ def main(argv: list[str] | None = None) -> int:
     face.add_argument("--count", type=int, default=2400)
     face.add_argument("--seed", type=int, default=0)
     face.add_argument("--out", type=Path, default=WEIGHTS / "effnet_face_head.pt")
-    ens = sub.add_parser("ensemble", help="calibrate detectors and fit the fusion on the corpus 'calib' split")
+    data = sub.add_parser("data", help="build the train/calib/dev set from the sources manifest (detect/train/sources.json)")
+    data.add_argument("out", type=Path, help="dataset folder (kept out of git)")
+    data.add_argument("--mirror", type=Path, help="local mirrors: ROOT/<owner>+<name>/repo")
+    data.add_argument("--git-base", default="https://github.com", help="where to clone from without --mirror")
+    data.add_argument("--cache", type=Path, help="clone cache (default OUT/.git-cache)")
+    data.add_argument("--manifest", type=Path, help="another sources manifest")
+    data.add_argument("--only", nargs="*", default=[], help="build only these sources")
+    art = sub.add_parser("artifact", help="train an artifact CNN from scratch on a built data set's 'train' split")
+    art.add_argument("data", type=Path, help="a folder built by `python -m detect.train data`")
+    art.add_argument("--kind", choices=("image", "face"), default="image")
+    art.add_argument("--steps", type=int, default=None, help="training steps of 64 tiles (default: image 1500, face 700)")
+    art.add_argument("--seed", type=int, default=0)
+    art.add_argument("--out", type=Path, default=None)
+    ens = sub.add_parser("ensemble", help="calibrate detectors and fit the fusion on a 'calib' split")
     ens.add_argument("--out", type=Path, default=WEIGHTS / "ensemble.json")
+    ens.add_argument("--data", type=Path, default=None, help="a built data set: fit on its 'calib' split (default: the corpus)")
     args = parser.parse_args(argv)
     if args.what == "probe" and args.bag < 1:
         parser.error("--bag must be at least 1")
 
+    if args.what == "data":
+        return _data(args)
+    if args.what == "artifact" and args.steps is not None and args.steps < 1:
+        parser.error("--steps must be at least 1")
     try:
         if args.what == "probe":
             from detect.train.fit_probe import fit_probe
 
             digest = fit_probe(_pools(args), args.out, count=args.count, seed=args.seed, bag=args.bag, turns=args.turns)
+        elif args.what == "artifact":
+            from detect.models.artifact import KINDS
+            from detect.train.data import DataError
+            from detect.train.fit_artifact import Recipe, train
+
+            steps = args.steps or (1500 if args.kind == "image" else 700)
+            args.out = args.out or KINDS[args.kind][2]
+            try:
+                digest = train(args.data, args.out, Recipe(kind=args.kind, steps=steps, seed=args.seed))
+            except DataError as exc:
+                raise ValueError(str(exc)) from None
         elif args.what == "spectral":
             from detect.train.fit_spectral import fit_spectral
 
@@ -64,11 +93,41 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from detect.train.fit_ensemble import fit_ensemble_file
 
-            digest = fit_ensemble_file(args.out)
+            digest = fit_ensemble_file(args.out, data=args.data)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {args.out} sha256 {digest}")
+    return 0
+
+
+def _data(args) -> int:
+    from detect.train.data import MANIFEST, DataError, build, clone_git_dir, load_manifest, mirror_git_dir, summary
+
+    try:
+        sources = load_manifest(args.manifest or MANIFEST)
+        if args.only:
+            unknown = sorted(set(args.only) - {s.name for s in sources})
+            if unknown:
+                raise DataError(f"no such source: {', '.join(unknown)}")
+            sources = [s for s in sources if s.name in args.only]
+        cache = args.cache or args.out / ".git-cache"
+
+        def git_dir_for(source):
+            if args.mirror:
+                return mirror_git_dir(args.mirror, source.repo)
+            return clone_git_dir(cache, source.repo, source.commit, args.git_base)
+
+        def progress(name, done, total):
+            if done == total or done % 500 == 0:
+                print(f"{name}: {done}/{total}", file=sys.stderr)
+
+        items = build(args.out, sources, git_dir_for, progress)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(summary(items))
+    print(f"wrote {len(items)} files and {args.out / 'index.csv'}")
     return 0
 
 

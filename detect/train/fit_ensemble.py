@@ -48,7 +48,7 @@ PLATT_L2 = 0.05
 STACK_L2_CHOICES = (0.01, 0.1, 1.0)
 MIN_PER_CLASS = 3  # fewer calibration samples of either class: the detector gets weight 0
 # Fitted on the corpus 'train' split: calibrated on 'calib' only.
-PROJECT_FITTED = frozenset({"spectral", "effnet-lite0-probe", "effnet-lite0-face"})
+PROJECT_FITTED = frozenset({"spectral", "effnet-lite0-probe", "effnet-lite0-face", "npr-cnn", "npr-cnn-face"})
 
 Usable = Callable[[str, int], bool]
 
@@ -165,19 +165,47 @@ def usable_for_split(where: list[str]) -> Usable:
     return usable
 
 
-def fit_ensemble_file(out: Path, log=print) -> str:
+def dataset_scores(analyzer, root: Path, log=print) -> tuple[list[dict[str, float]], list[int], list[str]]:
+    """Per file of a built data set's 'calib' split (detect.train.data): {detector: raw score}, label, 'calib'."""
+    from detect.analyze import AnalysisError
+    from detect.train.data import read_index
+
+    items = [i for i in read_index(root) if i.split == "calib"]
+    rows, labels = [], []
+    for n, item in enumerate(items):
+        try:
+            report = analyzer.analyze_file(Path(root) / item.path)
+        except AnalysisError as exc:
+            log(f"skipped {item.path}: {exc}")
+            continue
+        rows.append({d.name: float(d.score) for d in report.detectors if not d.skipped and d.score is not None})
+        labels.append(int(item.label == "fake"))
+        if (n + 1) % 100 == 0:
+            log(f"scored {n + 1}/{len(items)} calib files")
+    return rows, labels, ["calib"] * len(rows)
+
+
+def fit_ensemble_file(out: Path, data: Path | None = None, log=print) -> str:
+    """Fit on a built data set's 'calib' split when `data` is given, otherwise on the corpus splits."""
     from detect.analyze import Analyzer
 
-    rows, labels, where = detector_scores(Analyzer())
+    if data is not None:
+        rows, labels, where = dataset_scores(Analyzer(), data, log)
+        source = f"data set 'calib' split ({sum(labels)} fake / {len(labels)} files, detect/train/sources.json)"
+        command = f"`python -m detect.train ensemble --data DATA`"
+    else:
+        rows, labels, where = detector_scores(Analyzer())
+        source, command = "corpus splits", "`python -m detect.train ensemble`"
     if "calib" not in where or len(set(labels)) < 2:
-        raise ValueError("the corpus 'calib' split is missing (needs ../shared/corpus with real and fake images)")
-    return write_fitted(rows, labels, where, out, log)
+        raise ValueError("no 'calib' split with real and fake files (needs ../shared/corpus, or --data with a built set)")
+    return write_fitted(rows, labels, where, out, log, source=source, command=command)
 
 
-def write_fitted(rows, labels, where, out: Path, log=print) -> str:
+def write_fitted(rows, labels, where, out: Path, log=print, source: str = "corpus splits",
+                 command: str = "`python -m detect.train ensemble`") -> str:
     counts = {s: (sum(1 for w, y in zip(where, labels) if w == s and y), sum(1 for w in where if w == s)) for s in set(where)}
-    note = ("corpus splits (fake/total): " + ", ".join(f"{s} {f}/{n}" for s, (f, n) in sorted(counts.items()))
-            + "; project-fitted detectors calibrated on 'calib' only; `python -m detect.train ensemble`")
+    note = (f"{source} (fake/total): " + ", ".join(f"{s} {f}/{n}" for s, (f, n) in sorted(counts.items()))
+            + f"; project-fitted detectors calibrated on 'calib' only; {command}")
     best, figures = choose_rule(rows, labels, where, usable_for_split)
     for rule, (auc, loss) in figures.items():
         log(f"{rule}: leave-one-out on calib AUC {auc:.3f}, log-loss {loss:.3f}")

@@ -1,0 +1,306 @@
+"""Cross-source detection figures on the development set (issue 15's protocol).
+
+    python bench/bench_generalization.py --data DATA --out bench/results/detect_generalization.md
+
+DATA is a folder built by `python -m detect.train data` (sources:
+detect/train/sources.json). Its 'dev' split holds whole sources and whole
+generators that no detector was trained or calibrated on, so every figure
+here is cross-source. Reported, each with a 95% bootstrap interval:
+
+1. the confound baseline (size, format, JPEG tables only): does the set leak?
+2. the artifact CNN per family and per dev source, raw files, and after the
+   same normalisation for both classes (centre crop <= 512 px, JPEG 85);
+3. the face-crop CNN per manipulation on FaceForensics++ test crops, as
+   stored and after one H.264 frame at CRF 23 and 40 (the c23 / c40 levels);
+4. `provenance detect`'s full ensemble end to end on a per-source sample:
+   AUC, and how often a real photo is called likely_manipulated;
+5. real photos after ordinary processing (JPEG 40, half size, one H.264
+   frame, a quarter turn): false alarms and the score shift of the turn.
+
+Scores are cached in --cache (JSON) so that a rerun only scores what is new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from detect.analyze import MAX_TILES, Analyzer  # noqa: E402
+from detect.base import Label  # noqa: E402
+from detect.models.artifact import load_artifact  # noqa: E402
+from detect.tiles import tiles, to_rgb_array  # noqa: E402
+from detect.train.data import Item, read_index  # noqa: E402
+from detect.train.protocol import bootstrap_auc, confound_baseline, confound_features, per_group, rate_interval  # noqa: E402
+from detect.train.synth import h264, jpeg  # noqa: E402
+
+
+def sample(items: list[Item], per_source: int, salt: str) -> list[Item]:
+    """At most `per_source` items of each source, chosen by a salted hash (stable across runs)."""
+    chosen: dict[str, list[Item]] = {}
+    for item in sorted(items, key=lambda i: hashlib.sha256(f"{salt}:{i.path}".encode()).hexdigest()):
+        bucket = chosen.setdefault(item.source, [])
+        if len(bucket) < per_source:
+            bucket.append(item)
+    return [i for bucket in chosen.values() for i in bucket]
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        image.draft("RGB", (2048, 2048))
+        image.load()
+        return to_rgb_array(image)
+
+
+def normalise(rgb: np.ndarray) -> np.ndarray:
+    """The same processing for both classes: centre crop of at most 512 px, JPEG 85."""
+    height, width = rgb.shape[:2]
+    side = min(512, height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return jpeg(np.ascontiguousarray(rgb[top : top + side, left : left + side]), 85)
+
+
+class Cache:
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.data = json.loads(path.read_text()) if path and path.is_file() else {}
+
+    def get(self, key: str, compute):
+        if key not in self.data:
+            self.data[key] = compute()
+        return self.data[key]
+
+    def save(self):
+        if self.path:
+            self.path.write_text(json.dumps(self.data))
+
+
+def table(title: str, figures: dict[str, object], what: str = "family") -> list[str]:
+    lines = [f"**{title}**", "", f"| {what} | fakes | reals | AUC [95% CI] |", "|---|---|---|---|"]
+    for name, fig in figures.items():
+        lines.append(f"| {name} | {fig.fakes} | {fig.reals} | {fig.cell()} |")
+    return lines + [""]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/detect_generalization.md")
+    parser.add_argument("--cache", type=Path, default=None, help="score cache (default DATA/scores.json)")
+    parser.add_argument("--per-source", type=int, default=150, help="dev items per source for the artifact CNN")
+    parser.add_argument("--e2e-per-source", type=int, default=30, help="dev items per source for the full ensemble")
+    parser.add_argument("--photos", type=int, default=60, help="real dev photos for the processing table")
+    args = parser.parse_args(argv)
+    started = time.time()
+    cache = Cache(args.cache or args.data / "scores.json")
+    items = read_index(args.data)
+    dev = [i for i in items if i.split == "dev"]
+    dev_image = sample([i for i in dev if i.task == "image"], args.per_source, "dev")
+    dev_face = [i for i in dev if i.task == "face"]
+    image_net = load_artifact("image")
+    face_net = load_artifact("face")
+    tag_i, tag_f = image_net.card.weights_sha256[:12], face_net.card.weights_sha256[:12]
+
+    def tile_score(rgb: np.ndarray) -> float:
+        return float(image_net.score(tiles(rgb, 128, MAX_TILES)).mean())
+
+    lines = [
+        "## Detection across sources (development set)",
+        "",
+        f"`python bench/bench_generalization.py --data DATA --per-source {args.per_source} "
+        f"--e2e-per-source {args.e2e_per_source} --photos {args.photos}` (DATA from "
+        "`python -m detect.train data DATA`, sources in detect/train/sources.json). 'dev' holds whole "
+        "sources and whole generators that were never trained or calibrated on. Intervals: 95%, "
+        "stratified bootstrap (AUC) or Wilson (rates). CPU only.",
+        "",
+    ]
+
+    # 1. confound baseline ------------------------------------------------------------
+    train_image = sample([i for i in items if i.split == "train" and i.task == "image"], 200, "confound")
+    fx = [cache.get(f"conf:{i.path}", lambda i=i: confound_features(args.data / i.path)) for i in train_image]
+    dx = [cache.get(f"conf:{i.path}", lambda i=i: confound_features(args.data / i.path)) for i in dev_image]
+    baseline = confound_baseline(fx, [i.label == "fake" for i in train_image], dx)
+    dev_labels = [int(i.label == "fake") for i in dev_image]
+    conf_fig = bootstrap_auc(dev_labels, baseline)
+    lines += [
+        "**Confound baseline** (logistic regression on size, aspect, format, JPEG luma table and bytes "
+        f"per pixel; fitted on {len(train_image)} train files): dev AUC {conf_fig.cell()}. "
+        + ("Its interval lies above 0.5: the raw dev files can be told apart without their pixels, so the "
+           "raw figures below include that leak; the normalised column gives both classes the same crop "
+           "and JPEG 85." if conf_fig.low > 0.5 else "Its interval includes 0.5: no leak through these confounds."),
+        "",
+    ]
+
+    # 2. artifact CNN per family / source ------------------------------------------------
+    raw, norm = [], []
+    for n, item in enumerate(dev_image):
+        rgb = None
+
+        def score_raw(item=item):
+            nonlocal rgb
+            rgb = load_rgb(args.data / item.path)
+            return tile_score(rgb)
+
+        raw.append(cache.get(f"npr:{tag_i}:raw:{item.path}", score_raw))
+
+        def score_norm(item=item):
+            source = rgb if rgb is not None else load_rgb(args.data / item.path)
+            return tile_score(normalise(source))
+
+        norm.append(cache.get(f"npr:{tag_i}:norm:{item.path}", score_norm))
+        if n % 200 == 0:
+            cache.save()
+            print(f"artifact CNN: {n}/{len(dev_image)} ({time.time() - started:.0f} s)", file=sys.stderr)
+    cache.save()
+    families = [i.family for i in dev_image]
+    sources = [i.source for i in dev_image]
+    overall_raw, overall_norm = bootstrap_auc(dev_labels, raw), bootstrap_auc(dev_labels, norm)
+    fam_raw, fam_norm = per_group(dev_labels, raw, families), per_group(dev_labels, norm, families)
+    src_raw, src_norm = per_group(dev_labels, raw, sources), per_group(dev_labels, norm, sources)
+    lines += [
+        f"**npr-cnn (artifact CNN, weights {tag_i}) on {len(dev_image)} dev files** (at most "
+        f"{args.per_source} per source): each family's / source's fakes against all {dev_labels.count(0)} dev reals.",
+        "",
+        "| held out | fakes | AUC raw files [95% CI] | AUC normalised [95% CI] |",
+        "|---|---|---|---|",
+        f"| all | {overall_raw.fakes} | {overall_raw.cell()} | {overall_norm.cell()} |",
+    ]
+    for name in fam_raw:
+        lines.append(f"| family: {name} | {fam_raw[name].fakes} | {fam_raw[name].cell()} | {fam_norm[name].cell()} |")
+    for name in src_raw:
+        lines.append(f"| source: {name} | {src_raw[name].fakes} | {src_raw[name].cell()} | {src_norm[name].cell()} |")
+    lines.append("")
+    real_sources = sorted({i.source for i in dev_image if i.label == "real"})
+    lines.append("Dev reals: " + ", ".join(f"{s} ({sources.count(s)})" for s in real_sources) + ".")
+    lines.append("")
+
+    # 3. face-crop CNN on FF++ test crops -------------------------------------------------
+    def face_score(item: Item, crf: int | None) -> float:
+        rgb = load_rgb(args.data / item.path)
+        rgb = np.asarray(Image.fromarray(rgb).resize((128, 128), Image.BILINEAR))
+        if crf is not None:
+            rgb = h264(rgb, crf)
+        batch = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
+        return float(face_net.score(batch)[0])
+
+    face_labels = [int(i.label == "fake") for i in dev_face]
+    methods = [i.generator for i in dev_face]
+    face_cols = {}
+    for crf in (None, 23, 40):
+        face_cols[crf] = [cache.get(f"face:{tag_f}:{crf}:{i.path}", lambda i=i, crf=crf: face_score(i, crf)) for i in dev_face]
+    cache.save()
+    per_method = {crf: per_group(face_labels, s, methods) for crf, s in face_cols.items()}
+    overall = {crf: bootstrap_auc(face_labels, s) for crf, s in face_cols.items()}
+    lines += [
+        f"**npr-cnn-face (weights {tag_f}) on FaceForensics++ test crops** ({face_labels.count(1)} manipulated, "
+        f"{face_labels.count(0)} original; crop level, the repository's own train/test split): each method against all originals.",
+        "",
+        "| method | as stored | one H.264 frame, CRF 23 | CRF 40 |",
+        "|---|---|---|---|",
+        f"| all | {overall[None].cell()} | {overall[23].cell()} | {overall[40].cell()} |",
+    ]
+    for name in per_method[None]:
+        lines.append(f"| {name} | {per_method[None][name].cell()} | {per_method[23][name].cell()} | {per_method[40][name].cell()} |")
+    lines.append("")
+
+    # 4. the full ensemble end to end ---------------------------------------------------------
+    analyzer = Analyzer()
+    e2e = sample(dev_image, args.e2e_per_source, "e2e")
+    ens_scores, ens_labels = [], []
+    for n, item in enumerate(e2e):
+        def full(item=item):
+            report = analyzer.analyze_file(args.data / item.path)
+            return [report.score, report.label.value]
+
+        score, label = cache.get(f"ens:{ensemble_tag(analyzer)}:{item.path}", full)
+        ens_scores.append(score)
+        ens_labels.append(label)
+        if n % 50 == 0:
+            cache.save()
+            print(f"ensemble: {n}/{len(e2e)} ({time.time() - started:.0f} s)", file=sys.stderr)
+    cache.save()
+    e_truth = [int(i.label == "fake") for i in e2e]
+    e_fig = bootstrap_auc(e_truth, ens_scores)
+    reals = [lab for lab, t in zip(ens_labels, e_truth) if not t]
+    flagged = rate_interval(sum(lab == Label.MANIPULATED.value for lab in reals), len(reals))
+    fakes = [lab for lab, t in zip(ens_labels, e_truth) if t]
+    caught = rate_interval(sum(lab == Label.MANIPULATED.value for lab in fakes), len(fakes))
+    e_fam = per_group(e_truth, ens_scores, [i.family for i in e2e])
+    lines += [
+        f"**`provenance detect` end to end** (the shipped ensemble, {len(e2e)} dev files, at most "
+        f"{args.e2e_per_source} per source): AUC {e_fig.cell()}; real files called likely_manipulated "
+        f"{flagged[0]:.1%} [{flagged[1]:.1%}, {flagged[2]:.1%}] of {len(reals)}; fakes called likely_manipulated "
+        f"{caught[0]:.1%} [{caught[1]:.1%}, {caught[2]:.1%}] of {len(fakes)}.",
+        "",
+    ]
+    lines += table("Ensemble per family (against all sampled dev reals)", e_fam)
+
+    # 5. real photos after ordinary processing ------------------------------------------------
+    photos = sample([i for i in dev_image if i.label == "real" and i.family == "photo"], args.photos // 2, "photos")
+    variants = {
+        "as stored": lambda rgb: rgb,
+        "JPEG 40": lambda rgb: jpeg(rgb, 40),
+        "half size": lambda rgb: np.asarray(Image.fromarray(rgb).resize((max(1, rgb.shape[1] // 2), max(1, rgb.shape[0] // 2)), Image.LANCZOS)),
+        "one H.264 frame (CRF 23)": lambda rgb: h264(rgb, 23),
+        "turned 90 degrees": lambda rgb: np.ascontiguousarray(np.rot90(rgb)),
+    }
+    lines += [
+        f"**Real dev photos after ordinary processing** ({len(photos)} photos of "
+        + ", ".join(sorted({p.source for p in photos})) + "): the shipped ensemble.",
+        "",
+        "| processing | mean score | likely_manipulated [95% CI] | npr-cnn mean |",
+        "|---|---|---|---|",
+    ]
+    shifts = []
+    base_scores = {}
+    for name, change in variants.items():
+        scores, labels, nprs = [], [], []
+        for item in photos:
+            def run(item=item, change=change):
+                rgb = change(load_rgb(args.data / item.path))
+                report = analyzer.analyze_image(Image.fromarray(rgb))
+                npr_score = next((d.score for d in report.detectors if d.name == "npr-cnn" and not d.skipped), None)
+                return [report.score, report.label.value, npr_score]
+
+            score, label, npr_score = cache.get(f"proc:{ensemble_tag(analyzer)}:{name}:{item.path}", run)
+            scores.append(score)
+            labels.append(label)
+            nprs.append(npr_score if npr_score is not None else float("nan"))
+            if name == "as stored":
+                base_scores[item.path] = score
+            elif name.startswith("turned"):
+                shifts.append(abs(score - base_scores[item.path]))
+        cache.save()
+        rate = rate_interval(sum(lab == Label.MANIPULATED.value for lab in labels), len(labels))
+        lines.append(f"| {name} | {np.mean(scores):.3f} | {rate[0]:.1%} [{rate[1]:.1%}, {rate[2]:.1%}] | {np.nanmean(nprs):.3f} |")
+    lines += [
+        "",
+        f"A quarter turn moves the ensemble score by {np.mean(shifts):.3f} on average (largest {np.max(shifts):.3f}).",
+        "",
+        f"Run time {time.time() - started:.0f} s.",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+def ensemble_tag(analyzer: Analyzer) -> str:
+    """Which detectors and fusion produced a cached ensemble score."""
+    parts = [f"{d.card.name}:{d.card.weights_sha256}" for d in analyzer.set.image + analyzer.set.face]
+    parts.append(analyzer.ensemble.to_json())
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
