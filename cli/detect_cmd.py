@@ -75,6 +75,7 @@ def _print_table(entries: list[dict]) -> None:
         parts = [_detector_cell(d) for d in entry["detectors"] if (d["name"], d.get("reason")) not in common]
         if entry.get("frames"):
             parts.append(f"frames {', '.join(map(str, entry['frames']))}")
+        parts += [f"uncertain: {note}" for note in entry.get("notes", [])]
         table.add_row(entry["file"], entry["label"], f"{entry['score']:.3f}", f"{entry['threshold']:.2f}",
                       str(entry["faces"]), "\n".join(parts))
     # Piped output is not wrapped at 80 columns: file paths stay on one line for grep.

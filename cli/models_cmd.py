@@ -45,10 +45,10 @@ def list_command(as_json: bool = JsonOpt) -> None:
     if as_json:
         typer.echo(json.dumps([m.to_dict() for m in models], indent=2))
         return
-    table = Table("name", "task", "source", "sha256", "published", "description")
+    table = Table("name", "task", "source", "sha256", "published", "terms of use", "description")
     for m in models:
         published = {True: "yes", False: "differs", None: "-"}[m.matches_published]
-        table.add_row(m.spec.name, m.spec.task.value, m.source, _short(m.sha256), published, m.spec.description)
+        table.add_row(m.spec.name, m.spec.task.value, m.source, _short(m.sha256), published, m.spec.licence, m.spec.description)
     Console().print(table)
 
 

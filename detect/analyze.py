@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from detect.base import Detector, DetectorResult, VerdictReport
+from detect.base import Detector, DetectorResult, Label, VerdictReport
 from detect.detectors import DetectorSet, load_default_detectors
 from detect.ensemble import EnsembleConfig
 from detect.tiles import tiles, to_rgb_array
@@ -56,6 +56,47 @@ class _Decoded:
     rgb: np.ndarray
     tiles: dict[int, torch.Tensor] = field(default_factory=dict)
     faces: list | None = None
+    notes: tuple[str, ...] = ()  # why the detectors cannot judge this input (see out_of_scope)
+
+
+# Below this many pixels on the shorter side the artifact traces are too few to judge.
+MIN_SIDE = 64
+# A JPEG saved below this quality has had its fine detail, where the traces live, quantised away.
+MIN_JPEG_QUALITY = 40
+
+
+def jpeg_quality(image: Image.Image) -> int | None:
+    """The IJG quality a JPEG's luma table corresponds to (None: not a JPEG or no table)."""
+    tables = getattr(image, "quantization", None) or {}
+    if 0 not in tables or len(tables[0]) != 64:
+        return None
+    # Scaling keeps the order of the entries, so sorted tables compare whatever the storage order;
+    # entries clamped at 255 (low qualities) say nothing about the scale and are left out.
+    table = np.sort(np.asarray(tables[0], dtype=np.float64))
+    usable = table < 255
+    if not usable.any():
+        return 1
+    scale = float(np.median(table[usable] / _IJG_LUMA_SORTED[usable]))  # IJG scale factor / 100
+    quality = (200 - 100 * scale) / 2 if scale <= 1 else 50 / scale
+    return int(round(min(100.0, max(1.0, quality))))
+
+
+# The IJG standard luminance table (quality 50), sorted.
+_IJG_LUMA_SORTED = np.sort(np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+], dtype=np.float64))
+
+
+def out_of_scope(width: int, height: int, quality: int | None) -> tuple[str, ...]:
+    """Reasons an input lies outside what the detectors were trained on: its verdict is `uncertain`."""
+    notes = []
+    if min(width, height) < MIN_SIDE:
+        notes.append(f"too small to judge ({width}x{height} px; the detectors need {MIN_SIDE} px or more)")
+    if quality is not None and quality < MIN_JPEG_QUALITY:
+        notes.append(f"heavily compressed (JPEG quality about {quality}): compression erases the traces the detectors look for")
+    return tuple(notes)
 
 
 def decode_image(data: bytes | Path, tile_sizes: Iterable[int] = ()) -> _Decoded:
@@ -65,9 +106,11 @@ def decode_image(data: bytes | Path, tile_sizes: Iterable[int] = ()) -> _Decoded
         with Image.open(source) as image:
             image.load()
             rgb = to_rgb_array(image)
+            quality = jpeg_quality(image)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise AnalysisError(f"not a readable image ({exc})") from None
-    return _Decoded(rgb=rgb, tiles={s: tiles(rgb, s, MAX_TILES) for s in tile_sizes})
+    notes = out_of_scope(rgb.shape[1], rgb.shape[0], quality)
+    return _Decoded(rgb=rgb, tiles={s: tiles(rgb, s, MAX_TILES) for s in tile_sizes}, notes=notes)
 
 
 class Analyzer:
@@ -120,12 +163,17 @@ class Analyzer:
             results.append(_result(detector, float(self.set.run(detector, crops[size]).max())))
         return results, len(faces)
 
-    def verdict(self, results: Sequence[DetectorResult], faces: int = 0, frames: Sequence[int] = ()) -> VerdictReport:
+    def verdict(
+        self, results: Sequence[DetectorResult], faces: int = 0, frames: Sequence[int] = (), notes: Sequence[str] = ()
+    ) -> VerdictReport:
         scored = {r.name: r.score for r in results if not r.skipped and r.score is not None}
         skipped = [DetectorResult(name=u.name, version=u.version, skipped=True, reason=u.reason) for u in self.set.unavailable]
         score = self.ensemble.fuse(scored)
+        # An input the detectors were not trained for keeps its score but never a confident label.
+        label = Label.UNCERTAIN if notes else self.ensemble.label(score)
         return VerdictReport(
-            label=self.ensemble.label(score),
+            notes=tuple(notes),
+            label=label,
             score=score,
             threshold=self.ensemble.threshold,
             detectors=tuple(results) + tuple(skipped),
@@ -140,11 +188,12 @@ class Analyzer:
 
     def analyze_decoded(self, decoded: _Decoded) -> VerdictReport:
         results, faces = self.detector_results(decoded)
-        return self.verdict(results, faces)
+        return self.verdict(results, faces, notes=decoded.notes)
 
     def analyze_image(self, image: Image.Image) -> VerdictReport:
         rgb = to_rgb_array(image)
-        return self.analyze_decoded(_Decoded(rgb=rgb))
+        notes = out_of_scope(rgb.shape[1], rgb.shape[0], jpeg_quality(image))
+        return self.analyze_decoded(_Decoded(rgb=rgb, notes=notes))
 
     # -------------------------------------------------------------- files
 

@@ -79,6 +79,7 @@ class VerdictReport:
     detectors: Sequence[DetectorResult] = field(default_factory=tuple)
     faces: int = 0
     frames: Sequence[int] = field(default_factory=tuple)  # video frames that drove the score
+    notes: Sequence[str] = field(default_factory=tuple)  # why the label is `uncertain` whatever the score
 
     def to_dict(self) -> dict:
         return {
@@ -88,6 +89,7 @@ class VerdictReport:
             "detectors": [d.to_dict() for d in self.detectors],
             "faces": self.faces,
             "frames": list(self.frames),
+            "notes": list(self.notes),
         }
 
     @classmethod

@@ -30,15 +30,15 @@ class _Stills(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         if not self.paths[index].is_file():
-            return index, None, {}, None, f"{self.paths[index]}: no such file"
+            return index, None, {}, None, (), f"{self.paths[index]}: no such file"
         try:
             decoded = decode_image(self.paths[index], self.tile_sizes)
         except AnalysisError as exc:
-            return index, None, {}, None, f"{self.paths[index]}: {exc}"
+            return index, None, {}, None, (), f"{self.paths[index]}: {exc}"
         except OSError as exc:  # vanished or unreadable between listing and decoding
-            return index, None, {}, None, f"{self.paths[index]}: {exc.strerror or exc}"
+            return index, None, {}, None, (), f"{self.paths[index]}: {exc.strerror or exc}"
         faces = _face_arrays(decoded.rgb) if self.find_faces else None
-        return index, torch.from_numpy(decoded.rgb), decoded.tiles, faces, ""
+        return index, torch.from_numpy(decoded.rgb), decoded.tiles, faces, list(decoded.notes), ""
 
 
 def _face_arrays(rgb: np.ndarray) -> dict[str, np.ndarray]:
@@ -105,9 +105,9 @@ def decoded_stills(
         pin_memory=uses_pinned_memory(device),
         prefetch_factor=2 if workers else None,
     )
-    for index, rgb, tiles, faces, error in loader:
+    for index, rgb, tiles, faces, notes, error in loader:
         if error:
             yield int(index), None, error
         else:
             pixels = np.asarray(rgb)
-            yield int(index), _Decoded(rgb=pixels, tiles=dict(tiles), faces=_faces(faces, pixels)), ""
+            yield int(index), _Decoded(rgb=pixels, tiles=dict(tiles), faces=_faces(faces, pixels), notes=tuple(notes)), ""

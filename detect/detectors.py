@@ -1,8 +1,8 @@
 """Which detectors the default ensemble runs, and how a batch goes through one.
 
-The default set works on a fresh machine: the spectral detector and the
-project's two trained probes (whole-image tiles, aligned face crops) ship in
-`detect/weights/`, the corneal-highlight check needs no weights. Published detectors (MesoNet, CNNDetection, UnivFD, SBI)
+The default set works on a fresh machine: the project's artifact CNNs
+(whole-image tiles and face crops, trained from scratch), the spectral
+detector and the two trained probes ship in `detect/weights/`, the corneal-highlight check needs no weights. Published detectors (MesoNet, CNNDetection, UnivFD, SBI)
 run when the model registry finds their weights (user-added, or the corpus
 folder); otherwise each is listed as unavailable with the reason, never
 dropped silently.
@@ -18,6 +18,7 @@ import torch
 from detect.base import Detector, Task
 from detect.device import autocast_context, pick_batch_size, pick_device, to_device
 from detect.ensemble import EnsembleConfig, load_ensemble
+from detect.models.artifact import KINDS as ARTIFACT_KINDS, ArtifactModelError, load_artifact
 from detect.models.face_probe import NAME as FACE_PROBE, load_face_probe
 from detect.models.spectral import SpectralError, load_spectral
 from detect.models.trained import TrainedModelError, load_trained
@@ -96,6 +97,11 @@ def load_default_detectors(device: torch.device | None = None, ensemble: Ensembl
         except error as exc:
             unavailable.append(Unavailable(name, "1", str(exc)))
     face: list[Detector] = []
+    for kind in ("image", "face"):
+        try:
+            (image if kind == "image" else face).append(load_artifact(kind).to(device))
+        except ArtifactModelError as exc:
+            unavailable.append(Unavailable(ARTIFACT_KINDS[kind][0], "1", str(exc)))
     try:
         face.append(load_face_probe().to(device))
     except TrainedModelError as exc:

@@ -87,6 +87,18 @@ SPECS: dict[str, ModelSpec] = {
             description="EfficientNet-Lite0 probe on aligned face crops vs landmark self-blends, trained by this "
             "project (detect/model_cards/effnet_face_probe.md)",
         ),
+        ModelSpec(
+            name="npr-cnn", task=Task.IMAGE, filename="artifact_image.pt", bundled=True, trained_here=True,
+            licence="research and non-commercial use only (trained on ImageNet, FFHQ-derived and unlicensed generator output)",
+            description="Neighbouring-pixel residual CNN on native image tiles, trained from scratch by this project "
+            "(detect/model_cards/npr_cnn.md)",
+        ),
+        ModelSpec(
+            name="npr-cnn-face", task=Task.FACE, filename="artifact_face.pt", bundled=True, trained_here=True,
+            licence="research use only (trained on FaceForensics++ crops, whose terms allow research use only)",
+            description="The same residual CNN on face crops, trained on FaceForensics++ manipulations "
+            "(detect/model_cards/npr_cnn_face.md)",
+        ),
         _mesonet_spec("meso4-df", "Meso4_DF", "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5", "Deepfakes"),
         _mesonet_spec("meso4-f2f", "Meso4_F2F", "bcfda015d217b9f8d6557693edbdf9f4e79cfd22672541968dd0e2954462b5d7", "Face2Face"),
         _mesonet_spec("mesoinception4-df", "MesoInception_DF", "234586d40058e76ef8b6f27ca4b63c06e31c2a5a69c0d8ba6f30b1468ab7bafa", "Deepfakes"),
@@ -116,6 +128,7 @@ SPECS: dict[str, ModelSpec] = {
         ),
     )
 }
+ARTIFACT_MODELS = {"npr-cnn": "image", "npr-cnn-face": "face"}  # name -> detect.models.artifact kind
 ALIASES = {"mesonet": "meso4-df", "meso4": "meso4-df", "mesoinception4": "mesoinception4-df", "clip": "clip-vit-l14"}
 
 
@@ -211,6 +224,8 @@ def _trained_here_status(spec: ModelSpec) -> ModelStatus:
     path = TRAINED_WEIGHTS / spec.filename
     if not path.is_file():
         return ModelStatus(spec, "missing", None, None)
+    if spec.name in ARTIFACT_MODELS:  # trained from scratch: the file alone is the model
+        return ModelStatus(spec, "bundled", path, hashlib.sha256(path.read_bytes()).hexdigest())
     try:
         digest = combined_sha256(backbone_path(), path.read_bytes())
     except (TrainedModelError, OSError):
@@ -424,6 +439,15 @@ def load_detector(name: str, device: torch.device | None = None, home: Path | No
 def _load_trained_here(spec: ModelSpec, device: torch.device | None) -> Detector:
     from detect.models.face_probe import load_face_probe
     from detect.models.trained import TrainedModelError, load_trained
+
+    if spec.name in ARTIFACT_MODELS:
+        from detect.models.artifact import ArtifactModelError, load_artifact
+
+        try:
+            artifact = load_artifact(ARTIFACT_MODELS[spec.name], TRAINED_WEIGHTS / spec.filename)
+        except ArtifactModelError as exc:
+            raise ModelUnavailable(str(exc)) from None
+        return artifact.to(device) if device is not None else artifact
 
     loader = load_face_probe if spec.task == Task.FACE else load_trained
     try:

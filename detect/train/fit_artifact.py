@@ -8,7 +8,8 @@ trained or calibrated on. What keeps processing and content from being the
 signal:
 
 - every tile goes through the same random processing whatever its label:
-  a native crop or a reduction (0.6-1x, random filter), JPEG re-encoding at
+  a native crop, a reduction (0.73-1x) or an enlargement / squash (up to
+  1.6x per axis, random filter), JPEG re-encoding at
   quality 60-98 on half of them, mild blur now and then, a random flip and
   quarter turn (JPEG tables, file format and resolution of a source are
   therefore not what the network can learn);
@@ -41,7 +42,7 @@ MAX_DECODE_SIDE = 2048
 @dataclass(frozen=True)
 class Recipe:
     kind: str = "image"
-    steps: int = 1500
+    steps: int = 6000
     batch: int = 64
     lr: float = 2e-3
     width: int = 24
@@ -107,14 +108,21 @@ def process(rng: np.random.Generator, crop: np.ndarray, kind: str) -> np.ndarray
     """One training tile from a stored crop; the same distribution for both labels."""
     side = crop.shape[0]
     image = Image.fromarray(crop)
-    if kind == "image" and rng.random() < 0.3:
+    resample = [Image.BILINEAR, Image.BICUBIC, Image.LANCZOS][rng.integers(3)]
+    chance = rng.random()
+    if kind == "image" and chance < 0.2:
         scale = rng.uniform(SIZE / side, 1.0)
-        image = image.resize((round(side * scale),) * 2, [Image.BILINEAR, Image.BICUBIC, Image.LANCZOS][rng.integers(3)])
+        image = image.resize((round(side * scale),) * 2, resample)
+    elif kind == "image" and chance < 0.4:
+        # Enlarged or squashed photos (uploads resized to a square, upscaled portraits) carry
+        # interpolation traces of their own: given to both labels, they cannot be the fake signal.
+        fx, fy = rng.uniform(SIZE / side, 1.6, size=2)
+        image = image.resize((max(SIZE, round(side * fx)), max(SIZE, round(side * fy))), resample)
     elif kind == "face":
         target = int(rng.integers(SIZE, side + 1))
         image = image.resize((target, target), Image.BILINEAR)
-    width = image.size[0]
-    x, y = (int(v) for v in rng.integers(0, width - SIZE + 1, size=2))
+    width, height = image.size
+    x, y = int(rng.integers(0, width - SIZE + 1)), int(rng.integers(0, height - SIZE + 1))
     image = image.crop((x, y, x + SIZE, y + SIZE))
     if rng.random() < 0.1:
         image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.0))))

@@ -212,3 +212,39 @@ def test_small_real_photos_do_not_read_as_manipulated(analyzer):
     """A real photo reduced to thumbnail size is enlarged to fill a tile, as in training. Reflect-padding it
     instead (before) put mirror images in the tile, and the probe's mean on these photos went from 0.43 to 0.79."""
     assert _probe_mean_on_held_out_reals(analyzer, lambda rgb: _reduced(rgb, 4)) < 0.65
+
+
+@pytest.mark.parametrize("quality", [15, 35, 50, 75, 95])
+def test_jpeg_quality_is_read_back_from_the_luma_table(tmp_path, quality):
+    from detect.analyze import jpeg_quality
+
+    path = tmp_path / "q.jpg"
+    textured_image(9, 96).save(path, quality=quality)
+    with Image.open(path) as image:
+        assert abs(jpeg_quality(image) - quality) <= 1
+    png = tmp_path / "q.png"
+    textured_image(9, 96).save(png)
+    with Image.open(png) as image:
+        assert jpeg_quality(image) is None
+
+
+def test_inputs_outside_the_detectors_scope_are_uncertain_with_the_reason(analyzer, tmp_path):
+    """A thumbnail or a heavily recompressed JPEG keeps its score but never gets a confident label."""
+    tiny = tmp_path / "tiny.png"
+    textured_image(10, 40).save(tiny)
+    crushed = tmp_path / "crushed.jpg"
+    textured_image(11, 256).save(crushed, quality=20)
+    fine = tmp_path / "fine.jpg"
+    textured_image(11, 256).save(fine, quality=92)
+    reports = {p.name: analyzer.analyze_file(p) for p in (tiny, crushed, fine)}
+    assert reports["tiny.png"].label == Label.UNCERTAIN
+    assert "too small to judge (40x40 px" in reports["tiny.png"].notes[0]
+    assert reports["crushed.jpg"].label == Label.UNCERTAIN
+    assert "heavily compressed (JPEG quality about 20)" in reports["crushed.jpg"].notes[0]
+    assert reports["fine.jpg"].notes == ()
+    assert reports["fine.jpg"].to_dict()["notes"] == []
+    # The batch path (decoding workers) carries the same notes.
+    batch = {v.path.name: v.report for v in analyzer.analyze_files([tiny, crushed, fine], workers=1)}
+    assert batch["tiny.png"].notes == reports["tiny.png"].notes
+    assert batch["crushed.jpg"].label == Label.UNCERTAIN
+    assert batch["fine.jpg"].label == reports["fine.jpg"].label
