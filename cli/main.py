@@ -6,6 +6,7 @@ import typer
 
 from . import certs_cmd, chain_cmd, keys_cmd
 from .mint_cmd import mint_command
+from .reattest_cmd import reattest_command
 from .verify_cmd import verify_command
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.command("mint")(mint_command)
 app.command("verify")(verify_command)
+app.command("reattest")(reattest_command)
 app.command("show")(certs_cmd.show_command)
 app.command("revoke")(certs_cmd.revoke_command)
 app.command("sync")(certs_cmd.sync_command)

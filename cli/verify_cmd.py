@@ -52,6 +52,14 @@ def _print(report: VerificationReport) -> None:
     console.print(f"[bold]{report.file}[/]: [{style}]{report.status.value}[/] — {report.summary}", highlight=False, soft_wrap=True)
     if report.token_id:
         console.print(f"  token {report.token_id}", highlight=False, soft_wrap=True)
+    if report.certificate:
+        cert = report.certificate
+        console.print(f"  verdict {cert['label']} ({cert['score']:.3f})", highlight=False, soft_wrap=True)
+        if cert.get("history"):
+            earlier = "; ".join(
+                f"{h['label']} ({h['score']:.3f}) until {h['replaced_at']}, ipfs://{h['metadata_cid']}" for h in reversed(cert["history"])
+            )
+            console.print(f"  history (newest first): {earlier}", highlight=False, soft_wrap=True)
     if report.checks:
         table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
         table.add_column("check")

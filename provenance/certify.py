@@ -24,12 +24,11 @@ from .failpoints import hit
 from .ipfs import ContentStore, IpfsError, raw_cid_from_sha256
 from .ledger import JobState, Ledger, MintJob
 from .media import MediaError, MediaFile, load_media
-from .metadata import MetadataInput, SigningDomain, build, canonical_bytes, now_iso, sign, validate
+from .metadata import MAX_METADATA_BYTES, MetadataInput, SigningDomain, build, canonical_bytes, now_iso, sign, validate
 from .perceptual import perceptual_hashes
 from .records import record_certificate
 from .scanning import Scanner
 
-MAX_METADATA_BYTES = 256 * 1024  # above this the metadata would not be one raw block
 PREPARE_THREADS = 4
 
 

@@ -25,6 +25,7 @@ from eth_account.signers.local import LocalAccount
 from .errors import ProvenanceError
 
 METADATA_VERSION = 1
+MAX_METADATA_BYTES = 256 * 1024  # above this the metadata would not be one raw block
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "metadata-v1.json"
 
 
@@ -131,15 +132,10 @@ def now_iso() -> str:
 def build(data: MetadataInput) -> dict:
     """The unsigned document: ERC-721 / OpenSea fields plus the `provenance` object."""
     media_link = f"ipfs://{data.media_cid}"
-    score = float(data.detection.get("score", 0.0))
     doc: dict[str, Any] = {
         "name": data.name,
         "description": data.description,
-        "attributes": [
-            {"trait_type": "Verdict", "value": data.detection.get("label", "unscanned")},
-            {"trait_type": "Manipulation score", "display_type": "number", "value": round(score, 4), "max_value": 1},
-            {"trait_type": "Media type", "value": data.media["mime"]},
-        ],
+        "attributes": [*_verdict_traits(data.detection), {"trait_type": "Media type", "value": data.media["mime"]}],
         "provenance": {
             "version": METADATA_VERSION,
             "content": {
@@ -161,6 +157,33 @@ def build(data: MetadataInput) -> dict:
     else:
         doc["image"] = media_link
     return doc
+
+
+def _verdict_traits(detection: dict) -> list[dict]:
+    score = float(detection.get("score", 0.0))
+    return [
+        {"trait_type": "Verdict", "value": detection.get("label", "unscanned")},
+        {"trait_type": "Manipulation score", "display_type": "number", "value": round(score, 4), "max_value": 1},
+    ]
+
+
+def reattested(doc: dict, detection: dict, previous_cid: str, replaced_at: str) -> dict:
+    """The unsigned next version of a certificate's metadata, with a new detector verdict.
+
+    Everything else stays (content, hashes, generator, issuer, `issued_at`); the
+    verdict it replaces goes to the end of `provenance.history` (oldest first)
+    with the CID of the document that recorded it and the time it was replaced.
+    """
+    new = copy.deepcopy(doc)
+    prov = new["provenance"]
+    prov.pop("signature", None)
+    old = prov["detection"]
+    entry = {"label": old["label"], "score": old["score"], "metadata_cid": previous_cid, "replaced_at": replaced_at}
+    prov["history"] = [*prov.get("history", []), entry]
+    prov["detection"] = detection
+    traits = {t["trait_type"]: t for t in _verdict_traits(detection)}
+    new["attributes"] = [traits.pop(a.get("trait_type"), a) for a in new["attributes"]] + list(traits.values())
+    return new
 
 
 @cache

@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 
 from .artifact import load_artifact
 from .deployments import Deployment, genesis_hash
@@ -75,6 +75,15 @@ class Certificate:
 class SentTx:
     tx_hash: str
     nonce: int
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction not yet (or not known to be) sent: its hash can be recorded first."""
+
+    tx_hash: str
+    nonce: int
+    raw: bytes
 
 
 @dataclass(frozen=True)
@@ -237,6 +246,38 @@ class Registry:
     def reattest(self, token_id: int, metadata_digest: bytes, label: OnChainLabel, score_bps: int) -> TxOutcome:
         return self._transact(self.contract.functions.reattest(token_id, metadata_digest, int(label), score_bps))
 
+    def sign_reattest(
+        self, token_id: int, metadata_digest: bytes, label: OnChainLabel, score_bps: int, nonce: int | None = None
+    ) -> SignedTx:
+        """Sign a reattest without sending it, so the caller can record its hash first.
+
+        The node checks the call (an estimate), so a reattest that would revert fails here.
+        """
+        return self._sign(self.contract.functions.reattest(token_id, metadata_digest, int(label), score_bps), "reattest", nonce)
+
+    def broadcast(self, signed: SignedTx, what: str = "transaction") -> SentTx:
+        """Send a transaction signed earlier (again, if it was lost: the same bytes are the same transaction)."""
+        try:
+            self.w3.eth.send_raw_transaction(signed.raw)
+        except Web3RPCError as exc:
+            self._next_nonce = None
+            raise TransactionFailed(f"{what} rejected by the node: {exc}") from None
+        return SentTx(tx_hash=signed.tx_hash, nonce=signed.nonce)
+
+    def transaction_known(self, tx_hash: str) -> bool:
+        """Whether the node has this transaction, pending or mined."""
+        try:
+            self.w3.eth.get_transaction(tx_hash)
+        except TransactionNotFound:
+            return False
+        return True
+
+    def mined_nonce(self) -> int:
+        """How many of the signer's transactions are mined: nonces below it are spent."""
+        if self.signer is None:
+            raise ChainError("no signing key configured")
+        return self.w3.eth.get_transaction_count(self.signer.address, "latest")
+
     def wait(self, tx_hash: str) -> TxOutcome:
         try:
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.01)
@@ -292,12 +333,19 @@ class Registry:
         return self.wait(self._send(call, call.fn_name).tx_hash)
 
     def _send(self, call, what: str) -> SentTx:
+        return self.broadcast(self._sign(call, what), what)
+
+    def _sign(self, call, what: str, nonce: int | None = None) -> SignedTx:
+        """Build and sign `call`; with no `nonce`, the next one this registry has not used."""
         if self.signer is None:
             raise ChainError("no signing key configured")
-        if self._next_nonce is None:
-            self._next_nonce = self.w3.eth.get_transaction_count(self.signer.address, "pending")
+        explicit = nonce is not None
+        if not explicit:
+            if self._next_nonce is None:
+                self._next_nonce = self.w3.eth.get_transaction_count(self.signer.address, "pending")
+            nonce = self._next_nonce
         base = _tx_base(self.w3, self.signer)
-        base["nonce"] = self._next_nonce
+        base["nonce"] = nonce
         try:
             tx = call.build_transaction(base)
         except (ContractCustomError, ContractLogicError) as exc:
@@ -305,13 +353,9 @@ class Registry:
         except Web3RPCError as exc:
             raise TransactionFailed(f"{what} rejected by the node: {exc}") from None
         signed = self.signer.sign_transaction(tx)
-        try:
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
-        except Web3RPCError as exc:
-            self._next_nonce = None
-            raise TransactionFailed(f"{what} rejected by the node: {exc}") from None
-        self._next_nonce += 1
-        return SentTx(tx_hash=tx_hash, nonce=tx["nonce"])
+        # A nonce given from outside may not follow ours: ask the node again next time.
+        self._next_nonce = None if explicit else nonce + 1
+        return SignedTx(tx_hash="0x" + bytes(signed.hash).hex(), nonce=tx["nonce"], raw=bytes(signed.raw_transaction))
 
     def _failure(self, what: str, exc: Exception) -> TransactionFailed:
         decoded = self._errors.decode(_revert_data(exc))

@@ -1,6 +1,6 @@
-"""The ledger database: mint jobs, certificates and the index of chain events."""
+"""The ledger database: mint and re-attestation jobs, certificates and the index of chain events."""
 
-from .models import CertificateRow, ChainEvent, JobState, MintJob
+from .models import CertificateRow, ChainEvent, JobState, MintJob, ReattestJob
 from .store import Ledger, LedgerError
 
-__all__ = ["CertificateRow", "ChainEvent", "JobState", "Ledger", "LedgerError", "MintJob"]
+__all__ = ["CertificateRow", "ChainEvent", "JobState", "Ledger", "LedgerError", "MintJob", "ReattestJob"]

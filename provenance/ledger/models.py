@@ -1,4 +1,4 @@
-"""Ledger tables: certificates, indexed chain events, sync positions and mint jobs."""
+"""Ledger tables: certificates, indexed chain events, sync positions, mint jobs and re-attestation jobs."""
 
 from __future__ import annotations
 
@@ -46,6 +46,35 @@ class MintJob(Base):
     metadata_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)
     metadata_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ReattestJob(Base):
+    """One re-attestation of a certificate: from the metadata digest on chain when it began to a new one.
+
+    Moves scanned -> stored -> submitted -> confirmed (the `JobState` names). The
+    transaction is signed and recorded (`tx_hash`, `tx_nonce`, `raw_tx`) before it
+    is sent, so a re-run finds it and never sends a second re-attestation.
+    """
+
+    __tablename__ = "reattest_jobs"
+    __table_args__ = (UniqueConstraint("chain_id", "contract", "content_sha256", "prior_digest", name="uq_reattest_prior"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(42))
+    content_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    prior_digest: Mapped[str] = mapped_column(String(64))  # the on-chain metadata digest it replaces
+    previous_json: Mapped[str] = mapped_column(Text)  # the verdict it replaces: label, score, metadata_cid
+    state: Mapped[str] = mapped_column(String(16), default=JobState.SCANNED)
+    verdict_json: Mapped[str] = mapped_column(Text)
+    metadata_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    metadata_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    tx_nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    raw_tx: Mapped[str | None] = mapped_column(Text, nullable=True)  # hex of the signed transaction
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import ProvenanceError
 from .migrate import upgrade
-from .models import CertificateRow, ChainEvent, JobState, MintJob, SyncState
+from .models import CertificateRow, ChainEvent, JobState, MintJob, ReattestJob, SyncState
 
 
 class LedgerError(ProvenanceError):
@@ -102,6 +102,49 @@ class Ledger:
             query = select(MintJob).order_by(MintJob.id)
             if states:
                 query = query.where(MintJob.state.in_(states))
+            return list(s.scalars(query))
+
+    # ---- re-attestation jobs ------------------------------------------
+    def reattest_job(self, chain_id: int, contract: str, content_sha256: str, *, prior: str | None = None,
+                     new: str | None = None) -> ReattestJob | None:
+        """The job that replaces the metadata digest `prior`, or the one that put the digest `new` on chain."""
+        with self.session() as s:
+            query = select(ReattestJob).where(
+                ReattestJob.chain_id == chain_id, ReattestJob.contract == contract, ReattestJob.content_sha256 == content_sha256
+            )
+            if prior is not None:
+                query = query.where(ReattestJob.prior_digest == prior)
+            if new is not None:
+                query = query.where(ReattestJob.metadata_digest == new)
+            return s.scalar(query.order_by(ReattestJob.id.desc()).limit(1))
+
+    def create_reattest_job(self, chain_id: int, contract: str, content_sha256: str, prior_digest: str,
+                            previous: dict, verdict: dict) -> ReattestJob:
+        with self.session() as s, s.begin():
+            job = ReattestJob(
+                chain_id=chain_id, contract=contract, content_sha256=content_sha256, prior_digest=prior_digest,
+                previous_json=json.dumps(previous, sort_keys=True), state=JobState.SCANNED,
+                verdict_json=json.dumps(verdict, sort_keys=True),
+            )
+            s.add(job)
+        return job
+
+    def update_reattest_job(self, job_id: int, session: Session | None = None, **fields) -> ReattestJob:
+        """Change a re-attestation job; in its own transaction, or inside the caller's `session`."""
+        if session is not None:
+            job = session.get(ReattestJob, job_id)
+            for key, value in fields.items():
+                setattr(job, key, value)
+            return job
+        with self.session() as s, s.begin():
+            job = self.update_reattest_job(job_id, s, **fields)
+        return job
+
+    def reattest_jobs(self, states: Sequence[str] | None = None) -> list[ReattestJob]:
+        with self.session() as s:
+            query = select(ReattestJob).order_by(ReattestJob.id)
+            if states:
+                query = query.where(ReattestJob.state.in_(states))
             return list(s.scalars(query))
 
     # ---- certificates -------------------------------------------------

@@ -109,8 +109,12 @@ def _certificate_dict(ev: Evidence) -> dict | None:
     cert = ev.certificate
     if cert is None:
         return None
-    return {
+    out = {
         "token_id": cert.token_hex, "issuer": cert.issuer, "owner": cert.owner, "issued_at": cert.issued_at,
         "label": cert.label.text, "score": cert.score_bps / 10_000, "revoked": cert.revoked,
         "metadata_digest": cert.metadata_digest.hex(),
     }
+    if ev.metadata is not None:  # read only once it hashed to the on-chain digest
+        # Earlier verdicts, oldest first, each replaced by a re-attestation (`provenance reattest`).
+        out["history"] = ev.metadata["provenance"].get("history", [])
+    return out
