@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_pdq_lookup", "hashing_robustness", "detect", "detect_probe_variants", "attack", "faces"]
+ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_pdq_lookup", "hashing_robustness", "detect_generalization", "detect", "detect_probe_variants", "attack", "faces"]
 RUNS = [
     ["bench/bench_gas.py"],
     ["bench/bench_pipeline.py", "--files", "60", "--out", "bench/results/pipeline.md"],
@@ -29,6 +29,8 @@ RUNS = [
 ]
 # The robustness study needs Debian's photo packages: see bench/robustness.py. The probe recipe study
 # (bench/probe_variants.py) takes ~40 minutes of feature extraction on two cores: run it by hand.
+# The cross-source figures (bench/bench_generalization.py) need the data set built by
+# `python -m detect.train data DATA` (fetched data, kept out of git): run it by hand with --data DATA.
 
 HEADER = """# Benchmarks
 

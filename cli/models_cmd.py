@@ -6,14 +6,15 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
-from detect.registry import ModelStatus, RegistryError, add_model, fetch_model, list_models
+if TYPE_CHECKING:
+    from detect.registry import ModelStatus
 
 app = typer.Typer(no_args_is_help=True, help="Published detector weights: list, add a downloaded file, fetch.")
 
@@ -23,6 +24,9 @@ JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
 @contextmanager
 def _errors() -> Iterator[None]:
     """One line on stderr and exit 1 for every expected failure; no traceback."""
+    # The registry imports torch: loaded only when a models command runs, not for every `provenance` start.
+    from detect.registry import RegistryError
+
     try:
         yield
     except RegistryError as exc:
@@ -41,6 +45,8 @@ def _short(digest: str | None) -> str:
 def list_command(as_json: bool = JsonOpt) -> None:
     """Known models, where their weights come from, and their sha256."""
     with _errors():
+        from detect.registry import list_models
+
         models = list_models()
     if as_json:
         typer.echo(json.dumps([m.to_dict() for m in models], indent=2))
@@ -68,6 +74,8 @@ def add_command(
 ) -> None:
     """Check that FILE loads as NAME's checkpoint, then install a copy and record its sha256."""
     with _errors():
+        from detect.registry import add_model
+
         status = add_model(name, weights)
     _report(status, as_json, "added")
 
@@ -82,6 +90,8 @@ def fetch_command(
     """Download NAME's published weights (needs internet), verify the pinned sha256, install."""
     show = not as_json and sys.stderr.isatty()
     with _errors():
+        from detect.registry import fetch_model
+
         if not show:
             status = fetch_model(name, url=url, sha256=sha256)
         else:
