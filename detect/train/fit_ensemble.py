@@ -139,6 +139,32 @@ def apply_rule(rule: str, calibrated: EnsembleConfig, rows, labels, where) -> En
 
 def choose_rule(rows, labels, where, usable_for_split: Callable[[list[str]], Usable]) -> tuple[str, dict[str, tuple[float, float]]]:
     """Leave-one-out over the 'calib' samples: the best rule and {rule: (AUC, log-loss)}."""
+    best, figures, _held = choose_rule_with_scores(rows, labels, where, usable_for_split)
+    return best, figures
+
+
+# The `uncertain` band: at most this share of held-out calib reals may be called likely_manipulated,
+# and at most this share of held-out calib fakes likely_authentic.
+BAND_ERROR = 0.05
+
+
+def band_from_scores(reals: list[float], fakes: list[float], error: float = BAND_ERROR) -> tuple[float, float, float]:
+    """(low, threshold, high) from held-out fused scores: high keeps false alarms on reals at `error`,
+    low keeps missed fakes at `error`, the threshold maximises balanced accuracy between them."""
+    import numpy as np
+
+    # Order statistics, rounded outwards, so the shares hold exactly on these scores.
+    high = float(np.clip(math.ceil(np.quantile(reals, 1 - error, method="higher") * 1e4) / 1e4, 0.5, 0.95))
+    low = float(np.clip(math.floor(np.quantile(fakes, error, method="lower") * 1e4) / 1e4, 0.05, 0.5))
+    candidates = sorted(set(reals) | set(fakes) | {0.5})
+    def balanced(t):
+        return (np.mean(np.asarray(reals) < t) + np.mean(np.asarray(fakes) >= t)) / 2
+    threshold = float(np.clip(max(candidates, key=lambda t: (balanced(t), -abs(t - 0.5))), low, high))
+    return low, round(threshold, 4), high
+
+
+def choose_rule_with_scores(rows, labels, where, usable_for_split: Callable[[list[str]], Usable]):
+    """choose_rule, plus each rule's leave-one-out fused scores of the calib samples (in calib order)."""
     full = fit_ensemble(rows, labels, "", usable_for_split(where))
     held_scores: dict[str, list[float]] = {rule: [] for rule in candidates(full)}
     calib = [i for i, split in enumerate(where) if split == "calib"]
@@ -154,7 +180,7 @@ def choose_rule(rows, labels, where, usable_for_split: Callable[[list[str]], Usa
         loss = -sum(math.log(max(p if y else 1 - p, 1e-6)) for p, y in zip(scores, truth)) / len(truth)
         figures[rule] = (roc_auc(truth, scores), loss)
     best = max(figures, key=lambda r: (figures[r][0], -figures[r][1]))
-    return best, figures
+    return best, figures, held_scores
 
 
 def usable_for_split(where: list[str]) -> Usable:
@@ -201,17 +227,31 @@ def fit_ensemble_file(out: Path, data: Path | None = None, log=print) -> str:
     return write_fitted(rows, labels, where, out, log, source=source, command=command)
 
 
+BAND_MIN_PER_CLASS = 100  # fewer held-out calib files of a class: the fixed 0.35 / 0.65 band stays
+
+
 def write_fitted(rows, labels, where, out: Path, log=print, source: str = "corpus splits",
-                 command: str = "`python -m detect.train ensemble`") -> str:
+                 command: str = "`python -m detect.train ensemble`", banded: bool = True) -> str:
     counts = {s: (sum(1 for w, y in zip(where, labels) if w == s and y), sum(1 for w in where if w == s)) for s in set(where)}
     note = (f"{source} (fake/total): " + ", ".join(f"{s} {f}/{n}" for s, (f, n) in sorted(counts.items()))
             + f"; project-fitted detectors calibrated on 'calib' only; {command}")
-    best, figures = choose_rule(rows, labels, where, usable_for_split)
+    best, figures, held = choose_rule_with_scores(rows, labels, where, usable_for_split)
     for rule, (auc, loss) in figures.items():
         log(f"{rule}: leave-one-out on calib AUC {auc:.3f}, log-loss {loss:.3f}")
     config = apply_rule(best, fit_ensemble(rows, labels, note, usable_for_split(where)), rows, labels, where)
     summary = "; ".join(f"{rule} {auc:.3f}/{loss:.3f}" for rule, (auc, loss) in figures.items())
-    config = replace(config, rule=f"{best} (chosen by leave-one-out AUC / log-loss on calib: {summary})")
+    truth = [labels[i] for i, split in enumerate(where) if split == "calib"]
+    reals = [p for p, y in zip(held[best], truth) if not y]
+    fakes = [p for p, y in zip(held[best], truth) if y]
+    band = ""
+    if banded and min(len(reals), len(fakes)) >= BAND_MIN_PER_CLASS:
+        low, threshold, high = band_from_scores(reals, fakes)
+        config = replace(config, low=low, threshold=threshold, high=high)
+        band = (f"; band from the leave-one-out scores of {len(reals)} real / {len(fakes)} fake calib files: "
+                f"likely_manipulated from {high} (at most {BAND_ERROR:.0%} of reals), likely_authentic below {low} "
+                f"(at most {BAND_ERROR:.0%} of fakes), threshold {threshold}")
+        log(band[2:])
+    config = replace(config, rule=f"{best} (chosen by leave-one-out AUC / log-loss on calib: {summary}){band}")
     log(f"chose {best}; weights {dict(config.weights)}")
     for name, reason in sorted(config.reasons.items()):
         log(f"weight 0 for {name}: {reason}")

@@ -132,3 +132,33 @@ def test_the_rule_is_chosen_by_leave_one_out_on_calib_and_recorded(tmp_path):
     # Every known detector is in the file; each with weight 0 says why.
     assert set(config.weights) == {"good", "noise", "inverted", "rare"}
     assert all(config.reasons.get(n) for n, w in config.weights.items() if w == 0)
+
+
+def test_the_uncertain_band_comes_from_held_out_calib_scores():
+    from detect.train.fit_ensemble import band_from_scores
+
+    rng = np.random.default_rng(4)
+    reals = list(rng.uniform(0.0, 0.7, 400))
+    fakes = list(rng.uniform(0.3, 1.0, 400))
+    low, threshold, high = band_from_scores(reals, fakes)
+    assert low <= threshold <= high
+    assert np.mean(np.asarray(reals) >= high) <= 0.05 + 1e-9  # false alarms held at 5%
+    assert np.mean(np.asarray(fakes) < low) <= 0.05 + 1e-9  # misses held at 5%
+    assert 0.6 < high < 0.7 and 0.3 < low < 0.4
+    # Two bell curves meeting at 0.5: the balanced-accuracy threshold sits where they meet.
+    _low, threshold, _high = band_from_scores(list(rng.normal(0.35, 0.1, 2000)), list(rng.normal(0.65, 0.1, 2000)))
+    assert 0.47 < threshold < 0.53
+    config = EnsembleConfig(low=low, threshold=threshold, high=high)
+    assert config.label(0.99) == Label.MANIPULATED and config.label(0.5) == Label.UNCERTAIN
+
+
+def test_a_large_calib_split_sets_the_band_in_the_written_file(tmp_path):
+    rows, labels = _synthetic_rows(5, n=240)
+    where = ["calib"] * 240
+    out = tmp_path / "ensemble.json"
+    write_fitted(rows, labels, where, out, log=lambda _line: None)
+    config = load_ensemble(out)
+    assert (config.low, config.high) != (0.35, 0.65) and "band from the leave-one-out scores" in config.rule
+    small = tmp_path / "small.json"
+    write_fitted(rows[:40], labels[:40], where[:40], small, log=lambda _line: None)
+    assert (load_ensemble(small).low, load_ensemble(small).high) == (0.35, 0.65)  # too few to set it
