@@ -113,12 +113,19 @@ class Source:
             return generator
         return self.field("group", path)
 
-    def split(self, group: str) -> str | None:
+    def split(self, group: str, path: str = "") -> str | None:
         spec = self.raw["split"]
         if isinstance(spec, str):
             return spec
         if "by_group_name" in spec:
-            return spec["by_group_name"].get(group)
+            chosen = spec["by_group_name"].get(group)
+            if isinstance(chosen, dict):
+                # Shares by file within a group: only where the source names no finer unit
+                # (FaceForensics++ crops without their video ids), and never into 'train'.
+                if "train" in chosen:
+                    raise DataError(f"source {self.name}: a by-file share may not go into 'train'")
+                return split_by_hash(f"{self.name}:{group}:{path}", chosen)
+            return chosen
         return split_by_hash(f"{self.name}:{group}", spec["by_group"])
 
     def keep(self, path: str) -> bool:
@@ -265,7 +272,7 @@ def plan(source: Source, paths: Iterable[str]) -> list[tuple[str, Item]]:
         if label is None or generator is None or family is None:
             continue
         group = source.group(path, generator)
-        split = source.split(group) if group is not None else None
+        split = source.split(group, path) if group is not None else None
         if split is None:
             continue
         if split not in SPLITS:

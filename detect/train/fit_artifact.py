@@ -42,7 +42,7 @@ MAX_DECODE_SIDE = 2048
 @dataclass(frozen=True)
 class Recipe:
     kind: str = "image"
-    steps: int = 6000
+    steps: int = 4500
     batch: int = 64
     lr: float = 2e-3
     width: int = 24

@@ -443,7 +443,7 @@ def test_the_committed_manifest_is_complete_and_avoids_off_limits_repositories()
         assert re.fullmatch(r"[0-9a-f]{40}", entry["commit"]), f"{name}: pin the full commit sha, not {entry['commit']!r}"
         assert isinstance(entry["count"], int) and entry["count"] > 0, name
         assert "limit" not in entry or 0 < entry["limit"] <= entry["count"], name
-        assert entry.get("task", "image") in ("image", "face"), name
+        assert entry.get("task", "image") in ("image", "face", "video"), name
         assert entry.get("group", "source") in ("source", "generator") or "from_path" in entry["group"], name
         label = entry["label"]
         if isinstance(label, str):
@@ -456,7 +456,11 @@ def test_the_committed_manifest_is_complete_and_avoids_off_limits_repositories()
         elif "by_group" in split:
             assert set(split["by_group"]) <= set(SPLITS) and abs(sum(split["by_group"].values()) - 1) < 1e-9, name
         else:
-            assert set(split["by_group_name"].values()) <= set(SPLITS), name
+            for chosen in split["by_group_name"].values():
+                if isinstance(chosen, dict):  # shares by file within the group: never into 'train'
+                    assert set(chosen) <= set(SPLITS) - {"train"} and abs(sum(chosen.values()) - 1) < 1e-9, name
+                else:
+                    assert chosen in SPLITS, name
         for key in ("label", "family", "generator", "group"):
             spec = entry.get(key)
             if isinstance(spec, dict):
