@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ens = sub.add_parser("ensemble", help="calibrate detectors and fit the fusion on a 'calib' split")
     ens.add_argument("--out", type=Path, default=WEIGHTS / "ensemble.json")
     ens.add_argument("--data", type=Path, default=None, help="a built data set: fit on its 'calib' split (default: the corpus)")
+    ens.add_argument("--per-source", type=int, default=0, help="with --data: at most N calib files per source and label (0: all)")
     args = parser.parse_args(argv)
     if args.what == "probe" and args.bag < 1:
         parser.error("--bag must be at least 1")
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from detect.train.fit_ensemble import fit_ensemble_file
 
-            digest = fit_ensemble_file(args.out, data=args.data)
+            digest = fit_ensemble_file(args.out, data=args.data, per_source=args.per_source)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

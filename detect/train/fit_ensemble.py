@@ -191,12 +191,25 @@ def usable_for_split(where: list[str]) -> Usable:
     return usable
 
 
-def dataset_scores(analyzer, root: Path, log=print) -> tuple[list[dict[str, float]], list[int], list[str]]:
-    """Per file of a built data set's 'calib' split (detect.train.data): {detector: raw score}, label, 'calib'."""
+def dataset_scores(analyzer, root: Path, per_source: int = 0, log=print) -> tuple[list[dict[str, float]], list[int], list[str]]:
+    """Per file of a built data set's 'calib' split (detect.train.data): {detector: raw score}, label, 'calib'.
+
+    `per_source` > 0 keeps at most that many files of each (source, label), chosen by a salted hash:
+    every detector runs on every file (a second or two each on two CPU cores), so this bounds the fit.
+    """
     from detect.analyze import AnalysisError
     from detect.train.data import read_index
 
     items = [i for i in read_index(root) if i.split == "calib"]
+    if per_source > 0:
+        ranked = sorted(items, key=lambda i: hashlib.sha256(f"calib:{i.path}".encode()).hexdigest())
+        kept: dict[tuple[str, str], int] = {}
+        items = []
+        for item in ranked:
+            key = (item.source, item.label)
+            if kept.get(key, 0) < per_source:
+                kept[key] = kept.get(key, 0) + 1
+                items.append(item)
     rows, labels = [], []
     for n, item in enumerate(items):
         try:
@@ -211,14 +224,14 @@ def dataset_scores(analyzer, root: Path, log=print) -> tuple[list[dict[str, floa
     return rows, labels, ["calib"] * len(rows)
 
 
-def fit_ensemble_file(out: Path, data: Path | None = None, log=print) -> str:
+def fit_ensemble_file(out: Path, data: Path | None = None, per_source: int = 0, log=print) -> str:
     """Fit on a built data set's 'calib' split when `data` is given, otherwise on the corpus splits."""
     from detect.analyze import Analyzer
 
     if data is not None:
-        rows, labels, where = dataset_scores(Analyzer(), data, log)
-        source = f"data set 'calib' split ({sum(labels)} fake / {len(labels)} files, detect/train/sources.json)"
-        command = f"`python -m detect.train ensemble --data DATA`"
+        rows, labels, where = dataset_scores(Analyzer(), data, per_source, log)
+        source = "data set 'calib' split (detect/train/sources.json" + (f", at most {per_source} per source and label" if per_source else "") + ")"
+        command = "`python -m detect.train ensemble --data DATA" + (f" --per-source {per_source}" if per_source else "") + "`"
     else:
         rows, labels, where = detector_scores(Analyzer())
         source, command = "corpus splits", "`python -m detect.train ensemble`"
