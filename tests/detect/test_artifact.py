@@ -299,3 +299,22 @@ def test_artifact_command_on_a_folder_without_a_data_set_is_a_one_line_error(tmp
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "index.csv" in lines[0], done.stderr
     assert not (tmp_path / "w.pt").exists()
+
+
+def test_shipped_weights_say_how_they_were_trained_and_on_what():
+    """The files in detect/weights/ were written by the committed command; their metadata says which."""
+    import json
+
+    from detect.models.artifact import KINDS, read_weights
+    from detect.train.data import MANIFEST
+
+    sources = {entry["name"]: entry for entry in json.loads(MANIFEST.read_text())["sources"]}
+    for kind, (name, _task, path) in KINDS.items():
+        _net, meta, _digest = read_weights(path)
+        assert meta["kind"] == kind and meta["command"].startswith(f"python -m detect.train artifact DATA --kind {kind}")
+        assert meta["trained_on"] and set(meta["trained_on"]) <= set(sources)
+        # Only sources the manifest puts (wholly or partly) in 'train'.
+        for source in meta["trained_on"]:
+            split = sources[source]["split"]
+            assert split == "train" or "train" in json.dumps(split), source
+        assert (Path(__file__).resolve().parents[2] / "detect" / "model_cards" / f"{name.replace('-', '_')}.md").is_file()

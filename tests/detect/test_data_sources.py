@@ -468,3 +468,17 @@ def test_the_committed_manifest_is_complete_and_avoids_off_limits_repositories()
         repo = entry["repo"].lower()
         assert not any(repo == bad or (bad.endswith("/") and repo.startswith(bad)) for bad in OFF_LIMITS), name
     assert not any(bad.rstrip("/") in MANIFEST.read_text(encoding="utf-8").lower() for bad in OFF_LIMITS)
+
+
+def test_a_group_can_be_shared_by_file_between_calib_and_dev_but_never_train():
+    """FaceForensics++ test crops carry no video id: the group is split by file, and only outside 'train'."""
+    from detect.train.data import Source
+
+    shared = Source({"name": "s", "split": {"by_group_name": {"train": "train", "test": {"calib": 0.5, "dev": 0.5}}}})
+    picks = [shared.split("test", f"crop_{n}.jpg") for n in range(400)]
+    assert set(picks) == {"calib", "dev"} and 150 < picks.count("calib") < 250
+    assert picks == [shared.split("test", f"crop_{n}.jpg") for n in range(400)]  # stable
+    assert shared.split("train", "crop_1.jpg") == "train"
+    leaky = Source({"name": "s", "split": {"by_group_name": {"test": {"train": 0.5, "dev": 0.5}}}})
+    with pytest.raises(DataError, match="may not go into 'train'"):
+        leaky.split("test", "crop_1.jpg")

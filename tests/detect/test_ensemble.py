@@ -74,7 +74,9 @@ def test_configuration_round_trip_and_errors(tmp_path):
 def test_shipped_configuration_is_fitted():
     config = load_ensemble(DEFAULT_CONFIG)
     assert "calib" in config.fitted_on
-    assert {"spectral", "effnet-lite0-probe"} <= set(config.weights)
+    assert {"spectral", "effnet-lite0-probe", "npr-cnn", "npr-cnn-face"} <= set(config.weights)
+    # Fitted on the built data set's calib split (at least 200 files), the band from its held-out scores.
+    assert "data set 'calib' split" in config.fitted_on and "band from the leave-one-out scores" in config.rule
 
 
 def _synthetic_rows(seed: int = 0, n: int = 200):

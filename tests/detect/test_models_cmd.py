@@ -43,7 +43,7 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-BUNDLED = {"mtcnn", "effnet-lite0-probe", "effnet-lite0-face"}
+BUNDLED = {"mtcnn", "effnet-lite0-probe", "effnet-lite0-face", "npr-cnn", "npr-cnn-face"}
 
 
 def test_list_on_a_fresh_machine_shows_only_the_bundled_models() -> None:
@@ -55,6 +55,10 @@ def test_list_on_a_fresh_machine_shows_only_the_bundled_models() -> None:
     assert rows["effnet-lite0-face"]["task"] == "face" and rows["effnet-lite0-probe"]["task"] == "image"
     assert rows["univfd"]["requires"] == ["clip-vit-l14"]
     assert rows["clip-vit-l14"]["published_sha256"] in rows["clip-vit-l14"]["url"]
+    # Weights learnt from research-use data say so: FaceForensics++ terms carry over to the face CNN.
+    assert "FaceForensics++" in rows["npr-cnn-face"]["licence"] and "research use only" in rows["npr-cnn-face"]["licence"]
+    assert "non-commercial" in rows["npr-cnn"]["licence"]
+    assert rows["npr-cnn"]["sha256"] == _sha(registry.TRAINED_WEIGHTS / "artifact_image.pt")
 
 
 def test_add_validates_copies_and_records_the_sha256(isolated, meso4_file) -> None:
