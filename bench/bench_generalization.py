@@ -132,12 +132,15 @@ def main(argv=None) -> int:
     baseline = confound_baseline(fx, [i.label == "fake" for i in train_image], dx)
     dev_labels = [int(i.label == "fake") for i in dev_image]
     conf_fig = bootstrap_auc(dev_labels, baseline)
+    leaks = conf_fig.low > 0.5 or conf_fig.high < 0.5
     lines += [
         "**Confound baseline** (logistic regression on size, aspect, format, JPEG luma table and bytes "
         f"per pixel; fitted on {len(train_image)} train files): dev AUC {conf_fig.cell()}. "
-        + ("Its interval lies above 0.5: the raw dev files can be told apart without their pixels, so the "
-           "raw figures below include that leak; the normalised column gives both classes the same crop "
-           "and JPEG 85." if conf_fig.low > 0.5 else "Its interval includes 0.5: no leak through these confounds."),
+        + ("Its interval excludes 0.5: the raw dev files can be told apart without their pixels"
+           + (" (the other way round than in training: what separated train's classes points the wrong way on dev)"
+              if conf_fig.high < 0.5 else "")
+           + ", so the raw figures below may include that leak; the normalised column gives both classes the "
+           "same crop and JPEG 85." if leaks else "Its interval includes 0.5: no leak through these confounds."),
         "",
     ]
 
