@@ -96,9 +96,13 @@ class ArtifactDetector(nn.Module):
         turned = torch.cat([torch.rot90(batch, k, dims=(2, 3)) for k in range(self.turns)])
         return self.net(turned).reshape(self.turns, len(batch)).mean(dim=0)
 
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Differentiable probabilities (the attack benchmarks take gradients through it)."""
+        return torch.sigmoid(self.logits(batch))
+
     def score(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            return torch.sigmoid(self.logits(batch.float())).float()
+            return self.forward(batch.float()).float()
 
 
 def save_weights(net: ArtifactNet, meta: dict, path: Path) -> str:

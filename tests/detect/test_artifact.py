@@ -318,3 +318,15 @@ def test_shipped_weights_say_how_they_were_trained_and_on_what():
             split = sources[source]["split"]
             assert split == "train" or "train" in json.dumps(split), source
         assert (Path(__file__).resolve().parents[2] / "detect" / "model_cards" / f"{name.replace('-', '_')}.md").is_file()
+
+
+def test_the_detector_is_differentiable_for_attack_benchmarks():
+    """bench_detect / bench_attack call detector(view) and take gradients: forward must not detach."""
+    from detect.models.artifact import load_artifact
+
+    detector = load_artifact("image")
+    view = torch.rand(2, 3, 128, 128, requires_grad=True)
+    probability = detector(view)
+    (grad,) = torch.autograd.grad(probability.sum(), view)
+    assert probability.shape == (2,) and grad.abs().sum() > 0
+    assert torch.allclose(probability.detach(), detector.score(view.detach()), atol=1e-6)
