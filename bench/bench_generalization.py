@@ -23,6 +23,7 @@ Scores are cached in --cache (JSON) so that a rerun only scores what is new.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import sys
@@ -147,20 +148,10 @@ def main(argv=None) -> int:
     # 2. artifact CNN per family / source ------------------------------------------------
     raw, norm = [], []
     for n, item in enumerate(dev_image):
-        rgb = None
-
-        def score_raw(item=item):
-            nonlocal rgb
-            rgb = load_rgb(args.data / item.path)
-            return tile_score(rgb)
-
-        raw.append(cache.get(f"npr:{tag_i}:raw:{item.path}", score_raw))
-
-        def score_norm(item=item):
-            source = rgb if rgb is not None else load_rgb(args.data / item.path)
-            return tile_score(normalise(source))
-
-        norm.append(cache.get(f"npr:{tag_i}:norm:{item.path}", score_norm))
+        # Decoded at most once per file, and not at all when both scores are cached.
+        pixels = functools.cache(lambda item=item: load_rgb(args.data / item.path))
+        raw.append(cache.get(f"npr:{tag_i}:raw:{item.path}", lambda: tile_score(pixels())))
+        norm.append(cache.get(f"npr:{tag_i}:norm:{item.path}", lambda: tile_score(normalise(pixels()))))
         if n % 200 == 0:
             cache.save()
             print(f"artifact CNN: {n}/{len(dev_image)} ({time.time() - started:.0f} s)", file=sys.stderr)

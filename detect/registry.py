@@ -219,13 +219,13 @@ def status(name: str, home: Path | None = None) -> ModelStatus:
 
 def _trained_here_status(spec: ModelSpec) -> ModelStatus:
     """A shipped head: its identity is the one the detector reports (backbone + head), when both are there."""
-    from detect.models.trained import TrainedModelError, backbone_path, combined_sha256
-
     path = TRAINED_WEIGHTS / spec.filename
     if not path.is_file():
         return ModelStatus(spec, "missing", None, None)
     if spec.name in ARTIFACT_MODELS:  # trained from scratch: the file alone is the model
         return ModelStatus(spec, "bundled", path, hashlib.sha256(path.read_bytes()).hexdigest())
+    from detect.models.trained import TrainedModelError, backbone_path, combined_sha256
+
     try:
         digest = combined_sha256(backbone_path(), path.read_bytes())
     except (TrainedModelError, OSError):

@@ -10,7 +10,6 @@ covers a crash between sending a transaction and recording it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -21,11 +20,12 @@ from typing import Callable, Sequence
 from .chain import ChainError, ChainSession, MintRequest, OnChainLabel, TransactionFailed, token_id_of
 from .errors import ProvenanceError
 from .failpoints import hit
-from .ipfs import ContentStore, IpfsError, raw_cid_from_sha256
+from .ipfs import ContentStore, IpfsError
 from .ledger import JobState, Ledger, MintJob
 from .media import MediaError, MediaFile, load_media
-from .metadata import MAX_METADATA_BYTES, MetadataInput, SigningDomain, build, canonical_bytes, now_iso, sign, validate
+from .metadata import MetadataInput, SigningDomain, build, now_iso
 from .perceptual import perceptual_hashes
+from .publish import pin_signed
 from .records import record_certificate
 from .scanning import Scanner
 
@@ -157,18 +157,9 @@ class Certifier:
                 issued_at=now_iso(),
             )
         )
-        signed = sign(doc, self.issuer, SigningDomain(self.chain_id, self.contract))
-        validate(signed)
-        raw = canonical_bytes(signed)
-        if len(raw) > MAX_METADATA_BYTES:
-            raise ProvenanceError(f"metadata is {len(raw)} bytes; the limit is {MAX_METADATA_BYTES}")
-        digest = hashlib.sha256(raw).hexdigest()
-        stored = self.store.add_bytes(raw, cid_version=1)
-        # The contract's tokenURI names the CID of this digest: they must agree.
-        if stored.cid != raw_cid_from_sha256(bytes.fromhex(digest)):
-            raise ProvenanceError(f"metadata CID {stored.cid} does not match its digest")
+        cid, digest = pin_signed(doc, self.issuer, SigningDomain(self.chain_id, self.contract), self.store)
         return self.ledger.update_job(
-            job.id, state=JobState.STORED, media_cid=added.cid, metadata_cid=stored.cid, metadata_digest=digest, error=None
+            job.id, state=JobState.STORED, media_cid=added.cid, metadata_cid=cid, metadata_digest=digest, error=None
         )
 
     # ---- chain --------------------------------------------------------

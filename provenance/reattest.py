@@ -39,9 +39,8 @@ from .indexer import sync
 from .ipfs import ContentStore, IpfsError, NotFound, raw_cid_from_sha256
 from .ledger import CertificateRow, JobState, Ledger, ReattestJob
 from .media import IMAGE_MIME, VIDEO_MIME, MediaError, load_media
-from .metadata import (
-    MAX_METADATA_BYTES, MetadataError, SigningDomain, canonical_bytes, now_iso, parse, reattested, recover_signer, sign, validate,
-)
+from .metadata import MetadataError, SigningDomain, now_iso, parse, reattested, recover_signer
+from .publish import pin_signed
 from .scanning import Scanner
 
 REATTESTED, UNCHANGED, NOT_FOUND, SKIPPED, ERROR = "reattested", "unchanged", "not_found", "skipped", "error"
@@ -234,18 +233,8 @@ class Reattester:
     def _store(self, job: ReattestJob, doc: dict) -> ReattestJob:
         previous = json.loads(job.previous_json)
         unsigned = reattested(doc, json.loads(job.verdict_json), previous["metadata_cid"], now_iso())
-        signed = sign(unsigned, self.issuer, SigningDomain(self.chain_id, self.contract))
-        validate(signed)
-        raw = canonical_bytes(signed)
-        if len(raw) > MAX_METADATA_BYTES:
-            raise ProvenanceError(f"metadata is {len(raw)} bytes; the limit is {MAX_METADATA_BYTES}")
-        digest = hashlib.sha256(raw).hexdigest()
-        stored = self.store.add_bytes(raw, cid_version=1)
-        if stored.cid != raw_cid_from_sha256(bytes.fromhex(digest)):
-            raise ProvenanceError(f"metadata CID {stored.cid} does not match its digest")
-        return self.ledger.update_reattest_job(
-            job.id, state=JobState.STORED, metadata_cid=stored.cid, metadata_digest=digest, error=None
-        )
+        cid, digest = pin_signed(unsigned, self.issuer, SigningDomain(self.chain_id, self.contract), self.store)
+        return self.ledger.update_reattest_job(job.id, state=JobState.STORED, metadata_cid=cid, metadata_digest=digest, error=None)
 
     def _sign(self, job: ReattestJob, token: int) -> ReattestJob:
         """Sign the reattest and record it before anything is sent.

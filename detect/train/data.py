@@ -93,8 +93,6 @@ class Source:
         if found is None:
             return None
         value = found.group(1)
-        if "match" in spec:  # a two-way choice: {"from_path": ..., "match": A, "else": B}
-            return spec["match"]
         if "map" in spec:
             return spec["map"].get(value)
         return value

@@ -37,6 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
 from detect.ensemble import Calibration, EnsembleConfig, logit
@@ -151,15 +152,15 @@ BAND_ERROR = 0.05
 def band_from_scores(reals: list[float], fakes: list[float], error: float = BAND_ERROR) -> tuple[float, float, float]:
     """(low, threshold, high) from held-out fused scores: high keeps false alarms on reals at `error`,
     low keeps missed fakes at `error`, the threshold maximises balanced accuracy between them."""
-    import numpy as np
-
+    real, fake = np.asarray(reals, dtype=np.float64), np.asarray(fakes, dtype=np.float64)
     # Order statistics, rounded outwards, so the shares hold exactly on these scores.
-    high = float(np.clip(math.ceil(np.quantile(reals, 1 - error, method="higher") * 1e4) / 1e4, 0.5, 0.95))
-    low = float(np.clip(math.floor(np.quantile(fakes, error, method="lower") * 1e4) / 1e4, 0.05, 0.5))
-    candidates = sorted(set(reals) | set(fakes) | {0.5})
-    def balanced(t):
-        return (np.mean(np.asarray(reals) < t) + np.mean(np.asarray(fakes) >= t)) / 2
-    threshold = float(np.clip(max(candidates, key=lambda t: (balanced(t), -abs(t - 0.5))), low, high))
+    high = float(np.clip(math.ceil(np.quantile(real, 1 - error, method="higher") * 1e4) / 1e4, 0.5, 0.95))
+    low = float(np.clip(math.floor(np.quantile(fake, error, method="lower") * 1e4) / 1e4, 0.05, 0.5))
+    candidates = np.unique(np.r_[real, fake, 0.5])
+    balanced = ((real[None, :] < candidates[:, None]).mean(1) + (fake[None, :] >= candidates[:, None]).mean(1)) / 2
+    # Best balanced accuracy; among ties the candidate nearest 0.5.
+    best = np.lexsort((np.abs(candidates - 0.5), -balanced))[0]
+    threshold = float(np.clip(candidates[best], low, high))
     return low, round(threshold, 4), high
 
 
