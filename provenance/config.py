@@ -7,6 +7,7 @@ passed around as a `Settings` value rather than read from module globals.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -53,6 +54,8 @@ class Settings:
     pinning_service: str = ""  # IPFS Pinning Service API v1 endpoint, for `ipfs publish`
     pinning_token: str = field(default="", repr=False)  # environment only: never in config.toml
     database_url: str = ""  # empty: SQLite at home/ledger.db
+    # Non-empty: the only issuers `verify` trusts (EIP-55 addresses, checked at load).
+    # Empty: whoever holds ISSUER_ROLE on the registry now (docs/verification.md).
     trusted_issuers: tuple[str, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
 
@@ -94,10 +97,12 @@ _ENV_ONLY = {"pinning_token": "PROVENANCE_PINNING_TOKEN"}
 def _coerce(key: str, value: object) -> object:
     if key in ("ipfs_gateways", "trusted_issuers"):
         if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip())
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        raise ConfigError(f"{key} must be a list of strings")
+            items = tuple(v.strip() for v in value.split(",") if v.strip())
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            items = tuple(v.strip() for v in value)
+        else:
+            raise ConfigError(f"{key} must be a list of strings")
+        return _issuer_addresses(items) if key == "trusted_issuers" else items
     if key.startswith("thresholds."):
         try:
             number = int(value)  # type: ignore[arg-type]
@@ -109,6 +114,51 @@ def _coerce(key: str, value: object) -> object:
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be a string")
     return value
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def _issuer_addresses(items: tuple[str, ...]) -> tuple[str, ...]:
+    """Each entry an Ethereum address, returned EIP-55 checksummed and without repeats.
+
+    The list is an allowlist: an entry that is not an address would silently
+    trust no one in its place, so it is refused rather than skipped. A
+    mixed-case entry must carry a valid checksum, which catches a mistyped
+    character; an all-lower or all-upper one has no checksum to check.
+    """
+    from eth_utils import to_checksum_address  # only when a list is configured: web3's stack is heavy
+
+    out: list[str] = []
+    for item in items:
+        if not _ADDRESS.fullmatch(item):
+            raise ConfigError(f"trusted_issuers: {item!r} is not an Ethereum address (0x and 40 hex digits)")
+        checksummed = to_checksum_address(item)
+        body = item[2:]
+        if body != body.lower() and body != body.upper() and item != checksummed:
+            raise ConfigError(f"trusted_issuers: {item!r} has a wrong EIP-55 checksum: a mistyped character? Copy the address again")
+        if checksummed not in out:
+            out.append(checksummed)
+    return tuple(out)
+
+
+# scheme://userinfo@ : the userinfo (user, password or token) is what must never be shown.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^\s/?#]+)@")  # greedy: a password may hold an @
+
+
+def redact_url(url: str) -> str:
+    """The URL with any user name, password or token before the host replaced by `***`."""
+    return redact_secrets(url)
+
+
+def redact_secrets(text: str) -> str:
+    """Any text (an error message, a check's reason) with the userinfo of every URL in it masked.
+
+    Messages from the IPFS, chain and ledger clients name the endpoint they
+    failed on; a configured endpoint may carry credentials (http://user:pass@host),
+    so every message that leaves the program goes through here.
+    """
+    return _USERINFO.sub(r"\g<scheme>***@", text) if "@" in text else text
 
 
 def load_settings(home: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

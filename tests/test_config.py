@@ -18,12 +18,12 @@ def test_defaults_follow_the_robustness_study(tmp_path):
 def test_file_then_environment(tmp_path):
     (tmp_path / "config.toml").write_text(
         'rpc_url = "http://127.0.0.1:9999"\ndatabase_url = "sqlite:////tmp/x.db"\n'
-        'trusted_issuers = ["0xabc"]\n[thresholds]\nphash = 6\n'
+        'trusted_issuers = ["0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"]\n[thresholds]\nphash = 6\n'
     )
     settings = load_settings(tmp_path, environ={"PROVENANCE_RPC_URL": "http://127.0.0.1:1", "PROVENANCE_PDQ_THRESHOLD": "50"})
     assert settings.rpc_url == "http://127.0.0.1:1"
     assert settings.database_url == "sqlite:////tmp/x.db"
-    assert settings.trusted_issuers == ("0xabc",)
+    assert settings.trusted_issuers == ("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",)  # EIP-55
     assert (settings.thresholds.phash, settings.thresholds.pdq) == (6, 50)
 
 

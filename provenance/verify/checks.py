@@ -2,7 +2,8 @@
 
 The checks run in order over one `Evidence` value; each reads what earlier
 ones established. A check that cannot run because an earlier one failed is not
-run at all, and a report with no passing checks is never `verified`.
+run at all, and a report is never `verified` unless every one of
+`REQUIRED_CHECKS` ran and passed (an empty policy fails).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Protocol
 
-from ..chain import Certificate, Registry
+from ..chain import Certificate, OnChainLabel, Registry
 from ..config import Settings
 from ..hashing import PERCEPTUAL_MATCH_CAVEAT, ImageHashes, best_match, image_hashes
 from ..hashing.video import FrameHash, VideoHashes, video_distance
@@ -131,6 +132,49 @@ class MetadataContentHash:
         return _ok(self.name, "metadata and chain name the same content hash")
 
 
+def chain_verdict(detection: dict) -> tuple[OnChainLabel, int]:
+    """The (label, score in basis points) the chain must hold for this metadata `detection`.
+
+    The same mapping certify (`_mint_request`) and reattest (`_bps`) use when
+    they send a verdict: the label by name, the score times 10,000 rounded by
+    Python's `round`. Keep the three in step, or honest certificates turn
+    `tampered`.
+    """
+    return OnChainLabel.from_text(detection["label"]), round(float(detection["score"]) * 10_000)
+
+
+class VerdictBinding:
+    """The verdict on chain is the one the issuer signed in the metadata.
+
+    The registry's `reattest` takes the label and score as separate arguments
+    from the metadata digest, so an issuer or an admin can change the on-chain
+    verdict while the digest, and so the signed document, stays the same. The
+    chain's copy is what indexers and wallets show; it must not say more than
+    the signature covers.
+    """
+
+    name = "verdict_binding"
+
+    def run(self, ev: Evidence) -> CheckResult:
+        detection = ev.metadata["provenance"]["detection"]
+        cert = ev.certificate
+        on_chain = {"label": cert.label.text, "score_bps": cert.score_bps}
+        try:
+            label, score_bps = chain_verdict(detection)
+        except (KeyError, TypeError, ValueError) as exc:  # the schema allows neither; a bad document still must not pass
+            return _fail(self.name, Status.TAMPERED, f"the metadata's verdict cannot be read: {exc}", chain=on_chain)
+        signed = {"label": detection["label"], "score": detection["score"], "score_bps": score_bps}
+        details = {"chain": on_chain, "metadata": signed}
+        if (label, score_bps) != (cert.label, cert.score_bps):
+            return _fail(
+                self.name, Status.TAMPERED,
+                f"the chain records the verdict {cert.label.text} ({cert.score_bps / 10_000:.4f}), but the issuer's signed metadata"
+                f" says {detection['label']} ({score_bps / 10_000:.4f}): the on-chain verdict was changed without new metadata",
+                **details,
+            )
+        return _ok(self.name, f"the on-chain verdict {cert.label.text} ({cert.score_bps / 10_000:.4f}) is the signed one", **details)
+
+
 class NotRevoked:
     name = "not_revoked"
 
@@ -142,16 +186,34 @@ class NotRevoked:
 
 
 class IssuerTrusted:
+    """Whose certificates you accept.
+
+    With `trusted_issuers` set, that list is the whole policy: an issuer in it
+    is trusted whether or not the registry's admin still grants it
+    ISSUER_ROLE, and one outside it is not, whatever role it holds. The list is
+    your trust root; the admin's grants are someone else's. Without a list,
+    the registry's ISSUER_ROLE decides, as it stands now.
+    """
+
     name = "issuer_trusted"
 
     def run(self, ev: Evidence) -> CheckResult:
         issuer = ev.certificate.issuer
-        trusted = {a.lower() for a in ev.settings.trusted_issuers}
-        if issuer.lower() in trusted:
-            return _ok(self.name, f"issuer {issuer} is in your trusted list")
+        if ev.settings.trusted_issuers:
+            return self._allowlist(ev, issuer, ev.settings.trusted_issuers)
         if ev.registry.is_issuer(issuer):
-            return _ok(self.name, f"issuer {issuer} holds ISSUER_ROLE on the registry")
-        return _fail(self.name, Status.UNTRUSTED_ISSUER, f"issuer {issuer} no longer holds ISSUER_ROLE and is not in your trusted list")
+            return _ok(self.name, f"issuer {issuer} holds ISSUER_ROLE on the registry (no trusted_issuers list is set)")
+        return _fail(self.name, Status.UNTRUSTED_ISSUER, f"issuer {issuer} no longer holds ISSUER_ROLE on the registry (no trusted_issuers list is set)")
+
+    def _allowlist(self, ev: Evidence, issuer: str, allowlist: tuple[str, ...]) -> CheckResult:
+        if issuer.lower() not in {a.lower() for a in allowlist}:
+            return _fail(
+                self.name, Status.UNTRUSTED_ISSUER,
+                f"issuer {issuer} is not in your trusted_issuers ({len(allowlist)} address(es));"
+                " with a list set, holding ISSUER_ROLE on the registry is not enough",
+            )
+        role = "" if ev.registry.is_issuer(issuer) else "; it no longer holds ISSUER_ROLE on the registry, your list decides"
+        return _ok(self.name, f"issuer {issuer} is in your trusted_issuers{role}")
 
 
 class ContentMatch:
@@ -212,10 +274,23 @@ class Rescan:
 
 
 def default_checks(rescan: bool) -> list[Check]:
-    checks: list[Check] = [TokenExists(), MetadataIntegrity(), IssuerSignature(), MetadataContentHash(), NotRevoked(), IssuerTrusted(), ContentMatch()]
+    checks: list[Check] = [
+        TokenExists(), MetadataIntegrity(), IssuerSignature(), MetadataContentHash(), VerdictBinding(),
+        NotRevoked(), IssuerTrusted(), ContentMatch(),
+    ]
     if rescan:
         checks.append(Rescan())
     return checks
 
 
-__all__ = ["Check", "Evidence", "default_checks", "PERCEPTUAL_MATCH_CAVEAT"]
+# A report is `verified` (or `modified`) only if each of these ran and passed
+# (`content_match` aside for `modified`). Listing them, rather than trusting
+# whatever checks happened to run, makes a policy that skips one, or runs
+# none, fail instead of pass.
+REQUIRED_CHECKS = (
+    "token_exists", "metadata_integrity", "issuer_signature", "metadata_content_hash", "verdict_binding",
+    "not_revoked", "issuer_trusted", "content_match",
+)
+
+
+__all__ = ["Check", "Evidence", "REQUIRED_CHECKS", "chain_verdict", "default_checks", "PERCEPTUAL_MATCH_CAVEAT"]

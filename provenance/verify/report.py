@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ..config import redact_secrets
+
 
 class Status(str, Enum):
     VERIFIED = "verified"  # exact copy of certified content, every check passed
@@ -42,6 +44,13 @@ class CheckResult:
     # A failure of this check means the status below (e.g. tampered, revoked).
     fails_as: Status | None = None
 
+    def __post_init__(self) -> None:
+        # Reasons quote client errors, which name the endpoint they failed on, and a
+        # configured endpoint may carry a password (http://user:pass@host): mask it
+        # here, so no output path (JSON, the table, a log) can show it.
+        object.__setattr__(self, "reason", redact_secrets(self.reason))
+        object.__setattr__(self, "details", _scrubbed(self.details))
+
     def to_dict(self) -> dict:
         out = {"check": self.name, "passed": self.passed, "reason": self.reason}
         if self.details:
@@ -73,6 +82,9 @@ class VerificationReport:
     caveat: str | None = None
     certificate: dict | None = None
 
+    def __post_init__(self) -> None:
+        self.summary = redact_secrets(self.summary)  # e.g. "lookup failed: <client error>"
+
     def to_dict(self) -> dict:
         out = {
             "file": self.file,
@@ -87,3 +99,14 @@ class VerificationReport:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
+
+
+def _scrubbed(value):
+    """`value` with the credentials of every URL in its strings masked, at any depth."""
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrubbed(v) for v in value)
+    return value

@@ -10,7 +10,7 @@ from ..hashing import PERCEPTUAL_MATCH_CAVEAT
 from ..ipfs import IpfsError
 from ..media import MediaError, load_media
 from ..scanning import Scanner
-from .checks import Evidence, QueryHashes, default_checks
+from .checks import REQUIRED_CHECKS, Evidence, QueryHashes, default_checks
 from .lookup import find_candidates
 from .report import Candidate, CheckResult, Status, VerificationReport
 
@@ -85,13 +85,28 @@ class Verifier:
             results.append(result)
             if not result.passed and result.fails_as in STOPPING and check.name != "content_match":
                 break
-        status = _status(results)
+        status, summary = _outcome(results)
         return VerificationReport(
-            file=str(path), status=status, summary=SUMMARIES[status], content_sha256=media.sha256,
+            file=str(path), status=status, summary=summary, content_sha256=media.sha256,
             token_id=chosen.token_id, checks=results, candidates=candidates, match=ev.match,
             caveat=PERCEPTUAL_MATCH_CAVEAT if ev.match and ev.match.get("kind") == "perceptual" else None,
             certificate=_certificate_dict(ev),
         )
+
+
+def _outcome(results: list[CheckResult]) -> tuple[Status, str]:
+    """The status and its summary: the gravest failure, else `verified` only if every required check passed."""
+    status = _status(results)
+    if status not in (Status.VERIFIED, Status.MODIFIED):
+        return status, SUMMARIES[status]
+    # A favourable outcome needs the whole policy behind it, not just the absence of failures:
+    # an empty or partial set of checks must not pass (a modified copy fails content_match by design).
+    passed = {r.name for r in results if r.passed}
+    needed = [n for n in REQUIRED_CHECKS if not (n == "content_match" and status is Status.MODIFIED)]
+    missing = [n for n in needed if n not in passed]
+    if missing:
+        return Status.ERROR, f"{SUMMARIES[Status.ERROR]}: required checks did not run or pass: {', '.join(missing)}"
+    return status, SUMMARIES[status]
 
 
 def _status(results: list[CheckResult]) -> Status:
@@ -99,9 +114,6 @@ def _status(results: list[CheckResult]) -> Status:
     for status in PRECEDENCE:
         if status in failed:
             return status
-    # An empty or all-informational set of checks must not pass.
-    if not any(r.passed and r.name == "content_match" for r in results):
-        return Status.ERROR
     return Status.VERIFIED
 
 
