@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from provenance.config import load_settings
+from provenance.config import load_settings, redact_secrets
 
 from .output import console, emit_json, user_errors
 
 app = typer.Typer(no_args_is_help=True, help="Start, inspect and stop the local chain.")
 JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _shown(status):
+    """The status with the credentials of a configured rpc_url masked (in the URL and in the problem it caused)."""
+    from dataclasses import replace
+
+    return replace(status, url=status.url and redact_secrets(status.url), problem=status.problem and redact_secrets(status.problem))
 
 
 def _show(status) -> None:
@@ -40,11 +47,11 @@ def up(json_out: bool = JSON) -> None:
     with user_errors():
         status = chain_up(load_settings())
     if json_out:
-        emit_json(status.to_dict())
+        emit_json(_shown(status).to_dict())
     else:
         if status.deployed_now:
             console.print(f"deployed the registry at {status.contract}")
-        _show(status)
+        _show(_shown(status))
 
 
 @app.command("status")
@@ -55,9 +62,9 @@ def status(json_out: bool = JSON) -> None:
     with user_errors():
         current = chain_status(load_settings())
     if json_out:
-        emit_json(current.to_dict())
+        emit_json(_shown(current).to_dict())
     else:
-        _show(current)
+        _show(_shown(current))
     if not current.running:
         raise typer.Exit(1)
 
@@ -85,6 +92,6 @@ def deploy(json_out: bool = JSON) -> None:
     with user_errors():
         status = chain_deploy(load_settings())
     if json_out:
-        emit_json(status.to_dict())
+        emit_json(_shown(status).to_dict())
     else:
-        _show(status)
+        _show(_shown(status))

@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from provenance.config import ConfigError, Settings, load_settings
+from provenance.config import ConfigError, Settings, load_settings, redact_secrets
 from provenance.errors import ProvenanceError
 from provenance.ipfs import CertificateCids, IpfsError, check_certificates, check_cids, open_store
 from provenance.ipfs.embedded import EmbeddedStore
@@ -33,7 +33,7 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except (IpfsError, ConfigError, ProvenanceError, _Fail) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {redact_secrets(str(exc))}", err=True)  # the API URL may carry a password
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)

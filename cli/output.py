@@ -19,7 +19,10 @@ def emit_json(data: object) -> None:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from provenance.config import redact_secrets
+
+    # Client errors quote the endpoint that failed, which may carry credentials from the configuration.
+    err_console.print(f"[bold red]error:[/] {redact_secrets(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

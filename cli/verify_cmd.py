@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import typer
 from rich.table import Table
 
-from provenance.config import load_settings, redact_secrets
+from provenance.config import load_settings
 from provenance.verify import EXIT_CODES, Status, VerificationReport
 
-from .output import console, emit_json, fail
+from .output import console, emit_json, user_errors
 
 _CODES = ", ".join(f"{code} {status.value}" for status, code in sorted(EXIT_CODES.items(), key=lambda kv: kv[1]))
 _STYLE = {Status.VERIFIED: "green", Status.MODIFIED: "yellow", Status.NOT_FOUND: "blue"}
@@ -28,7 +27,7 @@ def verify_command(
     from provenance.scanning import DetectorScanner
     from provenance.verify.verifier import Verifier, parse_token
 
-    with _redacted_errors():
+    with user_errors():  # its one line masks credentials in any URL it quotes
         token_id = parse_token(token) if token else None
         parts = open_parts(load_settings())
         verifier = Verifier(parts, DetectorScanner() if rescan else None)
@@ -40,21 +39,6 @@ def verify_command(
         for report in reports:
             _print(report)
     raise typer.Exit(max(r.status.exit_code for r in reports))
-
-
-@contextmanager
-def _redacted_errors() -> Iterator[None]:
-    """`user_errors`, with credentials in any URL the message quotes masked.
-
-    Opening the parts quotes the endpoint that failed (an RPC or IPFS API URL
-    from the configuration), which may carry a password.
-    """
-    from provenance.errors import user_facing_errors
-
-    try:
-        yield
-    except user_facing_errors() as exc:
-        raise fail(redact_secrets(str(exc))) from None
 
 
 verify_command.__doc__ = f"""Verify files: exact copy, modified copy, unrelated, tampered, revoked, untrusted issuer.

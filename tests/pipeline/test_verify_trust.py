@@ -239,3 +239,20 @@ def test_verify_error_line_never_prints_the_rpc_password(home):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "rpcsecret" not in proc.stdout + proc.stderr
     assert "***@127.0.0.1" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, env_key",
+    [
+        (("ipfs", "pins"), "PROVENANCE_IPFS_API"),
+        (("chain", "status", "--json"), "PROVENANCE_RPC_URL"),
+        (("chain", "status"), "PROVENANCE_RPC_URL"),
+        (("show", "0x01"), "PROVENANCE_RPC_URL"),
+    ],
+)
+def test_other_commands_never_print_a_configured_password(home, args, env_key):
+    env = {"PROVENANCE_IPFS_BACKEND": "kubo", env_key: f"http://user:cmdsecret@127.0.0.1:{_closed_port()}"}
+    proc = run_cli(*args, env=env)
+    assert "Traceback" not in proc.stderr
+    assert "cmdsecret" not in proc.stdout + proc.stderr
+    assert "***@127.0.0.1" in proc.stdout + proc.stderr
