@@ -3,14 +3,26 @@
 Type is decided by content (magic bytes), never by extension, and a file is
 only accepted once it fully decodes within size limits: a truncated image, a
 decompression bomb or a header claiming absurd dimensions is a `MediaError`
-with a one-line reason.
+with a one-line reason. So is any other failure of a decoder on the file: one
+hostile file never stops the others of a run.
+
+Budgets (hostile media, issue 16): what is kept of a picture is bounded (an
+image above `WORK_PIXELS` is reduced by whole-pixel averaging, JPEGs already
+while decoding; sampled video frames are scaled by FFmpeg to at most
+`FRAME_PIXELS` before they become arrays), and so are a video's frames
+(`MAX_VIDEO_FRAMES`), its decoded pixels, counting every frame
+(`MAX_VIDEO_PIXELS`), and the time spent decoding it (`DECODE_SECONDS`).
+Hashes are computed on what is kept, so certify and verify see the same
+pixels. Memory and time of the worst cases: bench/bench_hostile_media.py.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import stat
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +35,19 @@ MAX_PIXELS = 100_000_000  # an image above this is treated as a decompression bo
 MAX_SIDE = 30_000
 MAX_FILE_BYTES = 4 * 1024**3
 VIDEO_FRAMES = 16
+# A decoded image above this many pixels is kept reduced to at most this many
+# (a 24 Mpx, 6000x4000 photo is kept as it is): hashing a 90 Mpx PNG at full
+# size took 2.9 GB.
+WORK_PIXELS = 24_000_000
+# Sampled video frames are scaled to at most this many pixels while they are
+# converted (4K UHD passes unchanged); 16 of them are kept.
+FRAME_PIXELS = 3840 * 2160
+MAX_VIDEO_FRAMES = 100_000
+# Frames x coded pixels a video may make the decoder produce: 50 Gpx is about
+# 24,000 1080p frames (13 minutes at 30 fps) or 780 frames of 8000x8000.
+MAX_VIDEO_PIXELS = 50_000_000_000
+# Wall-clock limit for decoding one video (both passes when a second is needed).
+DECODE_SECONDS = 60.0
 
 IMAGE_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif", "TIFF": "image/tiff"}
 VIDEO_MIME = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "avi": "video/x-msvideo"}
@@ -118,8 +143,7 @@ def _load_image(path: Path, size: int) -> MediaFile:
                 probe.verify()
             with Image.open(path) as img:
                 img.seek(0)  # GIF and multi-page TIFF: the first frame
-                rgb = img.convert("RGB")
-                rgb.load()
+                rgb = _bounded_rgb(img)
     except MediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -128,6 +152,10 @@ def _load_image(path: Path, size: int) -> MediaFile:
         raise MediaError(f"{path}: not a supported image or video") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise MediaError(f"{path}: damaged image ({_short(exc)})") from None
+    except MemoryError:
+        raise MediaError(f"{path}: image too large to decode in the memory available") from None
+    except Exception as exc:  # any other decoder failure is this file's, never the run's
+        raise MediaError(f"{path}: cannot decode image ({type(exc).__name__}: {_short(exc)})") from None
     if fmt not in IMAGE_MIME:
         raise MediaError(f"{path}: image format {fmt} is not supported (JPEG, PNG, WebP, GIF, TIFF)")
     return MediaFile(
@@ -136,11 +164,62 @@ def _load_image(path: Path, size: int) -> MediaFile:
     )
 
 
+def _bounded_rgb(img: Image.Image) -> Image.Image:
+    """The decoded image in RGB, reduced to at most WORK_PIXELS pixels (unchanged when it is smaller)."""
+    width, height = img.size
+    if width * height <= WORK_PIXELS:
+        rgb = img.convert("RGB")
+        rgb.load()
+        return rgb
+    if img.format == "JPEG":
+        # libjpeg scales by 1/2, 1/4 or 1/8 while decoding: the full picture is never in memory.
+        factor = math.sqrt(width * height / WORK_PIXELS)
+        img.draft("RGB", (math.ceil(width / factor), math.ceil(height / factor)))
+    img.load()
+    if img.mode not in ("RGB", "RGBA", "L", "LA"):
+        img = img.convert("RGB")  # palette, bilevel, CMYK, 16-bit: Image.reduce averages the channels it knows
+    factor = math.ceil(math.sqrt(img.width * img.height / WORK_PIXELS))
+    while factor > 1 and math.ceil(img.width / factor) * math.ceil(img.height / factor) > WORK_PIXELS:
+        factor += 1
+    reduced = img.reduce(factor) if factor > 1 else img
+    return reduced.convert("RGB")
+
+
 def _check_dimensions(path: Path, width: int, height: int) -> None:
     if width <= 0 or height <= 0:
         raise MediaError(f"{path}: image has no pixels")
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
         raise MediaError(f"{path}: image dimensions {width}x{height} are beyond the limit ({MAX_PIXELS:,} pixels)")
+
+
+class _Budget:
+    """The frame, pixel and time budget of decoding one video."""
+
+    def __init__(self, path: Path, width: int, height: int):
+        self.path = path
+        self.pixels_per_frame = width * height
+        self.deadline = time.monotonic() + DECODE_SECONDS
+        self.frames = 0
+
+    def check_declared(self, frames: int) -> None:
+        if frames and frames * self.pixels_per_frame > MAX_VIDEO_PIXELS:
+            raise MediaError(
+                f"{self.path}: video declares {frames:,} frames of {self.pixels_per_frame:,} pixels,"
+                f" beyond the decoding pixel budget ({MAX_VIDEO_PIXELS:,} pixels)"
+            )
+
+    def spend(self, first_pass: bool = True) -> None:
+        """Count one decoded frame; raise once a budget is exhausted (a second pass spends pixels and time only)."""
+        self.frames += 1
+        if first_pass and self.frames > MAX_VIDEO_FRAMES:
+            raise MediaError(f"{self.path}: video has more than {MAX_VIDEO_FRAMES:,} frames")
+        if self.frames * self.pixels_per_frame > MAX_VIDEO_PIXELS:
+            raise MediaError(
+                f"{self.path}: video decodes to more than {MAX_VIDEO_PIXELS:,} pixels"
+                f" ({self.frames:,} frames so far), beyond the decoding pixel budget"
+            )
+        if time.monotonic() > self.deadline:
+            raise MediaError(f"{self.path}: decoding the video took longer than {DECODE_SECONDS:g} s (the limit)")
 
 
 def _load_video(path: Path, size: int, container_kind: str) -> MediaFile:
@@ -153,13 +232,26 @@ def _load_video(path: Path, size: int, container_kind: str) -> MediaFile:
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
             _check_dimensions(path, width, height)
+            budget = _Budget(path, width, height)
+            budget.check_declared(stream.frames)
             duration = _declared_duration(container, stream)
-            count, images, last_t = _sample_frames(container, stream, duration)
+            count, images, last_t = _sample_frames(container, stream, duration, budget)
+        if count and len(images) < max(1, min(count, VIDEO_FRAMES) // 2):
+            # The declared duration does not describe the frames (a lying or broken
+            # header): sample them by their number instead, and measure the duration.
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                images = _frames_by_number(container, stream, count, budget)
+            duration = None
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
         raise MediaError(f"{path}: damaged video ({_short(exc)})") from None
-    if not count:
+    except MemoryError:
+        raise MediaError(f"{path}: video too large to decode in the memory available") from None
+    except Exception as exc:  # any other decoder failure is this file's, never the run's
+        raise MediaError(f"{path}: cannot decode video ({type(exc).__name__}: {_short(exc)})") from None
+    if not count or not images:
         raise MediaError(f"{path}: video has no decodable frames")
     return MediaFile(
         path=path, kind="video", mime=VIDEO_MIME[container_kind], size=size, sha256=sha256_file(path),
@@ -175,21 +267,44 @@ def _declared_duration(container, stream) -> float | None:
     return None
 
 
-def _sample_frames(container, stream, duration: float | None) -> tuple[int, tuple[Image.Image, ...], float]:
+def _frame_image(frame) -> Image.Image:
+    """An RGB image of a decoded frame, scaled by FFmpeg to at most FRAME_PIXELS pixels."""
+    width, height = frame.width, frame.height
+    if width * height <= FRAME_PIXELS:
+        return frame.to_image().convert("RGB")
+    scale = math.sqrt(FRAME_PIXELS / (width * height))
+    size = {"width": max(1, int(width * scale)), "height": max(1, int(height * scale))}
+    return frame.to_image(**size, interpolation="AREA")
+
+
+def _sample_frames(container, stream, duration: float | None, budget: _Budget) -> tuple[int, tuple[Image.Image, ...], float]:
     """Decode the whole stream (a truncated file fails here) keeping VIDEO_FRAMES evenly spaced frames."""
     targets = [duration * (i + 0.5) / VIDEO_FRAMES for i in range(VIDEO_FRAMES)] if duration else []
     kept: list[Image.Image] = []
     count, t = 0, 0.0
     for frame in container.decode(stream):
-        t = float(frame.pts * stream.time_base) if frame.pts is not None else float(count)
+        t = float(frame.pts * stream.time_base) if frame.pts is not None and stream.time_base else float(count)
         count += 1
-        if count > 100_000:
-            raise MediaError("video has more than 100,000 frames")
+        budget.spend()
         if targets and len(kept) < len(targets) and t >= targets[len(kept)]:
-            kept.append(frame.to_image().convert("RGB"))
+            kept.append(_frame_image(frame))
         elif not targets and count <= VIDEO_FRAMES:
-            kept.append(frame.to_image().convert("RGB"))
+            kept.append(_frame_image(frame))
     return count, tuple(kept), t
+
+
+def _frames_by_number(container, stream, count: int, budget: _Budget) -> tuple[Image.Image, ...]:
+    """Decode again, keeping min(count, VIDEO_FRAMES) frames evenly spaced by their number."""
+    wanted = min(count, VIDEO_FRAMES)
+    targets = sorted({min(count - 1, int(count * (i + 0.5) / wanted)) for i in range(wanted)})
+    kept: list[Image.Image] = []
+    for index, frame in enumerate(container.decode(stream)):
+        budget.spend(first_pass=False)
+        if len(kept) < len(targets) and index == targets[len(kept)]:
+            kept.append(_frame_image(frame))
+        if len(kept) == len(targets):
+            break
+    return tuple(kept)
 
 
 def _short(exc: BaseException) -> str:
