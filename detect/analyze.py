@@ -28,6 +28,9 @@ from detect.ensemble import EnsembleConfig
 from detect.tiles import tiles, to_rgb_array
 
 MAX_TILES = 8  # per image and detector: enough coverage, bounded cost on huge images
+# An image above this many pixels is refused before it is decoded (provenance.media's limit):
+# decoding 100 Mpx already takes about 1.7 GB here (pixels, array, face search).
+MAX_PIXELS = 100_000_000
 FACE_MARGIN = 0.3
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
@@ -104,11 +107,20 @@ def decode_image(data: bytes | Path, tile_sizes: Iterable[int] = ()) -> _Decoded
     try:
         source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
         with Image.open(source) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise AnalysisError(f"image dimensions {width}x{height} are beyond the limit ({MAX_PIXELS:,} pixels)")
             image.load()
             rgb = to_rgb_array(image)
             quality = jpeg_quality(image)
+    except AnalysisError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise AnalysisError(f"not a readable image ({exc})") from None
+    except MemoryError:
+        raise AnalysisError("image too large to decode in the memory available") from None
+    except Exception as exc:  # any other decoder failure is this file's, never the batch's
+        raise AnalysisError(f"not a readable image ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
     notes = out_of_scope(rgb.shape[1], rgb.shape[0], quality)
     return _Decoded(rgb=rgb, tiles={s: tiles(rgb, s, MAX_TILES) for s in tile_sizes}, notes=notes)
 
@@ -245,6 +257,11 @@ class Analyzer:
                 verdicts[position] = FileVerdict(path, report=self.analyze_file(path))
             except AnalysisError as exc:
                 verdicts[position] = FileVerdict(path, error=str(exc))
+            except MemoryError:
+                verdicts[position] = FileVerdict(path, error=f"{path}: too large to analyse in the memory available")
+            except Exception as exc:  # one file's failure is recorded, never the end of the batch
+                reason = " ".join(str(exc).split())[:160]
+                verdicts[position] = FileVerdict(path, error=f"{path}: analysis failed ({type(exc).__name__}: {reason})")
             done += 1
             if progress:
                 progress(done)

@@ -10,6 +10,8 @@ highest-scoring frames.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +26,11 @@ from detect.faces import Face
 # Up to this many frames we decode straight through, which gives exact frame
 # numbers; longer videos are sampled by seeking to timestamps.
 SEQUENTIAL_LIMIT = 1500
+# Hostile media (issue 16): sampled frames are scaled by FFmpeg to at most this
+# many pixels before they become images (4K UHD passes unchanged; an 8000x8000
+# clip took 2.2 GB), and sampling one video may take at most DECODE_SECONDS.
+FRAME_PIXELS = 3840 * 2160
+DECODE_SECONDS = 60.0
 
 
 class VideoError(Exception):
@@ -82,43 +89,71 @@ def sample_frames(path: Path, count: int = 16) -> list[VideoFrame]:
     """`count` frames spread evenly from the first to the last (fewer if the video is shorter)."""
     path = Path(path)
     with _open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"  # FFmpeg's own decoding threads
-        info = _info(stream, container)
+        deadline = _Deadline(path)
         try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # FFmpeg's own decoding threads
+            info = _info(stream, container)
             if 0 < info.frames <= SEQUENTIAL_LIMIT:
-                frames = _decode_through(container, stream, set(_targets(info.frames, count)))
+                frames = _decode_through(container, stream, set(_targets(info.frames, count)), deadline)
             else:
-                frames = _decode_by_seeking(container, stream, info, count)
+                frames = _decode_by_seeking(container, stream, info, count, deadline)
+        except VideoError:
+            raise
         except av.error.FFmpegError as exc:
             raise VideoError(f"{path}: decoding failed ({exc})") from None
+        except MemoryError:
+            raise VideoError(f"{path}: video too large to decode in the memory available") from None
+        except Exception as exc:  # any other decoder failure is this file's, never the batch's
+            reason = " ".join(str(exc).split())[:160]
+            raise VideoError(f"{path}: decoding failed ({type(exc).__name__}: {reason})") from None
     if not frames:
         raise VideoError(f"{path}: no decodable frames")
     return frames
 
 
-def _decode_through(container, stream, wanted: set[int]) -> list[VideoFrame]:
+class _Deadline:
+    def __init__(self, path: Path):
+        self.path, self.at = path, time.monotonic() + DECODE_SECONDS
+
+    def check(self) -> None:
+        if time.monotonic() > self.at:
+            raise VideoError(f"{self.path}: decoding took longer than {DECODE_SECONDS:g} s (the limit)")
+
+
+def _frame_image(frame) -> Image.Image:
+    """The frame as an RGB image, scaled by FFmpeg to at most FRAME_PIXELS pixels."""
+    width, height = frame.width, frame.height
+    if width * height <= FRAME_PIXELS:
+        return frame.to_image()
+    scale = math.sqrt(FRAME_PIXELS / (width * height))
+    return frame.to_image(width=max(1, int(width * scale)), height=max(1, int(height * scale)), interpolation="AREA")
+
+
+def _decode_through(container, stream, wanted: set[int], deadline: _Deadline) -> list[VideoFrame]:
     frames = []
     last = max(wanted)
     for index, frame in enumerate(container.decode(stream)):
+        deadline.check()
         if index in wanted:
-            frames.append(VideoFrame(index, float(frame.time or 0.0), frame.to_image()))
+            frames.append(VideoFrame(index, float(frame.time or 0.0), _frame_image(frame)))
         if index >= last:
             break
     return frames
 
 
-def _decode_by_seeking(container, stream, info: VideoInfo, count: int) -> list[VideoFrame]:
+def _decode_by_seeking(container, stream, info: VideoInfo, count: int, deadline: _Deadline) -> list[VideoFrame]:
     frames: list[VideoFrame] = []
     time_base = stream.time_base or Fraction(1, 1000)
     for target in _targets(info.frames, count):
         seconds = target / info.fps
         container.seek(int(seconds / time_base), stream=stream, backward=True)
         for frame in container.decode(stream):
+            deadline.check()
             if frame.time is not None and frame.time + 0.5 / info.fps >= seconds:
                 index = int(round(frame.time * info.fps))
                 if not frames or index > frames[-1].index:
-                    frames.append(VideoFrame(index, float(frame.time), frame.to_image()))
+                    frames.append(VideoFrame(index, float(frame.time), _frame_image(frame)))
                 break
     return frames
 
