@@ -203,7 +203,9 @@ class IssuerTrusted:
             return self._allowlist(ev, issuer, ev.settings.trusted_issuers)
         if ev.registry.is_issuer(issuer):
             return _ok(self.name, f"issuer {issuer} holds ISSUER_ROLE on the registry (no trusted_issuers list is set)")
-        return _fail(self.name, Status.UNTRUSTED_ISSUER, f"issuer {issuer} no longer holds ISSUER_ROLE on the registry (no trusted_issuers list is set)")
+        return _fail(
+            self.name, Status.UNTRUSTED_ISSUER, f"issuer {issuer} no longer holds ISSUER_ROLE on the registry (no trusted_issuers list is set)"
+        )
 
     def _allowlist(self, ev: Evidence, issuer: str, allowlist: tuple[str, ...]) -> CheckResult:
         if issuer.lower() not in {a.lower() for a in allowlist}:
