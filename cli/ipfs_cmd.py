@@ -17,6 +17,7 @@ from provenance.errors import ProvenanceError
 from provenance.ipfs import CertificateCids, IpfsError, check_certificates, check_cids, open_store
 from provenance.ipfs.embedded import EmbeddedStore
 from provenance.ipfs.hashing import cid_of_file
+from provenance.ipfs.limits import DEFAULT_LIMITS, FetchLimits
 
 app = typer.Typer(no_args_is_help=True, help="Content addressing (CIDs identical to Kubo) and the IPFS content store.")
 
@@ -141,22 +142,51 @@ def add_cmd(
 def cat_cmd(
     cid: str = typer.Argument(..., help="CID of a file."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    max_size: int = typer.Option(
+        DEFAULT_LIMITS.max_bytes, "--max-size", help="Refuse content larger than this many bytes (default: 4 GiB, the largest certifiable media)."
+    ),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up after this many seconds (default: a per-source deadline from the declared size)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Print (or write) a file's content, every block verified against its CID."""
+    """Print (or write) a file's content, every block verified against its CID, streamed in constant memory."""
     with _errors():
-        data = _store().cat(cid)
-        if output is not None:
-            try:
-                output.write_bytes(data)
-            except OSError as exc:
-                raise _Fail(f"cannot write {output}: {exc.strerror}") from None
+        if max_size <= 0 or (timeout is not None and timeout <= 0):
+            raise _Fail("--max-size and --timeout must be positive")
+        chunks = _store().iter_cat(cid, limits=FetchLimits(max_bytes=max_size, deadline_s=timeout))
+        digest, size = hashlib.sha256(), 0
+        with _sink(output, discard=as_json) as write:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                write(chunk)
         if as_json:
-            payload = {"cid": cid, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            payload = {"cid": cid, "size": size, "sha256": digest.hexdigest()}
             _emit(True, {**payload, "output": str(output) if output else None}, "")
-        elif output is None:
-            sys.stdout.buffer.write(data)
+
+
+@contextmanager
+def _sink(output: Optional[Path], *, discard: bool) -> Iterator[Callable[[bytes], object]]:
+    """Where `cat` writes: stdout, nothing (--json without -o), or `output`, which appears only when complete.
+
+    A read can fail half way (a DAG that lies about its size, a source that
+    stops); a file named `output` must then not exist, half written.
+    """
+    if output is None:
+        yield (lambda chunk: None) if discard else sys.stdout.buffer.write
+        if not discard:
             sys.stdout.buffer.flush()
+        return
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with open(partial, "wb") as fh:
+            yield fh.write
+        partial.replace(output)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise _Fail(f"cannot write {output}: {exc.strerror}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 @app.command("pin")

@@ -1,7 +1,8 @@
 """Content addressing and storage on IPFS, with CIDs identical to Kubo's.
 
 Public surface: `open_store`, the `ContentStore` protocol and `AddResult`,
-`ImportProfile`, only-hash helpers, raw-CID helpers for token URIs,
+`ImportProfile`, `FetchLimits` (what a read may produce and how long it may
+take), only-hash helpers, raw-CID helpers for token URIs,
 `check_cids` / `check_certificates`, and the `IpfsError` hierarchy.
 """
 
@@ -21,18 +22,29 @@ from provenance.ipfs.embedded import EmbeddedStore
 from provenance.ipfs.errors import (
     BlockMismatch,
     CorruptCar,
+    DeadlineExceeded,
+    InconsistentDag,
     InvalidBlock,
     InvalidCid,
     IpfsError,
+    LimitExceeded,
+    NoIntactCopy,
     NotFound,
     RemoteError,
     StoreUnavailable,
+    TooDeep,
+    TooLarge,
+    TooWide,
 )
 from provenance.ipfs.hashing import cid_of_bytes, cid_of_file
+from provenance.ipfs.limits import DEFAULT_LIMITS, MAX_BLOCK_BYTES, MAX_CONTENT_BYTES, FetchLimits
 from provenance.ipfs.profile import ImportProfile
 from provenance.ipfs.store import AddResult, ContentStore, canonical_json
 
 __all__ = [
+    "DEFAULT_LIMITS",
+    "MAX_BLOCK_BYTES",
+    "MAX_CONTENT_BYTES",
     "AddResult",
     "BlockMismatch",
     "CertificateCids",
@@ -41,14 +53,22 @@ __all__ = [
     "CidStatus",
     "ContentStore",
     "CorruptCar",
+    "DeadlineExceeded",
     "EmbeddedStore",
+    "FetchLimits",
     "ImportProfile",
+    "InconsistentDag",
     "InvalidBlock",
     "InvalidCid",
     "IpfsError",
+    "LimitExceeded",
+    "NoIntactCopy",
     "NotFound",
     "RemoteError",
     "StoreUnavailable",
+    "TooDeep",
+    "TooLarge",
+    "TooWide",
     "canonical_json",
     "check_certificates",
     "check_cids",

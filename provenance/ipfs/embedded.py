@@ -20,6 +20,7 @@ from provenance.ipfs.cid import Cid, parse_cid
 from provenance.ipfs.dag import child_cids, iter_dag, iter_file
 from provenance.ipfs.errors import BlockMismatch, CorruptCar, InvalidBlock, IpfsError, NotFound
 from provenance.ipfs.importer import import_stream
+from provenance.ipfs.limits import DEFAULT_LIMITS, Deadline, FetchLimits
 from provenance.ipfs.pinset import PinSet
 from provenance.ipfs.profile import ImportProfile
 from provenance.ipfs.store import AddResult, canonical_json
@@ -93,18 +94,24 @@ class EmbeddedStore:
     def get_block(self, cid: Cid) -> bytes:
         return self.blocks.get(cid)
 
-    def iter_cat(self, cid: str) -> Iterator[bytes]:
-        return iter_file(parse_cid(cid), self.blocks.get)
+    def iter_cat(self, cid: str, *, limits: FetchLimits | None = None) -> Iterator[bytes]:
+        """The file's bytes block by block, within `limits` (bounded defaults: see `FetchLimits`)."""
+        limits = limits or DEFAULT_LIMITS
+        return iter_file(parse_cid(cid), self.blocks.get, limits, Deadline.after(limits.deadline_s, f"reading {cid}"))
 
-    def cat(self, cid: str) -> bytes:
-        return b"".join(self.iter_cat(cid))
+    def cat(self, cid: str, *, limits: FetchLimits | None = None) -> bytes:
+        return b"".join(self.iter_cat(cid, limits=limits))
 
     def has(self, cid: str) -> bool:
         """Whether the root block is stored (`verify` checks the whole DAG)."""
         return self.blocks.has(parse_cid(cid))
 
-    def verify(self, cid: str) -> None:
-        """Read every block under `cid` and check it; raise `NotFound` or `BlockMismatch`."""
+    def verify(self, cid: str, *, limits: FetchLimits | None = None) -> None:
+        """Read every block under `cid` and check it; raise `NotFound` or `BlockMismatch`.
+
+        Each distinct block is read once, so repeated links cost nothing; `limits`
+        is accepted for the common interface (a local walk needs no deadline).
+        """
         for _ in iter_dag(parse_cid(cid), self.blocks.get):
             pass
 

@@ -47,3 +47,47 @@ class StoreUnavailable(IpfsError):
 
 class RemoteError(IpfsError):
     """A Kubo node, pinning service or gateway answered with an error."""
+
+
+class InconsistentDag(InvalidBlock):
+    """A DAG's declared sizes disagree with each other or with what it holds.
+
+    Every block may verify against its CID and the DAG still lie: a node can
+    claim 40 bytes and link 1.6 GB. The CID vouches for such a DAG, so every
+    source serves the same lie and there is no point asking another.
+    """
+
+
+class LimitExceeded(IpfsError):
+    """A read went past a size, depth or time limit, the caller's or the default."""
+
+
+class TooLarge(LimitExceeded):
+    """Content is larger than the read allows (declared by the DAG, or produced by it)."""
+
+
+class TooDeep(LimitExceeded):
+    """A DAG nests deeper than the read allows."""
+
+
+class TooWide(LimitExceeded):
+    """A DAG node has more links than the read allows."""
+
+
+class DeadlineExceeded(LimitExceeded):
+    """A source did not deliver within the time the read allows."""
+
+
+class NoIntactCopy(NotFound):
+    """No source served the content intact: each was missing it, failed, or sent bytes that do not match.
+
+    This is deliberately a `NotFound`, not a `BlockMismatch`: bytes that do not
+    hash to the CID are not the content, so they say nothing about it. A
+    certificate whose metadata every gateway garbles is unavailable, not
+    tampered with. `mismatched` names the sources that sent wrong bytes, so a
+    caller can still warn that a gateway is lying.
+    """
+
+    def __init__(self, cid: str, where: str, mismatched: tuple[str, ...] = ()) -> None:
+        super().__init__(cid, where)
+        self.mismatched = tuple(mismatched)

@@ -1,22 +1,28 @@
 """A content store that reads from HTTP gateways what its primary store cannot supply.
 
 Adds and pins always go to the primary store: a gateway is a read-only
-source, and content it serves is checked block by block against the CID
-(a gateway sending wrong bytes raises `BlockMismatch`, it is never skipped).
-Blocks fetched from a gateway are not copied into the primary store, so
-reading never writes.
+source, and content it serves is checked block by block against the CID (a
+gateway sending wrong bytes is that gateway's failure, and the next one is
+asked). Blocks fetched from a gateway are not copied into the primary store,
+so reading never writes.
 
 Corruption found in the primary store is reported, not papered over with a
 gateway's copy: a damaged local store is something the user must learn about.
+A primary that has only part of a DAG is finished from a gateway: both serve
+verified bytes of the same CID, so the gateway's stream continues exactly
+where the primary's stopped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from provenance.ipfs.errors import NotFound, StoreUnavailable
+from provenance.ipfs.errors import NoIntactCopy, NotFound, StoreUnavailable
 from provenance.ipfs.gateway import GatewayFetcher
+from provenance.ipfs.limits import DEFAULT_LIMITS, FetchLimits
 from provenance.ipfs.store import AddResult, ContentStore
 
 T = TypeVar("T")
@@ -62,11 +68,33 @@ class GatewayFallbackStore:
 
     # -- reads: primary first, then the gateways ------------------------------------
 
-    def cat(self, cid: str) -> bytes:
-        return self._read(cid, self.primary.cat, self.gateways.cat)
+    def cat(self, cid: str, *, limits: FetchLimits | None = None) -> bytes:
+        return b"".join(self.iter_cat(cid, limits=limits))
 
-    def verify(self, cid: str) -> None:
-        self._read(cid, self.primary.verify, self.gateways.verify)
+    def iter_cat(self, cid: str, *, limits: FetchLimits | None = None) -> Iterator[bytes]:
+        """The file's bytes from the primary, or from where it stopped on, from the gateways."""
+        limits, started, sent = limits or DEFAULT_LIMITS, time.monotonic(), 0
+        try:
+            for chunk in _iter_cat(self.primary, cid, limits):
+                sent += len(chunk)
+                yield chunk
+            return
+        except _UNAVAILABLE as exc:
+            local_exc = exc
+        try:
+            yield from _skip(self.gateways.iter_cat(cid, limits=_remaining(limits, started)), sent)
+        except NotFound as remote_exc:
+            raise self._neither(cid, local_exc, remote_exc) from None
+
+    def verify(self, cid: str, *, limits: FetchLimits | None = None) -> None:
+        limits, started = limits or DEFAULT_LIMITS, time.monotonic()
+        try:
+            self.primary.verify(cid, limits=limits)
+        except _UNAVAILABLE as local_exc:
+            try:
+                self.gateways.verify(cid, limits=_remaining(limits, started))
+            except NotFound as remote_exc:
+                raise self._neither(cid, local_exc, remote_exc) from None
 
     def has(self, cid: str) -> bool:
         try:
@@ -76,15 +104,32 @@ class GatewayFallbackStore:
             pass
         return self.gateways.has(cid)
 
-    def _read(self, cid: str, local: Callable[[str], T], remote: Callable[[str], T]) -> T:
-        try:
-            return local(cid)
-        except _UNAVAILABLE as local_exc:
-            try:
-                return remote(cid)
-            except NotFound as remote_exc:
-                primary = repr(self.primary) if isinstance(local_exc, NotFound) else f"{self.primary!r} ({local_exc})"
-                raise NotFound(cid, f"{primary} nor {remote_exc.where}") from None
+    def _neither(self, cid: str, local_exc: Exception, remote_exc: NotFound) -> NoIntactCopy:
+        primary = repr(self.primary) if isinstance(local_exc, NotFound) else f"{self.primary!r} ({local_exc})"
+        return NoIntactCopy(cid, f"{primary} nor {remote_exc.where}", getattr(remote_exc, "mismatched", ()))
+
+
+def _iter_cat(store: ContentStore, cid: str, limits: FetchLimits) -> Iterator[bytes]:
+    if hasattr(store, "iter_cat"):
+        return store.iter_cat(cid, limits=limits)
+    return iter([store.cat(cid, limits=limits)])
+
+
+def _remaining(limits: FetchLimits, started: float) -> FetchLimits:
+    """The caller's deadline covers the primary and the gateways together."""
+    if limits.deadline_s is None:
+        return limits
+    return dataclasses.replace(limits, deadline_s=max(0.0, limits.deadline_s - (time.monotonic() - started)))
+
+
+def _skip(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:
+    """`chunks` without their first `count` bytes."""
+    for chunk in chunks:
+        if count >= len(chunk):
+            count -= len(chunk)
+            continue
+        yield chunk[count:] if count else chunk
+        count = 0
 
 
 def primary_of(store: ContentStore) -> ContentStore:

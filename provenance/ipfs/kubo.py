@@ -21,8 +21,9 @@ from provenance.ipfs.cid import Cid, parse_cid
 from provenance.ipfs.dag import iter_dag, iter_file
 from provenance.ipfs.errors import IpfsError, NotFound, RemoteError
 from provenance.ipfs.hashing import cid_of_file
-from provenance.ipfs.http import RetryPolicy, send_with_retries
+from provenance.ipfs.http import RetryPolicy, fetch_capped, send_with_retries
 from provenance.ipfs.importer import import_stream
+from provenance.ipfs.limits import DEFAULT_LIMITS, MAX_BLOCK_BYTES, Deadline, FetchLimits
 from provenance.ipfs.profile import ImportProfile
 from provenance.ipfs.store import AddResult, canonical_json
 
@@ -41,6 +42,7 @@ class KuboStore:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.timeout_s = timeout_s
         self.lookup_timeout_s = lookup_timeout_s
         self.retry = retry
         headers = {"Authorization": auth} if auth else {}
@@ -143,16 +145,26 @@ class KuboStore:
     # -- reading --------------------------------------------------------------------
 
     def get_block(self, cid: Cid) -> bytes:
-        response = self._call("block/get", {"arg": str(cid), "timeout": self._timeout_param()})
-        block = response.content
-        cid.verify(block, f"the IPFS node at {self.api_url}")
-        return block
+        """One block, read only up to the largest block size and checked against its CID."""
+        params = {"arg": str(cid), "timeout": self._timeout_param()}
+        what = f"IPFS node {self.api_url} /block/get {cid}"
+        body = fetch_capped(
+            self._client, "POST", "/block/get", what=what, max_bytes=MAX_BLOCK_BYTES, params=params,
+            deadline=Deadline.after(self.timeout_s + self.lookup_timeout_s, what), retry=self.retry,
+            request_timeout_s=self.timeout_s,
+        )
+        if body.status_code != 200:
+            raise self._error("block/get", params, httpx.Response(body.status_code, content=body.content))
+        cid.verify(body.content, f"the IPFS node at {self.api_url}")
+        return body.content
 
-    def iter_cat(self, cid: str) -> Iterator[bytes]:
-        return iter_file(parse_cid(cid), self.get_block)
+    def iter_cat(self, cid: str, *, limits: FetchLimits | None = None) -> Iterator[bytes]:
+        """The file's bytes block by block, within `limits` (bounded defaults: see `FetchLimits`)."""
+        limits = limits or DEFAULT_LIMITS
+        return iter_file(parse_cid(cid), self.get_block, limits, Deadline.after(limits.deadline_s, f"reading {cid}"))
 
-    def cat(self, cid: str) -> bytes:
-        return b"".join(self.iter_cat(cid))
+    def cat(self, cid: str, *, limits: FetchLimits | None = None) -> bytes:
+        return b"".join(self.iter_cat(cid, limits=limits))
 
     def has(self, cid: str) -> bool:
         try:
@@ -161,9 +173,10 @@ class KuboStore:
             return False
         return True
 
-    def verify(self, cid: str) -> None:
+    def verify(self, cid: str, *, limits: FetchLimits | None = None) -> None:
+        deadline = Deadline.after((limits or DEFAULT_LIMITS).deadline_s, f"verifying {cid}")
         for _ in iter_dag(parse_cid(cid), self.get_block):
-            pass
+            deadline.check()
 
     # -- pins ---------------------------------------------------------------------------
 

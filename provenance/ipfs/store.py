@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from provenance.ipfs.limits import FetchLimits
 from provenance.ipfs.profile import ImportProfile
 
 
@@ -29,11 +30,13 @@ class ContentStore(Protocol):
 
     def add_json(self, obj: Any) -> AddResult: ...
 
-    def cat(self, cid: str) -> bytes: ...
+    # Reads take optional `FetchLimits` (bounded defaults); every store here also has
+    # `iter_cat(cid, *, limits=None)`, which streams instead of returning one bytes object.
+    def cat(self, cid: str, *, limits: FetchLimits | None = None) -> bytes: ...
 
     def has(self, cid: str) -> bool: ...
 
-    def verify(self, cid: str) -> None: ...
+    def verify(self, cid: str, *, limits: FetchLimits | None = None) -> None: ...
 
     def pin(self, cid: str) -> None: ...
 

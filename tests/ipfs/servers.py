@@ -105,11 +105,18 @@ def pinning_handler(state: PinningState):
 
 
 def gateway_handler(store, mode: str = "honest"):
-    """Serves `?format=car` and `?format=raw` from an embedded store; `mode` makes it misbehave."""
+    """Serves `?format=car` and `?format=raw` from an embedded store; `mode` makes it misbehave
+    (`tamper`, `tamper-raw`: wrong bytes; `no-car`: raw blocks only; `redirect-same`: every
+    request first redirected to `/mirror/...` on the same server)."""
 
     class Handler(_Handler):
         def do_GET(self):
             url = urlparse(self.path)
+            if mode == "redirect-same" and not url.path.startswith("/mirror/"):
+                self.send_response(302)  # a relative Location: the same origin
+                self.send_header("Location", "/mirror" + self.path)
+                self.send_header("Content-Length", "0")
+                return self.end_headers()
             fmt = parse_qs(url.query).get("format", [""])[0]
             cid = parse_cid(url.path.split("/ipfs/", 1)[1])
             if not store.blocks.has(cid):
@@ -140,5 +147,97 @@ def header_recording_handler(seen: list[dict]):
             if self.path.startswith("/api/v0/version"):
                 return self._json(200, {"Version": "0.29.0"})
             self._json(404, {"Message": "unknown command", "Code": 0, "Type": "error"})
+
+    return Handler
+
+
+class ServedBytes:
+    """What a misbehaving server sent, so a test can show the client stopped early."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.sent = 0
+
+
+def _stream(handler: BaseHTTPRequestHandler, chunks, counter: ServedBytes, pause_s: float = 0.0, limit_s: float = 30.0) -> None:
+    """Write `chunks` until the client hangs up or `limit_s` passes (so a failing test cannot hang forever)."""
+    import time
+
+    stop = time.monotonic() + limit_s
+    try:
+        for chunk in chunks:
+            if time.monotonic() > stop:
+                return
+            handler.wfile.write(chunk)
+            counter.sent += len(chunk)
+            if pause_s:
+                time.sleep(pause_s)
+    except OSError:
+        pass  # the client gave up: what these servers are for
+
+
+def flood_handler(counter: ServedBytes, *, content_length: int | None = None, raw_from=None, total: int = 64 << 20):
+    """Answers every request with `total` bytes, far more than asked for (`Content-Length` set only if given).
+
+    `total` is finite so that a client with no cap (the bug these servers
+    show) fails its test instead of filling memory.
+
+    With `raw_from` (an embedded store), `?format=raw` requests are answered
+    honestly and only CAR requests flood, so a DAG's root can be read first.
+    """
+
+    class Handler(_Handler):
+        def do_GET(self):
+            counter.requests.append(self.path)
+            url = urlparse(self.path)
+            fmt = parse_qs(url.query).get("format", [""])[0]
+            if raw_from is not None and fmt == "raw":
+                block = raw_from.blocks.get(parse_cid(url.path.split("/ipfs/", 1)[1]))
+                return self._send(200, block, "application/vnd.ipld.raw")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.ipld.car" if fmt == "car" else "application/vnd.ipld.raw")
+            if content_length is not None:
+                self.send_header("Content-Length", str(content_length))
+            self.end_headers()
+            _stream(self, (b"\x00" * 65536 for _ in range(total // 65536)), counter)
+
+    return Handler
+
+
+def trickle_handler(counter: ServedBytes, every_s: float = 0.2):
+    """Answers at once, then sends one byte every `every_s` seconds: no read ever times out."""
+
+    class Handler(_Handler):
+        def do_GET(self):
+            counter.requests.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.ipld.raw")
+            self.end_headers()
+            _stream(self, iter(lambda: b"x", None), counter, pause_s=every_s, limit_s=10.0)
+
+    return Handler
+
+
+def redirect_handler(counter: ServedBytes, target: str):
+    """Redirects every request to the same path under `target` (another origin, or this one)."""
+
+    class Handler(_Handler):
+        def do_GET(self):
+            counter.requests.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", target.rstrip("/") + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    return Handler
+
+
+def recording(handler_class, counter: ServedBytes):
+    """`handler_class` that also records each request's path in `counter`."""
+
+    class Handler(handler_class):
+        def do_GET(self):
+            counter.requests.append(self.path)
+            super().do_GET()
 
     return Handler

@@ -8,6 +8,7 @@ import pytest
 
 from provenance.config import ConfigError, load_settings
 from provenance.ipfs import BlockMismatch, EmbeddedStore, NotFound, open_store, raw_cid_from_sha256
+from provenance.ipfs.errors import NoIntactCopy
 from provenance.ipfs.fallback import GatewayFallbackStore, primary_of
 from tests.ipfs.conftest import kubo_random_bytes
 from tests.ipfs.servers import gateway_handler, header_recording_handler, serve
@@ -112,17 +113,19 @@ def test_content_in_neither_place_is_not_found_naming_both(ipfs_home, monkeypatc
 
 
 @pytest.mark.parametrize("mode", ["tamper", "tamper-raw"])
-def test_a_gateway_sending_wrong_bytes_raises_block_mismatch_naming_the_cid(ipfs_home, monkeypatch, tmp_path, mode):
+def test_a_gateway_sending_wrong_bytes_is_no_intact_copy_naming_the_block(ipfs_home, monkeypatch, tmp_path, mode):
+    """Unavailable (a NotFound naming the bad block and gateway), not BlockMismatch: verify must not say tampered."""
     remote_store = EmbeddedStore(tmp_path / "evil")
     data = kubo_random_bytes(CHUNK + 3, "evil-fallback")
     cid = remote_store.add_bytes(data).cid
     leaf = raw_cid_from_sha256(hashlib.sha256(data[CHUNK:]).digest())
     with serve(gateway_handler(remote_store, mode)) as (_, url):
         store = _fallback_store(monkeypatch, url)
-        with pytest.raises(BlockMismatch, match=leaf):
-            store.cat(cid)
-        with pytest.raises(BlockMismatch, match=leaf):
-            store.verify(cid)
+        for read in (store.cat, store.verify):
+            with pytest.raises(NoIntactCopy, match=leaf) as exc:
+                read(cid)
+            assert not isinstance(exc.value, BlockMismatch) and exc.value.mismatched == (url,)
+            assert "EmbeddedStore" in str(exc.value)
 
 
 def test_local_corruption_is_reported_not_hidden_by_a_gateway_copy(ipfs_home, monkeypatch, remote):

@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from provenance.ipfs import BlockMismatch, NotFound, RemoteError, StoreUnavailable, raw_cid_from_sha256
+from provenance.ipfs.errors import NoIntactCopy
 from provenance.ipfs.gateway import GatewayFetcher
 from provenance.ipfs.http import RetryPolicy
 from provenance.ipfs.pinning import PinningService
@@ -81,14 +82,16 @@ def test_gateway_content_is_verified_and_returned(store, mode):
 
 
 @pytest.mark.parametrize("mode", ["tamper", "tamper-raw"])
-def test_gateway_returning_wrong_bytes_is_an_error_naming_the_cid(store, mode):
+def test_gateway_returning_wrong_bytes_is_unavailable_naming_the_block(store, mode):
+    """Wrong bytes are the gateway's fault, not the content's: no intact copy (a NotFound), never a BlockMismatch."""
     data = kubo_random_bytes(CHUNK + 3, "evil")
     result = store.add_bytes(data)
     leaf = raw_cid_from_sha256(hashlib.sha256(data[CHUNK:]).digest())  # the last block, which is altered
     with serve(gateway_handler(store, mode)) as (_, url):
         with GatewayFetcher([url]) as gateway:
-            with pytest.raises(BlockMismatch, match=leaf):
+            with pytest.raises(NoIntactCopy, match=f"{leaf} from gateway .* does not match") as exc:
                 gateway.cat(result.cid)
+    assert not isinstance(exc.value, BlockMismatch) and exc.value.mismatched == (url,)
 
 
 def test_gateway_falls_through_to_the_next_and_reports_absence(store, tmp_path):
