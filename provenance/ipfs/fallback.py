@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 from provenance.ipfs.errors import NoIntactCopy, NotFound, StoreUnavailable
 from provenance.ipfs.gateway import GatewayFetcher
 from provenance.ipfs.limits import DEFAULT_LIMITS, FetchLimits
 from provenance.ipfs.store import AddResult, ContentStore
-
-T = TypeVar("T")
 
 # What makes a read worth retrying elsewhere: the block is absent, or the
 # primary (a Kubo node) cannot be reached at all.

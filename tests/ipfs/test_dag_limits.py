@@ -7,6 +7,7 @@ unless a test passes its own.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -19,11 +20,12 @@ from typer.testing import CliRunner
 
 from cli.ipfs_cmd import app as ipfs_app
 from provenance.ipfs import IpfsError
-from provenance.ipfs.cid import parse_cid
+from provenance.ipfs.cid import DAG_PB, Cid, parse_cid
 from provenance.ipfs.dag import iter_dag, iter_file
+from provenance.ipfs.dagpb import PbLink, encode_node, encode_unixfs_file
 from provenance.ipfs.errors import InconsistentDag, LimitExceeded, TooDeep, TooLarge, TooWide
 from provenance.ipfs.limits import FetchLimits
-from tests.ipfs.bombs import chain, empty_padding, fan_bomb, unsized, wide
+from tests.ipfs.bombs import Dag, chain, empty_padding, fan_bomb, raw_leaf, unsized, wide
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,11 +82,6 @@ def test_understated_sizes_stop_the_walk_at_the_declared_size(store):
 
 
 def test_a_node_whose_block_sizes_do_not_add_up_is_inconsistent(store):
-    from provenance.ipfs.dagpb import PbLink, encode_node, encode_unixfs_file
-    from tests.ipfs.bombs import Dag, raw_leaf
-    import hashlib
-    from provenance.ipfs.cid import DAG_PB, Cid
-
     leaf_cid, leaf = raw_leaf(b"x" * 10)
     block = encode_node([PbLink(leaf_cid.to_bytes(), "", 10)] * 2, encode_unixfs_file(None, 25, [10, 10]))
     cid = Cid(1, DAG_PB, hashlib.sha256(block).digest())
