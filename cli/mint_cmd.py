@@ -78,6 +78,8 @@ def _print(result) -> None:
         err_console.print(f"[red]✗[/] {result.file}: {reason}", highlight=False, soft_wrap=True)
         return
     state = "already certified" if result.already else "certified"
+    if result.duplicate_of:
+        state = f"same content as {result.duplicate_of}: {state}"
     console.print(
         f"[green]✓[/] {result.file}: {state} token {result.token_id} "
         f"verdict {result.verdict} metadata ipfs://{result.metadata_cid}",

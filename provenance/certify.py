@@ -6,6 +6,13 @@ picks each job up where it stopped. Because the token id *is* the content
 hash, the chain cannot hold two certificates for one file; before every
 submission the job asks the chain whether its token already exists, which
 covers a crash between sending a transaction and recording it.
+
+Files are hashed first and grouped by content: one job per content, so the
+same bytes under two paths (or one path given twice) make one certificate,
+and the later path's result is the first one's, marked `duplicate_of` it.
+What is added to IPFS is checked to be the bytes that were hashed: a file
+replaced after hashing fails with a clear error instead of being certified
+with another file's media.
 """
 
 from __future__ import annotations
@@ -13,14 +20,16 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from .chain import ChainError, ChainSession, MintRequest, OnChainLabel, TransactionFailed, token_id_of
 from .errors import ProvenanceError
 from .failpoints import hit
+from .content import ContentChanged, cid_of_hashed
 from .ipfs import ContentStore, IpfsError
+from .ipfs.profile import ImportProfile
 from .ledger import JobState, Ledger, MintJob
 from .media import MediaError, MediaFile, load_media
 from .metadata import MetadataInput, SigningDomain, build, now_iso
@@ -52,6 +61,7 @@ class FileResult:
     verdict: str | None = None
     already: bool = False
     error: str | None = None
+    duplicate_of: str | None = None  # an earlier path of the same run with the same bytes
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -59,6 +69,10 @@ class FileResult:
             out.pop("error")
         else:
             out = {"file": self.file, "error": self.error, "content_sha256": self.content_sha256}
+        if self.duplicate_of is None:
+            out.pop("duplicate_of", None)
+        else:
+            out["duplicate_of"] = self.duplicate_of
         return out
 
 
@@ -66,7 +80,8 @@ class FileResult:
 class _Work:
     result: FileResult
     job: MintJob | None = None
-    media: MediaFile | None = None
+    media: MediaFile | None = None  # without its decoded frames once hashed
+    hashes: dict | None = None  # perceptual hashes, computed when the file was loaded
 
 
 class Certifier:
@@ -88,23 +103,40 @@ class Certifier:
         # Preparing is per-file I/O (fsyncs, SQLite commits) and C code that
         # releases the GIL (decoding, hashing), so a few threads overlap it.
         with ThreadPoolExecutor(max_workers=max(1, min(PREPARE_THREADS, len(paths)))) as pool:
-            works = list(pool.map(lambda p: self._prepare(Path(p), options), paths))
+            loaded = list(pool.map(lambda p: self._load(Path(p)), paths))
+            # One job per content: a later path with the same bytes takes the first one's result.
+            works, copies = _one_per_content(loaded)
+            works = list(pool.map(lambda w: self._prepare(w, options), works))
         pending = [w for w in works if w.result.error is None and w.job and w.job.state != JobState.CONFIRMED]
         self._reconcile(pending)
         to_send = [w for w in pending if w.result.error is None and w.job.state != JobState.CONFIRMED]
         self._mint(to_send, options)
-        for work in works:
+        for copy, first in copies:
+            copy.result = replace(first.result, file=copy.result.file, duplicate_of=first.result.file)
+        for work in loaded:
             if on_file:
                 on_file(work.result)
-        return [w.result for w in works]
+        return [w.result for w in loaded]
 
     # ---- per-file preparation ----------------------------------------
-    def _prepare(self, path: Path, options: CertifyOptions) -> _Work:
+    def _load(self, path: Path) -> _Work:
+        """Decode and hash one file; the decoded pixels are let go once hashed."""
         work = _Work(FileResult(file=str(path)))
         try:
             media = load_media(path)
-            work.media = media
             work.result.content_sha256 = media.sha256
+            work.hashes = perceptual_hashes(media)
+            work.media = replace(media, frames=())
+        except (MediaError, ProvenanceError) as exc:
+            work.result.error = str(exc)
+        return work
+
+    def _prepare(self, work: _Work, options: CertifyOptions) -> _Work:
+        if work.result.error is not None:
+            return work
+        media = work.media
+        path = media.path
+        try:
             job = self.ledger.job_for(self.chain_id, self.contract, media.sha256) or self.ledger.create_job(
                 self.chain_id, self.contract, media.sha256, str(path.resolve()), _request(path, options)
             )
@@ -125,7 +157,7 @@ class Certifier:
         if job.state == JobState.FAILED:
             raise ProvenanceError(job.error or "mint job failed")
         if job.state == JobState.NEW:
-            job = self.ledger.update_job(job.id, state=JobState.HASHED, hashes_json=json.dumps(perceptual_hashes(media)))
+            job = self.ledger.update_job(job.id, state=JobState.HASHED, hashes_json=json.dumps(work.hashes))
             hit("hashed")
         if job.state == JobState.HASHED:
             with self._scan_lock:  # detectors keep model state; one file at a time
@@ -140,7 +172,15 @@ class Certifier:
 
     def _store(self, job: MintJob, media: MediaFile) -> MintJob:
         request = json.loads(job.request_json)
+        # Store the bytes that were hashed: their CID, read in the same pass as a fresh sha256
+        # of the file, must be the CID the store reports for what it added.
+        profile = ImportProfile.for_version(1)
+        expected = cid_of_hashed(media.path, media.sha256, profile)
         added = self.store.add_file(media.path, cid_version=1)
+        if added.profile != profile:
+            expected = cid_of_hashed(media.path, media.sha256, added.profile)
+        if added.cid != expected:
+            raise ContentChanged(f"{media.path}: changed since it was hashed (it was replaced while being stored)")
         doc = build(
             MetadataInput(
                 name=request["name"],
@@ -262,3 +302,18 @@ def _request(path: Path, options: CertifyOptions) -> dict:
         "generator": options.generator,
         "to": options.to,
     }
+
+
+def _one_per_content(works: list[_Work]) -> tuple[list[_Work], list[tuple[_Work, _Work]]]:
+    """The works to run (the first path of each content, and every failed one) and (copy, first) pairs."""
+    first: dict[str, _Work] = {}
+    runs, copies = [], []
+    for work in works:
+        sha = work.result.content_sha256 if work.result.error is None else None
+        if sha is not None and sha in first:
+            copies.append((work, first[sha]))
+        else:
+            runs.append(work)
+            if sha is not None:
+                first[sha] = work
+    return runs, copies
