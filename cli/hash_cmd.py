@@ -10,12 +10,13 @@ import typer
 from provenance.errors import ProvenanceError
 
 
-def _cid(path: Path) -> str | None:
+def _cid(path: Path, sha256: str) -> str | None:
+    """CIDv1 of the bytes that hashed to `sha256` (read again in one pass with a fresh sha256 of them)."""
     try:
-        from provenance.ipfs.hashing import cid_of_file
+        from provenance.content import cid_of_hashed
     except ImportError:  # the IPFS package is optional for hashing
         return None
-    return cid_of_file(path, cid_version=1)
+    return cid_of_hashed(path, sha256)  # ContentChanged if the file is no longer those bytes
 
 
 def _hash_one(path: Path) -> dict[str, object]:
@@ -26,7 +27,7 @@ def _hash_one(path: Path) -> dict[str, object]:
     # file that hashes here is one that can be certified.
     media = load_media(path)
     record: dict[str, object] = {"file": str(path), "sha256": media.sha256, **perceptual_hashes(media)}
-    cid = _cid(path)
+    cid = _cid(path, media.sha256)
     if cid is not None:
         record["cid"] = cid
     return record

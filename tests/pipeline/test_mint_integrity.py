@@ -126,3 +126,25 @@ def test_a_file_replaced_after_hashing_is_not_certified(parts, tmp_path, where):
     assert bad.token_id is None
     assert good.error is None and good.token_id
     assert [c.content_sha256 for c in parts.ledger.certificates()] == [good.content_sha256]
+
+
+def test_hash_command_cid_names_the_hashed_bytes(tmp_path, monkeypatch):
+    import provenance.media as media_module
+    from cli.hash_cmd import _hash_one
+    from provenance.content import ContentChanged
+
+    path = make_photo(tmp_path / "victim.png", seed=51)
+    record = _hash_one(path)
+    from provenance.ipfs.hashing import cid_of_file
+
+    assert record["cid"] == cid_of_file(path)
+    real = media_module.load_media
+
+    def load_then_swap(p):
+        loaded = real(p)
+        shutil.copyfile(make_photo(tmp_path / "other.png", seed=52), p)
+        return loaded
+
+    monkeypatch.setattr(media_module, "load_media", load_then_swap)
+    with pytest.raises(ContentChanged, match="changed since it was hashed"):
+        _hash_one(path)
