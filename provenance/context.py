@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .chain import ChainSession, connect
 from .chain_admin import chain_config
@@ -19,6 +21,21 @@ class Parts:
     ledger: Ledger
 
 
+def prepare_home(home: Path) -> None:
+    """Create `$PROVENANCE_HOME` owner-only (0700): it holds the ledger, the chain's state and
+    the stored media. A home that already exists is left as its owner made it."""
+    home = Path(home)
+    if home.is_dir():
+        return
+    home.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(mode=0o700)
+    except FileExistsError:
+        return  # another process made it first
+    os.chmod(home, 0o700)  # whatever the umask
+
+
 def open_parts(settings: Settings, *, signer: bool = False) -> Parts:
+    prepare_home(settings.home)
     chain = connect(chain_config(settings), signer=signer)
     return Parts(settings=settings, chain=chain, store=open_store(settings), ledger=Ledger.open(settings.ledger_url))

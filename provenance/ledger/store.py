@@ -7,6 +7,7 @@ loses at most the step in progress, which the next run redoes.
 from __future__ import annotations
 
 import json
+import os
 from typing import Iterable, Sequence
 
 from sqlalchemy import Engine, create_engine, event, make_url, select
@@ -30,6 +31,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _create_private(db) -> None:
+    """Create a new SQLite ledger file owner-only (0600; SQLite gives its -wal and -shm the same mode),
+    in a folder made 0700 when it is new (the home, by default). Existing ones are left as they are."""
+    if str(db) in ("", ":memory:"):
+        return
+    try:
+        db.parent.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    try:
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def make_engine(url: str) -> Engine:
@@ -58,7 +74,7 @@ class Ledger:
             if url.startswith("sqlite:///"):
                 from pathlib import Path
 
-                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(url.removeprefix("sqlite:///").split("?", 1)[0]))
             engine = make_engine(url)
             upgrade(engine)
         except (SQLAlchemyError, OSError, ValueError) as exc:
