@@ -37,6 +37,11 @@ class _Stills(torch.utils.data.Dataset):
             return index, None, {}, None, (), f"{self.paths[index]}: {exc}"
         except OSError as exc:  # vanished or unreadable between listing and decoding
             return index, None, {}, None, (), f"{self.paths[index]}: {exc.strerror or exc}"
+        except MemoryError:
+            return index, None, {}, None, (), f"{self.paths[index]}: too large to decode in the memory available"
+        except Exception as exc:  # any other failure on one still is its own, never the batch's
+            reason = " ".join(str(exc).split())[:160]
+            return index, None, {}, None, (), f"{self.paths[index]}: cannot decode ({type(exc).__name__}: {reason})"
         faces = _face_arrays(decoded.rgb) if self.find_faces else None
         return index, torch.from_numpy(decoded.rgb), decoded.tiles, faces, list(decoded.notes), ""
 

@@ -86,3 +86,22 @@ def test_a_crashing_video_does_not_stop_the_batch(tmp_path, monkeypatch):
     assert [v.path for v in verdicts] == [good, bad, still]
     assert verdicts[0].report is not None and verdicts[2].report is not None
     assert verdicts[1].report is None and "bad.mp4" in verdicts[1].error and "\n" not in verdicts[1].error
+
+
+def test_a_still_whose_decoding_crashes_does_not_stop_the_batch(tmp_path, monkeypatch):
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    Image.new("RGB", (96, 96), (10, 200, 10)).save(good)
+    Image.new("RGB", (96, 96), (10, 10, 200)).save(bad)
+    import detect.batch as batch_module
+
+    real = batch_module.decode_image
+
+    def flaky(path, tile_sizes=()):
+        if path.name == "bad.png":
+            raise RuntimeError("unexpected failure inside a decoder")
+        return real(path, tile_sizes)
+
+    monkeypatch.setattr(batch_module, "decode_image", flaky)
+    verdicts = _bare_analyzer().analyze_files([bad, good], workers=0)
+    assert verdicts[0].report is None and "bad.png" in verdicts[0].error and "RuntimeError" in verdicts[0].error
+    assert verdicts[1].report is not None
