@@ -36,7 +36,7 @@ from .chain.registry import SignedTx
 from .errors import ProvenanceError
 from .failpoints import hit
 from .indexer import sync
-from .ipfs import ContentStore, IpfsError, NotFound, raw_cid_from_sha256
+from .ipfs import ContentStore, FetchLimits, IpfsError, NotFound, raw_cid_from_sha256
 from .ledger import CertificateRow, JobState, Ledger, ReattestJob
 from .media import IMAGE_MIME, VIDEO_MIME, MediaError, load_media
 from .metadata import MetadataError, SigningDomain, now_iso, parse, reattested, recover_signer
@@ -211,7 +211,8 @@ class Reattester:
         digest = hashlib.sha256()
         try:
             with open(path, "wb") as out:
-                for chunk in _chunks(self.store, cid):
+                # The signed metadata says how big the file is: no source may send more.
+                for chunk in _chunks(self.store, cid, FetchLimits(max_bytes=int(described["size"]))):
                     digest.update(chunk)
                     out.write(chunk)
         except NotFound:
@@ -295,12 +296,12 @@ class Reattester:
         result.metadata_cid, result.tx_hash, result.previous = job.metadata_cid, tx_hash, json.loads(job.previous_json)
 
 
-def _chunks(store: ContentStore, cid: str):
+def _chunks(store: ContentStore, cid: str, limits: FetchLimits):
     """The file's bytes in pieces where the backend streams them (a video need not fit in memory)."""
     if hasattr(store, "iter_cat"):
-        yield from store.iter_cat(cid)
+        yield from store.iter_cat(cid, limits=limits)
     else:
-        yield store.cat(cid)
+        yield store.cat(cid, limits=limits)
 
 
 def _bps(score: float) -> int:

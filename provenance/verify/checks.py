@@ -17,9 +17,9 @@ from ..chain import Certificate, OnChainLabel, Registry
 from ..config import Settings
 from ..hashing import PERCEPTUAL_MATCH_CAVEAT, ImageHashes, best_match, image_hashes
 from ..hashing.video import FrameHash, VideoHashes, video_distance
-from ..ipfs import BlockMismatch, ContentStore, IpfsError, raw_cid_from_sha256
+from ..ipfs import BlockMismatch, ContentStore, FetchLimits, IpfsError, NoIntactCopy, raw_cid_from_sha256
 from ..media import MediaFile
-from ..metadata import MetadataError, parse, recover_signer
+from ..metadata import MAX_METADATA_BYTES, MetadataError, parse, recover_signer
 from .report import CheckResult, Status
 
 
@@ -79,6 +79,10 @@ class TokenExists:
         return _ok(self.name, f"certificate found, issued at {ev.certificate.issued_at} by {ev.certificate.issuer}")
 
 
+# Metadata is one raw block of at most MAX_METADATA_BYTES; a source may not take longer than this.
+METADATA_LIMITS = FetchLimits(max_bytes=MAX_METADATA_BYTES, deadline_s=30.0)
+
+
 class MetadataIntegrity:
     """The metadata fetched from IPFS hashes to the digest the chain stores."""
 
@@ -91,9 +95,14 @@ class MetadataIntegrity:
         if uri != f"ipfs://{cid}":
             return _fail(self.name, Status.TAMPERED, f"tokenURI {uri} does not name the on-chain digest's CID {cid}")
         try:
-            raw = ev.store.cat(cid)
+            raw = ev.store.cat(cid, limits=METADATA_LIMITS)
         except BlockMismatch as exc:
             return _fail(self.name, Status.TAMPERED, f"metadata bytes in the store do not match the on-chain digest: {exc}", cid=cid)
+        except NoIntactCopy as exc:
+            # Garbled bytes from a gateway are not the metadata: they say nothing about the
+            # certificate, so the outcome is 'could not be fetched', naming who lied.
+            liars = f" (sent altered bytes: {', '.join(exc.mismatched)})" if exc.mismatched else ""
+            return _fail(self.name, Status.ERROR, f"metadata {cid} could not be fetched intact{liars}", cid=cid)
         except IpfsError as exc:
             return _fail(self.name, Status.ERROR, f"metadata {cid} could not be fetched: {exc}", cid=cid)
         if hashlib.sha256(raw).digest() != digest:

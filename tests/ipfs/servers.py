@@ -107,7 +107,7 @@ def pinning_handler(state: PinningState):
 
 def gateway_handler(store, mode: str = "honest"):
     """Serves `?format=car` and `?format=raw` from an embedded store; `mode` makes it misbehave
-    (`tamper`, `tamper-raw`: wrong bytes; `no-car`: raw blocks only; `redirect-same`: every
+    (`tamper`, `tamper-raw`: wrong bytes in the last block / small raw blocks, `tamper-all`: in every raw block; `no-car`: raw blocks only; `redirect-same`: every
     request first redirected to `/mirror/...` on the same server)."""
 
     class Handler(_Handler):
@@ -131,7 +131,7 @@ def gateway_handler(store, mode: str = "honest"):
                 return self._send(200, body, "application/vnd.ipld.car")
             if fmt == "raw":
                 block = store.blocks.get(cid)
-                if mode == "tamper-raw" and len(block) < 100:
+                if (mode == "tamper-raw" and len(block) < 100) or mode == "tamper-all":
                     block = block[:-1] + bytes([block[-1] ^ 0xFF])
                 return self._send(200, block, "application/vnd.ipld.raw")
             self._send(400, b"unsupported format", "text/plain")

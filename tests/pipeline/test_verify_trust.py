@@ -256,3 +256,37 @@ def test_other_commands_never_print_a_configured_password(home, args, env_key):
     assert "Traceback" not in proc.stderr
     assert "cmdsecret" not in proc.stdout + proc.stderr
     assert "***@127.0.0.1" in proc.stdout + proc.stderr
+
+
+# ---- 4. metadata fetched from hostile gateways --------------------------------------------------
+
+
+def _gateway_parts(parts, *urls):
+    """The same chain and ledger; metadata only from these gateways (nothing local)."""
+    from provenance.ipfs.gateway import GatewayFetcher
+    from provenance.ipfs.http import RetryPolicy
+
+    return replace(parts, store=GatewayFetcher(urls, retry=RetryPolicy(attempts=1)))
+
+
+def test_a_flooding_gateway_is_cut_off_at_the_metadata_size_and_the_next_one_verifies(parts, certify, photo):
+    from tests.ipfs.servers import ServedBytes, flood_handler, gateway_handler, serve
+
+    certify(photo)
+    flood = ServedBytes()
+    with serve(flood_handler(flood, total=64 << 20)) as (_, bad), serve(gateway_handler(parts.store)) as (_, good):
+        report = verify(_gateway_parts(parts, bad, good), photo)
+    assert report.status is Status.VERIFIED, report.to_dict()
+    # The metadata is one block of at most 256 KiB: the flood is cut off near that, not at the 2 MiB block cap.
+    assert flood.sent <= 2 * 256 * 1024 + 65536, flood.sent
+
+
+def test_gateways_that_all_send_altered_metadata_make_it_unavailable_not_tampered(parts, certify, photo):
+    from tests.ipfs.servers import gateway_handler, serve
+
+    certify(photo)
+    with serve(gateway_handler(parts.store, "tamper-all")) as (_, liar):
+        report = verify(_gateway_parts(parts, liar), photo)
+    assert report.status is Status.ERROR, report.to_dict()
+    (integrity,) = [c for c in report.checks if c.name == "metadata_integrity"]
+    assert "altered" in integrity.reason and liar in integrity.reason
