@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from provenance.config import redact_url
 from provenance.ipfs.cid import Cid, parse_cid
 from provenance.ipfs.dag import iter_dag, iter_file
 from provenance.ipfs.errors import IpfsError, NotFound, RemoteError
@@ -42,6 +43,8 @@ class KuboStore:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        # Messages and reprs name the node without any credentials in its URL.
+        self.where = redact_url(self.api_url)
         self.timeout_s = timeout_s
         self.lookup_timeout_s = lookup_timeout_s
         self.retry = retry
@@ -51,7 +54,7 @@ class KuboStore:
         )
 
     def __repr__(self) -> str:
-        return f"KuboStore({self.api_url})"
+        return f"KuboStore({self.where})"
 
     def close(self) -> None:
         self._client.close()
@@ -77,7 +80,7 @@ class KuboStore:
                 files = {"file": (name, stream, "application/octet-stream")}
                 return self._client.post(f"/{command}", params=params, files=files)
 
-        response = send_with_retries(send, self.retry, f"IPFS node {self.api_url} /{command}")
+        response = send_with_retries(send, self.retry, f"IPFS node {self.where} /{command}")
         if response.status_code != 200:
             raise self._error(command, params, response)
         return response
@@ -89,8 +92,8 @@ class KuboStore:
             message = response.text[:200]
         arg = (params or {}).get("arg", "")
         if arg and any(hint in message.lower() for hint in _MISSING_HINTS):
-            return NotFound(str(arg), f"the IPFS node at {self.api_url} ({message})")
-        return RemoteError(f"IPFS node {self.api_url} /{command} failed (HTTP {response.status_code}): {message}")
+            return NotFound(str(arg), f"the IPFS node at {self.where} ({message})")
+        return RemoteError(f"IPFS node {self.where} /{command} failed (HTTP {response.status_code}): {message}")
 
     def _timeout_param(self) -> str:
         return f"{self.lookup_timeout_s:g}s"
@@ -116,10 +119,10 @@ class KuboStore:
         try:
             returned = json.loads(lines[-1])["Hash"]
         except (IndexError, ValueError, KeyError, TypeError):
-            raise RemoteError(f"IPFS node {self.api_url} answered add with no CID") from None
+            raise RemoteError(f"IPFS node {self.where} answered add with no CID") from None
         if parse_cid(returned) != expected:
             raise RemoteError(
-                f"IPFS node {self.api_url} returned CID {returned} for {name}, but its content addresses to "
+                f"IPFS node {self.where} returned CID {returned} for {name}, but its content addresses to "
                 f"{expected}; the node's import settings differ or it altered the data"
             )
         return AddResult(str(expected), size, profile)
@@ -147,7 +150,7 @@ class KuboStore:
     def get_block(self, cid: Cid) -> bytes:
         """One block, read only up to the largest block size and checked against its CID."""
         params = {"arg": str(cid), "timeout": self._timeout_param()}
-        what = f"IPFS node {self.api_url} /block/get {cid}"
+        what = f"IPFS node {self.where} /block/get {cid}"
         body = fetch_capped(
             self._client, "POST", "/block/get", what=what, max_bytes=MAX_BLOCK_BYTES, params=params,
             deadline=Deadline.after(self.timeout_s + self.lookup_timeout_s, what), retry=self.retry,
@@ -155,7 +158,7 @@ class KuboStore:
         )
         if body.status_code != 200:
             raise self._error("block/get", params, httpx.Response(body.status_code, content=body.content))
-        cid.verify(body.content, f"the IPFS node at {self.api_url}")
+        cid.verify(body.content, f"the IPFS node at {self.where}")
         return body.content
 
     def iter_cat(self, cid: str, *, limits: FetchLimits | None = None) -> Iterator[bytes]:
@@ -207,7 +210,7 @@ class KuboStore:
                 root = json.loads(line).get("Root")
                 if root:
                     if root.get("PinErrorMsg"):
-                        raise RemoteError(f"IPFS node {self.api_url} could not pin {root['Cid']['/']}: {root['PinErrorMsg']}")
+                        raise RemoteError(f"IPFS node {self.where} could not pin {root['Cid']['/']}: {root['PinErrorMsg']}")
                     roots.append(str(parse_cid(root["Cid"]["/"])))
         return roots
 

@@ -105,3 +105,18 @@ def test_gateway_falls_through_to_the_next_and_reports_absence(store, tmp_path):
         with GatewayFetcher([first]) as gateway:
             with pytest.raises(NotFound, match=cid):
                 gateway.cat(cid)
+
+
+def test_kubo_errors_and_repr_never_show_credentials_in_the_api_url():
+    import socket
+
+    from provenance.ipfs.kubo import KuboStore
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = KuboStore(f"http://alice:hunter2@127.0.0.1:{port}", retry=RetryPolicy(attempts=1))
+    assert "hunter2" not in repr(store)
+    with pytest.raises((StoreUnavailable, RemoteError, NotFound)) as exc:
+        store.cat(raw_cid_from_sha256(hashlib.sha256(b"x").digest()))
+    assert "hunter2" not in str(exc.value) and "127.0.0.1" in str(exc.value)
