@@ -8,7 +8,8 @@ from rich.table import Table
 from provenance.config import load_settings
 from provenance.errors import ProvenanceError
 
-from .output import console, emit_json, user_errors
+from .chain_cmd import errors_as
+from .output import console, emit_json
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 ledger_app = typer.Typer(no_args_is_help=True, help="The local ledger of certificates and mint jobs.")
@@ -19,7 +20,7 @@ def show_command(token: str = typer.Argument(..., help="Token id (decimal or 0x-
     from provenance.context import open_parts
     from provenance.verify.verifier import parse_token
 
-    with user_errors():
+    with errors_as(json_out):
         token_id = parse_token(token)
         parts = open_parts(load_settings())
         cert = parts.chain.registry.certificate(token_id)
@@ -48,29 +49,45 @@ def revoke_command(
     from provenance.indexer import sync
     from provenance.verify.verifier import parse_token
 
-    with user_errors():
+    with errors_as(json_out):
         token_id = parse_token(token)
-        parts = open_parts(load_settings(), signer=True)
+        settings = load_settings()
+        parts = open_parts(settings, signer=True)
         outcome = parts.chain.registry.revoke(token_id, reason)
-        sync(parts.chain, parts.ledger)
+        sync(parts.chain, parts.ledger, confirmations=settings.confirmations)
     if json_out:
         emit_json({"token_id": f"0x{token_id:064x}", "tx_hash": outcome.tx_hash, "revoked": True})
     else:
         console.print(f"revoked 0x{token_id:064x} in {outcome.tx_hash}", highlight=False, soft_wrap=True)
 
 
-def sync_command(json_out: bool = JSON) -> None:
-    """Index the registry's events from the chain into the ledger."""
+def sync_command(
+    confirmations: int = typer.Option(
+        None, "--confirmations", min=0,
+        help="Index a block only once this many blocks sit on top of it (default: the `confirmations` setting, 0).",
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Index the registry's events from the chain into the ledger (and undo what the chain took back)."""
     from provenance.context import open_parts
     from provenance.indexer import sync
 
-    with user_errors():
-        parts = open_parts(load_settings())
-        result = sync(parts.chain, parts.ledger)
+    with errors_as(json_out):
+        settings = load_settings()
+        parts = open_parts(settings)
+        depth = settings.confirmations if confirmations is None else confirmations
+        result = sync(parts.chain, parts.ledger, confirmations=depth)
     if json_out:
         emit_json(result.to_dict())
-    else:
-        console.print(f"blocks {result.from_block}..{result.to_block}: {result.events} new events, {result.certificates} certificates updated")
+        return
+    if result.rewound_from is not None:
+        console.print(f"the chain replaced blocks from {result.rewound_from} on: indexed them again")
+    if result.dropped:
+        console.print(
+            f"{result.dropped} certificate(s) no longer on chain left the ledger; "
+            "their mint jobs are unfinished again (run mint on those files)"
+        )
+    console.print(f"blocks {result.from_block}..{result.to_block}: {result.events} new events, {result.certificates} certificates updated")
 
 
 @ledger_app.command("list")
@@ -78,11 +95,11 @@ def ledger_list(json_out: bool = JSON) -> None:
     """Certificates and unfinished mint jobs in the ledger."""
     from provenance.context import open_parts
 
-    with user_errors():
+    with errors_as(json_out):
         parts = open_parts(load_settings())
         d = parts.chain.deployment
         certs = parts.ledger.certificates(d.chain_id, d.address)
-        jobs = [j for j in parts.ledger.jobs() if j.state != "confirmed" and j.chain_id == d.chain_id and j.contract == d.address]
+        jobs = [j for j in parts.ledger.jobs(chain_id=d.chain_id, contract=d.address) if j.state != "confirmed"]
     cert_rows = [
         {"token_id": "0x" + c.content_sha256, "label": c.label, "score": c.score_bps / 10_000, "issuer": c.issuer,
          "owner": c.owner, "revoked": c.revoked, "metadata_cid": c.metadata_cid, "block": c.block_number}

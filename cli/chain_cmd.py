@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import typer
 
 from provenance.config import load_settings, redact_secrets
 
-from .output import console, emit_json, user_errors
+from .output import _project_errors, console, emit_json, fail
 
 app = typer.Typer(no_args_is_help=True, help="Start, inspect and stop the local chain.")
 JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+@contextmanager
+def errors_as(json_out: bool) -> Iterator[None]:
+    """`user_errors`, and with --json the message as {"error": ...} on stdout too."""
+    try:
+        yield
+    except _project_errors() as exc:
+        if json_out:
+            emit_json({"error": redact_secrets(str(exc))})
+        raise fail(str(exc)) from None
 
 
 def _shown(status):
@@ -35,20 +49,31 @@ def _show(status) -> None:
     for name, value in rows:
         if value is not None:
             console.print(f"[bold]{name:>14}[/]  {value}")
+    for line in status.checks or ():
+        console.print(f"[bold]{'checked':>14}[/]  {line}", highlight=False, soft_wrap=True)
     if status.problem:
         console.print(f"[yellow]{status.problem}[/]")
 
 
 @app.command("up")
-def up(json_out: bool = JSON) -> None:
+def up(
+    redeploy: bool = typer.Option(
+        False, "--redeploy",
+        help="The recorded registry is gone (the chain was reset): deploy a new one even though the ledger holds "
+        "certificates of the old one (they stay in the ledger under the old deployment, out of every listing).",
+    ),
+    json_out: bool = JSON,
+) -> None:
     """Start the local node (its state persists), deploy the registry if needed, grant the issuer role."""
     from provenance.chain_admin import chain_up
 
-    with user_errors():
-        status = chain_up(load_settings())
+    with errors_as(json_out):
+        status = chain_up(load_settings(), redeploy=redeploy)
     if json_out:
         emit_json(_shown(status).to_dict())
     else:
+        if status.replaced:
+            console.print(f"[yellow]the recorded registry is gone[/]: {status.replaced}", highlight=False, soft_wrap=True)
         if status.deployed_now:
             console.print(f"deployed the registry at {status.contract}")
         _show(_shown(status))
@@ -59,7 +84,7 @@ def status(json_out: bool = JSON) -> None:
     """Show node, chain id, contract, issuer and its balance."""
     from provenance.chain_admin import chain_status
 
-    with user_errors():
+    with errors_as(json_out):
         current = chain_status(load_settings())
     if json_out:
         emit_json(_shown(current).to_dict())
@@ -74,7 +99,7 @@ def down(json_out: bool = JSON) -> None:
     """Stop the local node; its chain is kept for the next `chain up`."""
     from provenance.chain_admin import chain_down
 
-    with user_errors():
+    with errors_as(json_out):
         stopped = chain_down(load_settings())
     if json_out:
         emit_json({"stopped": stopped})
@@ -89,9 +114,29 @@ def deploy(json_out: bool = JSON) -> None:
     """Deploy a new registry on the configured chain (rpc_url) with the issuer's key and record it."""
     from provenance.chain_admin import chain_deploy
 
-    with user_errors():
+    with errors_as(json_out):
         status = chain_deploy(load_settings())
     if json_out:
         emit_json(_shown(status).to_dict())
     else:
+        _show(_shown(status))
+
+
+@app.command("trust")
+def trust(
+    address: str = typer.Argument(..., help="The registry's address on the configured chain."),
+    deploy_block: int = typer.Option(
+        None, "--deploy-block", help="Its deploy block, for nodes that refuse to search logs from block 0."
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Check a registry nobody recorded (its code is the compiled registry, its deploy block) and record it."""
+    from provenance.chain_admin import chain_trust
+
+    with errors_as(json_out):
+        status = chain_trust(load_settings(), address, deploy_block)
+    if json_out:
+        emit_json(_shown(status).to_dict())
+    else:
+        console.print(f"recorded the registry at {status.contract} (deployed in block {status.deploy_block})")
         _show(_shown(status))

@@ -35,7 +35,7 @@ from .media import MediaError, MediaFile, load_media
 from .metadata import MetadataInput, SigningDomain, build, now_iso
 from .perceptual import perceptual_hashes
 from .publish import pin_signed
-from .records import record_certificate
+from .records import record_certificate, reopen_lost_mints
 from .scanning import Scanner
 
 PREPARE_THREADS = 4
@@ -107,6 +107,14 @@ class Certifier:
             # One job per content: a later path with the same bytes takes the first one's result.
             works, copies = _one_per_content(loaded)
             works = list(pool.map(lambda w: self._prepare(w, options), works))
+        # "Already certified" only while the chain holds the token with this metadata: a mint lost with
+        # its blocks (node killed before saving them, a reorganisation) goes back to be sent again.
+        confirmed = [w.job for w in works if w.result.error is None and w.job and w.job.state == JobState.CONFIRMED]
+        reopened = reopen_lost_mints(self.chain, self.ledger, confirmed)
+        for work in works:
+            if work.job is not None and work.job.id in reopened:
+                work.job, work.result = reopened[work.job.id], FileResult(file=work.result.file)
+                self._fill_result(work)
         pending = [w for w in works if w.result.error is None and w.job and w.job.state != JobState.CONFIRMED]
         self._reconcile(pending)
         to_send = [w for w in pending if w.result.error is None and w.job.state != JobState.CONFIRMED]

@@ -57,6 +57,7 @@ class Settings:
     # Non-empty: the only issuers `verify` trusts (EIP-55 addresses, checked at load).
     # Empty: whoever holds ISSUER_ROLE on the registry now (docs/verification.md).
     trusted_issuers: tuple[str, ...] = ()
+    confirmations: int = 0  # blocks on top of a block before `sync` indexes it (docs/chain.md)
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property
@@ -85,6 +86,7 @@ _ENV = {
     "PROVENANCE_PINNING_TOKEN": "pinning_token",
     "PROVENANCE_DATABASE_URL": "database_url",
     "PROVENANCE_TRUSTED_ISSUERS": "trusted_issuers",
+    "PROVENANCE_CONFIRMATIONS": "confirmations",
     "PROVENANCE_PHASH_THRESHOLD": "thresholds.phash",
     "PROVENANCE_PDQ_THRESHOLD": "thresholds.pdq",
     "PROVENANCE_PDQ_LOOKUP_RADIUS": "thresholds.pdq_lookup",
@@ -103,7 +105,7 @@ def _coerce(key: str, value: object) -> object:
         else:
             raise ConfigError(f"{key} must be a list of strings")
         return _issuer_addresses(items) if key == "trusted_issuers" else items
-    if key.startswith("thresholds."):
+    if key.startswith("thresholds.") or key == "confirmations":
         try:
             number = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):

@@ -38,4 +38,7 @@ def prepare_home(home: Path) -> None:
 def open_parts(settings: Settings, *, signer: bool = False) -> Parts:
     prepare_home(settings.home)
     chain = connect(chain_config(settings), signer=signer)
-    return Parts(settings=settings, chain=chain, store=open_store(settings), ledger=Ledger.open(settings.ledger_url))
+    ledger = Ledger.open(settings.ledger_url)
+    # The ledger's lookups by chain id and address see the rows of the deployment just checked (ledger/store.py).
+    ledger.activate(chain.deployment)
+    return Parts(settings=settings, chain=chain, store=open_store(settings), ledger=ledger)

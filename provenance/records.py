@@ -1,11 +1,16 @@
-"""Writing a certificate into the ledger, from a mint or from chain events."""
+"""Writing a certificate into the ledger, from a mint or from chain events, and holding it to the chain."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from .chain import Certificate
-from .ledger import Ledger
+from .ledger import Ledger, MintJob
+
+if TYPE_CHECKING:
+    from .chain import ChainSession
 
 
 def index_key(chain_id: int, contract: str, content_sha256: str) -> str:
@@ -68,3 +73,28 @@ def record_certificate(
         block_number=block_number,
     )
     index_hashes(session, index_key(chain_id, contract, cert.content_hash.hex()), phash, pdq)
+
+
+def reopen_lost_mints(chain: "ChainSession", ledger: Ledger, jobs: list[MintJob]) -> dict[int, MintJob]:
+    """Of these confirmed mint jobs, those the chain does not back, reopened (back to `stored`), by job id.
+
+    A confirmed job is done only while the chain holds its token with the job's metadata (or with
+    metadata a re-attestation recorded in this ledger put there). Otherwise the mint was lost with
+    its blocks (a node killed before it saved them, a reorganisation) or never happened on this
+    chain: the job goes back to be sent again, and its certificate row leaves the ledger.
+    """
+    if not jobs:
+        return {}
+    registry = chain.registry
+    tokens = registry.tokens_of_contents([bytes.fromhex(j.content_sha256) for j in jobs])
+    reopened = {}
+    for job, token in zip(jobs, tokens):
+        if token is not None:
+            cert = registry.certificate(token)
+            digest = cert.metadata_digest.hex() if cert is not None else None
+            if digest == job.metadata_digest:
+                continue
+            if digest and ledger.reattest_job(job.chain_id, job.contract, job.content_sha256, new=digest) is not None:
+                continue
+        reopened[job.id] = ledger.reopen_job(job.id)
+    return reopened

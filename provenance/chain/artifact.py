@@ -22,13 +22,14 @@ CONTRACTS = ("CertificateRegistry",)
 class Artifact:
     name: str
     abi: list
-    bytecode: str
+    bytecode: str  # creation code
+    runtime: str  # the code a deployment holds (no immutables, so the same at every address)
 
 
 @cache
 def load_artifact(name: str = "CertificateRegistry") -> Artifact:
     data = json.loads((ABI_DIR / f"{name}.json").read_text())
-    return Artifact(name=data["contractName"], abi=data["abi"], bytecode=data["bytecode"])
+    return Artifact(name=data["contractName"], abi=data["abi"], bytecode=data["bytecode"], runtime=data["deployedBytecode"])
 
 
 def hardhat_artifact_path(repo: Path, name: str) -> Path:
@@ -39,7 +40,13 @@ def export(repo: Path) -> list[Path]:
     written = []
     for name in CONTRACTS:
         src = json.loads(hardhat_artifact_path(repo, name).read_text())
-        out = {"contractName": src["contractName"], "abi": src["abi"], "bytecode": src["bytecode"]}
+        if src.get("immutableReferences") or src.get("deployedLinkReferences"):
+            # The deployment check compares runtime code byte for byte (deployments.py).
+            raise SystemExit(f"{name} has immutables or libraries: its runtime code differs per deployment")
+        out = {
+            "contractName": src["contractName"], "abi": src["abi"], "bytecode": src["bytecode"],
+            "deployedBytecode": src["deployedBytecode"],
+        }
         dest = ABI_DIR / f"{name}.json"
         dest.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
         written.append(dest)

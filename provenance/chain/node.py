@@ -76,8 +76,10 @@ def _wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout: float = 15
     raise NodeError(f"anvil did not answer on {url} within {timeout:.0f} s")
 
 
-def _base_args(port: int) -> list[str]:
-    return [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--prune-history", "--silent"]
+def _base_args(port: int, keep_states: int | None = None) -> list[str]:
+    """`keep_states`: how many recent states anvil keeps in memory (reorganisations need them); none by default."""
+    prune = ["--prune-history"] + ([str(keep_states)] if keep_states else [])
+    return [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), *prune, "--silent"]
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class ManagedNode:
     def status(self) -> NodeStatus:
         pid, port = self._read_int(self._pid_file), self._read_int(self._port_file)
         url = f"http://127.0.0.1:{port}" if port else None
-        alive = pid is not None and _pid_alive(pid) and url is not None and rpc_answers(url)
+        alive = pid is not None and self._is_ours(pid) and url is not None and rpc_answers(url)
         return NodeStatus(running=alive, url=url if alive else None, pid=pid if alive else None, state_file=self.state_file)
 
     def start(self, port: int | None = None) -> NodeStatus:
@@ -127,7 +129,9 @@ class ManagedNode:
     def stop(self, timeout: float = 10.0) -> bool:
         """Stop the node, letting it write its state; False if it was not running."""
         pid = self._read_int(self._pid_file)
-        if pid is None or not _pid_alive(pid):
+        if pid is None or not self._is_ours(pid):
+            # Gone, or the pid now belongs to another process (the pid file outlived our anvil):
+            # never signal a process that is not the anvil serving this state file.
             self._pid_file.unlink(missing_ok=True)
             return False
         os.kill(pid, signal.SIGTERM)
@@ -138,6 +142,16 @@ class ManagedNode:
             os.kill(pid, signal.SIGKILL)
         self._pid_file.unlink(missing_ok=True)
         return True
+
+    def _is_ours(self, pid: int) -> bool:
+        """Whether `pid` is alive and is an anvil started on this home's state file."""
+        if not _pid_alive(pid):
+            return False
+        args = _command_line(pid)
+        if not args or "anvil" not in Path(args[0]).name:
+            return False
+        ours = os.path.realpath(self.state_file)
+        return any(a == str(self.state_file) or os.path.realpath(a) == ours for a in args[1:] if a.endswith(".json"))
 
     @staticmethod
     def _read_int(path: Path) -> int | None:
@@ -150,9 +164,10 @@ class ManagedNode:
 class EphemeralNode:
     """A throwaway anvil on a free port, for tests and benchmarks; keeps no state."""
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, keep_states: int | None = None):
         self._log = log_dir / "anvil-ephemeral.log"
         self._proc: subprocess.Popen | None = None
+        self._keep_states = keep_states
         self.url = ""
 
     def __enter__(self) -> "EphemeralNode":
@@ -161,7 +176,7 @@ class EphemeralNode:
         # A genesis time at a random point in the last ~11 days: two nodes
         # started in the same second still get different genesis hashes.
         genesis = int(time.time()) - secrets.randbelow(1_000_000)
-        args = _base_args(port) + ["--timestamp", str(genesis)]
+        args = _base_args(port, self._keep_states) + ["--timestamp", str(genesis)]
         self._proc = _spawn(args, self._log)
         self.url = f"http://127.0.0.1:{port}"
         _wait_ready(self._proc, self.url, self._log)
@@ -190,6 +205,23 @@ def _pid_alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def _command_line(pid: int) -> list[str]:
+    """The process's argv (empty when it cannot be read)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return []  # Linux, and the process is gone
+    except OSError:
+        return []
+    try:  # no /proc (macOS): ask ps; arguments with spaces are not told apart, which the check tolerates
+        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return out.stdout.split()
 
 
 def _port_free(port: int) -> bool:

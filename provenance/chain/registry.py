@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 from typing import Sequence
 
 from eth_abi import decode as abi_decode
@@ -16,6 +17,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhaust
 from .artifact import load_artifact
 from .deployments import Deployment, genesis_hash
 from .errors import ChainError, TransactionFailed
+from .locks import NoLock, SignerLock
 
 ISSUER_ROLE = keccak(text="ISSUER_ROLE")
 RECEIPT_TIMEOUT_S = 120
@@ -102,6 +104,7 @@ class RegistryEvent:
     tx_hash: str
     log_index: int
     args: dict
+    block_hash: str = ""
 
 
 def token_id_of(content_hash: bytes) -> int:
@@ -134,23 +137,29 @@ class ErrorDecoder:
 class Registry:
     """Reads and writes one deployed CertificateRegistry."""
 
-    def __init__(self, w3: Web3, address: str, signer: LocalAccount | None = None):
+    def __init__(self, w3: Web3, address: str, signer: LocalAccount | None = None, lock_dir: Path | None = None):
+        """`lock_dir`: where the per-signer lock lives (the home's `locks/`), so that several
+        processes sending with one key take turns from nonce fetch to broadcast (locks.py)."""
         artifact = load_artifact()
         self.w3 = w3
         self.address = Web3.to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=artifact.abi)
         self.signer = signer
         self._errors = ErrorDecoder(artifact.abi)
-        self._next_nonce: int | None = None
+        self._lock = _signer_lock(lock_dir, signer)
+        self._held_for: str | None = None  # a signed transaction holding the lock until it is broadcast
 
     # ---- deployment ---------------------------------------------------
     @classmethod
-    def deploy(cls, w3: Web3, signer: LocalAccount, admin: str | None = None) -> tuple["Registry", Deployment]:
+    def deploy(
+        cls, w3: Web3, signer: LocalAccount, admin: str | None = None, lock_dir: Path | None = None
+    ) -> tuple["Registry", Deployment]:
         artifact = load_artifact()
         factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        base = _tx_base(w3, signer) | {"nonce": w3.eth.get_transaction_count(signer.address, "pending")}
-        tx = factory.constructor(admin or signer.address).build_transaction(base)
-        receipt = _send_and_wait(w3, signer, tx)
+        with _signer_lock(lock_dir, signer):
+            base = _tx_base(w3, signer) | {"nonce": w3.eth.get_transaction_count(signer.address, "pending")}
+            tx = factory.constructor(admin or signer.address).build_transaction(base)
+            receipt = _send_and_wait(w3, signer, tx)
         address = receipt["contractAddress"]
         block = w3.eth.get_block(receipt["blockNumber"])
         deployment = Deployment(
@@ -161,7 +170,7 @@ class Registry:
             genesis_hash=genesis_hash(w3),
             deployer=signer.address,
         )
-        return cls(w3, address, signer), deployment
+        return cls(w3, address, signer, lock_dir), deployment
 
     # ---- reads --------------------------------------------------------
     def certificate(self, token_id: int) -> Certificate | None:
@@ -256,12 +265,18 @@ class Registry:
         return self._sign(self.contract.functions.reattest(token_id, metadata_digest, int(label), score_bps), "reattest", nonce)
 
     def broadcast(self, signed: SignedTx, what: str = "transaction") -> SentTx:
-        """Send a transaction signed earlier (again, if it was lost: the same bytes are the same transaction)."""
+        """Send a transaction signed earlier (again, if it was lost: the same bytes are the same transaction).
+
+        A transaction signed here with a nonce fetched from the node holds the signer's lock
+        until this call has handed it to the node.
+        """
         try:
             self.w3.eth.send_raw_transaction(signed.raw)
         except Web3RPCError as exc:
-            self._next_nonce = None
             raise TransactionFailed(f"{what} rejected by the node: {exc}") from None
+        finally:
+            if self._held_for == signed.tx_hash:
+                self._release_hold()
         return SentTx(tx_hash=signed.tx_hash, nonce=signed.nonce)
 
     def transaction_known(self, tx_hash: str) -> bool:
@@ -306,6 +321,9 @@ class Registry:
     def events(self, from_block: int, to_block: int | None = None) -> list[RegistryEvent]:
         to_block = self.w3.eth.block_number if to_block is None else to_block
         logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block})
+        return self.decode_logs(logs)
+
+    def decode_logs(self, logs) -> list[RegistryEvent]:
         by_topic = {}
         for item in self.contract.abi:
             if item["type"] == "event":
@@ -324,6 +342,7 @@ class Registry:
                     tx_hash=log["transactionHash"].to_0x_hex(),
                     log_index=log["logIndex"],
                     args=dict(decoded["args"]),
+                    block_hash=log["blockHash"].to_0x_hex(),
                 )
             )
         return out
@@ -336,14 +355,33 @@ class Registry:
         return self.broadcast(self._sign(call, what), what)
 
     def _sign(self, call, what: str, nonce: int | None = None) -> SignedTx:
-        """Build and sign `call`; with no `nonce`, the next one this registry has not used."""
+        """Build and sign `call`; with no `nonce`, the next one: the node's count of the signer's
+        transactions (pending included), asked under the signer's lock, which stays held until
+        `broadcast` sends this transaction (or the next signing replaces it)."""
         if self.signer is None:
             raise ChainError("no signing key configured")
-        explicit = nonce is not None
-        if not explicit:
-            if self._next_nonce is None:
-                self._next_nonce = self.w3.eth.get_transaction_count(self.signer.address, "pending")
-            nonce = self._next_nonce
+        if nonce is not None:
+            return self._build(call, what, nonce)
+        self._lock.acquire()
+        if self._held_for is not None:
+            # Signed before and never broadcast: that hold ends here, and its nonce is free again.
+            self._release_hold()
+        try:
+            # Under the lock the node's count is the truth, for this process and every other one
+            # sending with this key, and after a node that lost blocks it is lower than ours was.
+            pending = self.w3.eth.get_transaction_count(self.signer.address, "pending")
+            signed = self._build(call, what, pending)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._held_for = signed.tx_hash
+        return signed
+
+    def _release_hold(self) -> None:
+        self._held_for = None
+        self._lock.release()
+
+    def _build(self, call, what: str, nonce: int) -> SignedTx:
         base = _tx_base(self.w3, self.signer)
         base["nonce"] = nonce
         try:
@@ -353,8 +391,6 @@ class Registry:
         except Web3RPCError as exc:
             raise TransactionFailed(f"{what} rejected by the node: {exc}") from None
         signed = self.signer.sign_transaction(tx)
-        # A nonce given from outside may not follow ours: ask the node again next time.
-        self._next_nonce = None if explicit else nonce + 1
         return SignedTx(tx_hash="0x" + bytes(signed.hash).hex(), nonce=tx["nonce"], raw=bytes(signed.raw_transaction))
 
     def _failure(self, what: str, exc: Exception) -> TransactionFailed:
@@ -364,6 +400,12 @@ class Registry:
         name, args = decoded
         shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
         return TransactionFailed(f"{what} reverted: {name}({shown})", name, tuple(args.values()))
+
+
+def _signer_lock(lock_dir: Path | None, signer: LocalAccount | None):
+    if lock_dir is None or signer is None:
+        return NoLock()
+    return SignerLock.for_signer(lock_dir, signer.address)
 
 
 def issued_certificate(args) -> Certificate:

@@ -7,12 +7,14 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.types import RPCEndpoint
 
-from .deployments import Deployment, DeploymentBook, check_deployment
+from .deployments import Deployment, DeploymentBook, DeploymentCheck, check_deployment
 from .errors import ChainUnavailable, DeploymentError
 from .keys import dev_account, load_signer
 from .node import ManagedNode, rpc_answers
 from .registry import Registry
+from .rpc import GuardedHTTPProvider
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,11 @@ class ChainConfig:
         return ManagedNode(self.home / "chain")
 
     @property
+    def lock_dir(self) -> Path:
+        """Where the per-signer transaction locks live (registry.py)."""
+        return self.home / "locks"
+
+    @property
     def managed(self) -> bool:
         """Whether we talk to the project's own local node (where the dev key is the issuer)."""
         return not self.rpc_url
@@ -45,13 +52,17 @@ class ChainSession:
     registry: Registry
     deployment: Deployment
     managed: bool
+    check: DeploymentCheck | None = None  # what was checked about the deployment when connecting
 
 
 def open_web3(url: str) -> Web3:
     if not rpc_answers(url, timeout=3.0):
         raise ChainUnavailable(f"no Ethereum node answers at {url}")
-    # Caching lets web3 ask eth_chainId once per session, not twice per call.
-    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}, cache_allowed_requests=True))
+    # Caching lets web3 ask eth_chainId once per session, not twice per call. Only that: web3 would
+    # also cache blocks by number as final, and a block by number is what a reorganisation changes.
+    return Web3(GuardedHTTPProvider(
+        url, request_kwargs={"timeout": 30}, cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")},
+    ))
 
 
 def resolve_url(config: ChainConfig) -> str:
@@ -74,26 +85,31 @@ def connect(config: ChainConfig, *, signer: bool = False, w3: Web3 | None = None
     """
     url = url or resolve_url(config)
     w3 = w3 or open_web3(url)
-    deployment = find_deployment(config, w3)
+    check = find_deployment(config, w3)
+    deployment = check.deployment
     account = signer_for(config) if signer else None
-    return ChainSession(w3=w3, url=url, registry=Registry(w3, deployment.address, account), deployment=deployment, managed=config.managed)
+    registry = Registry(w3, deployment.address, account, lock_dir=config.lock_dir)
+    return ChainSession(w3=w3, url=url, registry=registry, deployment=deployment, managed=config.managed, check=check)
 
 
-def find_deployment(config: ChainConfig, w3: Web3) -> Deployment:
+def find_deployment(config: ChainConfig, w3: Web3) -> DeploymentCheck:
+    """The recorded deployment, checked; an address nobody recorded is refused (fails closed)."""
     chain_id = w3.eth.chain_id
     recorded = config.book.get(chain_id)
     if config.contract:
-        if recorded and recorded.address.lower() == config.contract.lower():
-            check_deployment(w3, recorded)
-            return recorded
-        if not w3.eth.get_code(Web3.to_checksum_address(config.contract)):
-            raise DeploymentError(f"no contract code at {config.contract} on chain {chain_id}")
-        return Deployment(chain_id, Web3.to_checksum_address(config.contract), 0, "", "", "")
+        if recorded is None or recorded.address.lower() != config.contract.lower():
+            held = f"the recorded one is {recorded.address}" if recorded else "none is recorded"
+            raise DeploymentError(
+                f"contract {config.contract} is not a recorded registry deployment on chain {chain_id} ({held}): "
+                f"check and record it with `provenance chain trust {config.contract}`, or unset the contract setting"
+            )
+        return check_deployment(w3, recorded)
     if recorded is None:
-        hint = "run `provenance chain up`" if config.managed else "deploy with `provenance chain deploy` or set the contract address"
+        hint = "run `provenance chain up`" if config.managed else (
+            "deploy with `provenance chain deploy`, or record an existing one with `provenance chain trust ADDRESS`"
+        )
         raise DeploymentError(f"no registry deployment recorded for chain {chain_id}: {hint}")
-    check_deployment(w3, recorded)
-    return recorded
+    return check_deployment(w3, recorded)
 
 
 def ensure_local_deployment(config: ChainConfig) -> tuple[ChainSession, bool]:
@@ -104,14 +120,18 @@ def ensure_local_deployment(config: ChainConfig) -> tuple[ChainSession, bool]:
     url = resolve_url(config)
     w3 = open_web3(url)
     try:
-        deployment = find_deployment(config, w3)
+        session = connect(config, w3=w3, url=url)
+        session.registry = Registry(w3, session.deployment.address, dev_account(), lock_dir=config.lock_dir)
+        return session, False
     except DeploymentError:
         return deploy(config, w3, url, dev_account()), True
-    return ChainSession(w3, url, Registry(w3, deployment.address, dev_account()), deployment, True), False
 
 
 def deploy(config: ChainConfig, w3: Web3, url: str, account: LocalAccount) -> ChainSession:
-    registry, deployment = Registry.deploy(w3, account)
+    registry, deployment = Registry.deploy(w3, account, lock_dir=config.lock_dir)
     registry.grant_issuer(account.address)
     config.book.record(deployment)
-    return ChainSession(w3=w3, url=url, registry=registry, deployment=deployment, managed=config.managed)
+    return ChainSession(
+        w3=w3, url=url, registry=registry, deployment=deployment, managed=config.managed,
+        check=check_deployment(w3, deployment),
+    )

@@ -1,10 +1,17 @@
-"""Ledger tables: certificates, indexed chain events, sync positions, mint jobs and re-attestation jobs."""
+"""Ledger tables: deployments, certificates, indexed chain events, sync positions, mint jobs and re-attestation jobs.
+
+Every row belongs to one registry deployment (`deployment_id`), and a deployment is
+its chain id, genesis hash, address and deploy block hash: a registry redeployed at
+the same address on a reset chain is another deployment, so the old one's rows never
+read as the new one's. Of the deployments at one (chain id, address) exactly one is
+in use (`retired_at` unset); the ledger's lookups by chain id and address see its rows only.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -14,6 +21,30 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+class DeploymentRow(Base):
+    """A registry deployment the ledger has rows for.
+
+    A row without a genesis hash stands for the rows of a ledger older than this
+    table (migration 0005) at one chain id and address; the first check of a real
+    deployment there adopts it.
+    """
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "genesis_hash", "address", "deploy_block_hash", name="uq_deployment_identity"),
+        Index("ix_deployments_chain_address", "chain_id", "address"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    address: Mapped[str] = mapped_column(String(42))  # lower case
+    genesis_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    deploy_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    deploy_block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class JobState:
@@ -31,9 +62,10 @@ class JobState:
 
 class MintJob(Base):
     __tablename__ = "mint_jobs"
-    __table_args__ = (UniqueConstraint("chain_id", "contract", "content_sha256", name="uq_job_content"),)
+    __table_args__ = (UniqueConstraint("deployment_id", "content_sha256", name="uq_job_content"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, index=True)
     chain_id: Mapped[int] = mapped_column(BigInteger)
     contract: Mapped[str] = mapped_column(String(42))
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -60,9 +92,10 @@ class ReattestJob(Base):
     """
 
     __tablename__ = "reattest_jobs"
-    __table_args__ = (UniqueConstraint("chain_id", "contract", "content_sha256", "prior_digest", name="uq_reattest_prior"),)
+    __table_args__ = (UniqueConstraint("deployment_id", "content_sha256", "prior_digest", name="uq_reattest_prior"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, index=True)
     chain_id: Mapped[int] = mapped_column(BigInteger)
     contract: Mapped[str] = mapped_column(String(42))
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -82,9 +115,10 @@ class ReattestJob(Base):
 
 class CertificateRow(Base):
     __tablename__ = "certificates"
-    __table_args__ = (UniqueConstraint("chain_id", "contract", "content_sha256", name="uq_cert_content"),)
+    __table_args__ = (UniqueConstraint("deployment_id", "content_sha256", name="uq_cert_content"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, index=True)
     chain_id: Mapped[int] = mapped_column(BigInteger)
     contract: Mapped[str] = mapped_column(String(42))
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)  # also the token id
@@ -106,12 +140,14 @@ class CertificateRow(Base):
 
 class ChainEvent(Base):
     __tablename__ = "chain_events"
-    __table_args__ = (UniqueConstraint("chain_id", "contract", "block_number", "log_index", name="uq_event_position"),)
+    __table_args__ = (UniqueConstraint("deployment_id", "block_number", "log_index", name="uq_event_position"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, index=True)
     chain_id: Mapped[int] = mapped_column(BigInteger)
     contract: Mapped[str] = mapped_column(String(42))
     block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)  # None: indexed before 0005
     log_index: Mapped[int] = mapped_column(Integer)
     tx_hash: Mapped[str] = mapped_column(String(66))
     name: Mapped[str] = mapped_column(String(64))
@@ -119,8 +155,12 @@ class ChainEvent(Base):
 
 
 class SyncState(Base):
+    """How far `sync` has indexed a deployment: blocks below `next_block`, the last of them with this hash."""
+
     __tablename__ = "sync_state"
 
-    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    contract: Mapped[str] = mapped_column(String(42), primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(42))
     next_block: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)

@@ -19,3 +19,5 @@ def test_committed_artifact_matches_build(name):
     committed = load_artifact(name)
     assert committed.abi == fresh["abi"], "stale ABI: run `make contracts`"
     assert committed.bytecode == fresh["bytecode"], "stale bytecode: run `make contracts`"
+    assert committed.runtime == fresh["deployedBytecode"], "stale runtime code: run `make contracts`"
+    assert not fresh["immutableReferences"], "runtime code must be the same at every address (deployment check)"
