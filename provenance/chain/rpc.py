@@ -41,9 +41,14 @@ class GuardedHTTPProvider(HTTPProvider):
             raise ChainUnavailable(
                 f"the Ethereum node at {_where(str(self.endpoint_uri))} failed {method}: {_describe(exc)}"
             ) from None
-        except ValueError as exc:  # a body that is not JSON-RPC
+
+    def decode_rpc_response(self, raw_response: bytes):
+        try:
+            return super().decode_rpc_response(raw_response)
+        except ValueError:  # a body that is not JSON (a proxy's error page)
             raise ChainUnavailable(
-                f"the Ethereum node at {_where(str(self.endpoint_uri))} sent an unreadable answer to {method}: {exc}"
+                f"the Ethereum node at {_where(str(self.endpoint_uri))} answered with something that is not JSON-RPC: "
+                f"{bytes(raw_response[:80])!r}"
             ) from None
 
     def make_batch_request(self, batch_requests):

@@ -45,7 +45,7 @@ def test_chain_down_stops_its_own_anvil(tmp_path):
 class _FailingProxy:
     """Forwards JSON-RPC to anvil, but answers HTTP 500 to one method."""
 
-    def __init__(self, upstream: str, failing: str):
+    def __init__(self, upstream: str, failing: str, status: int = 500, answer: bytes = b"upstream exploded"):
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,9 +54,9 @@ class _FailingProxy:
                 request = json.loads(body)
                 methods = [r["method"] for r in request] if isinstance(request, list) else [request["method"]]
                 if failing in methods:
-                    self.send_response(500)
+                    self.send_response(status)
                     self.end_headers()
-                    self.wfile.write(b"upstream exploded")
+                    self.wfile.write(answer)
                     return
                 reply = httpx.post(proxy.upstream, content=body, headers={"Content-Type": "application/json"})
                 self.send_response(200)
@@ -102,3 +102,14 @@ def test_cli_prints_an_rpc_failure_as_one_line_and_json(anvil, home, failing_eth
     as_json = run_cli("show", "0x01", "--json", env=env)
     assert as_json.returncode == 1 and "Traceback" not in as_json.stderr
     assert "500" in json.loads(as_json.stdout)["error"]
+
+
+def test_an_answer_that_is_not_json_rpc_is_a_chain_error(anvil, tmp_path):
+    deploy(ChainConfig(home=tmp_path, rpc_url=anvil.url), open_web3(anvil.url), anvil.url, dev_account())
+    proxy = _FailingProxy(anvil.url, "eth_call", status=200, answer=b"<html>maintenance</html>")
+    try:
+        session = connect(ChainConfig(home=tmp_path, rpc_url=proxy.url))
+        with pytest.raises(ChainError, match="not JSON-RPC"):
+            session.registry.certificate(1)
+    finally:
+        proxy.close()
