@@ -281,9 +281,10 @@ class Reattester:
     def _confirm(self, result: ReattestResult, job: ReattestJob, tx_hash: str | None) -> None:
         verdict = json.loads(job.verdict_json)
         with self.ledger.session() as s, s.begin():
+            # The row of the deployment in use: a redeploy at the same address keeps retired rows.
             row = s.scalar(
                 select(CertificateRow).where(
-                    CertificateRow.chain_id == self.chain_id, CertificateRow.contract == self.contract,
+                    CertificateRow.deployment_id == self.ledger.deployment_id(s, self.chain_id, self.contract),
                     CertificateRow.content_sha256 == job.content_sha256,
                 )
             )
