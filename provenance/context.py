@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from .chain_admin import chain_config
 from .config import Settings
 from .ipfs import ContentStore, open_store
 from .ledger import Ledger
+from .paths import private_dir
 
 
 @dataclass
@@ -24,15 +24,7 @@ class Parts:
 def prepare_home(home: Path) -> None:
     """Create `$PROVENANCE_HOME` owner-only (0700): it holds the ledger, the chain's state and
     the stored media. A home that already exists is left as its owner made it."""
-    home = Path(home)
-    if home.is_dir():
-        return
-    home.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        home.mkdir(mode=0o700)
-    except FileExistsError:
-        return  # another process made it first
-    os.chmod(home, 0o700)  # whatever the umask
+    private_dir(home)
 
 
 def open_parts(settings: Settings, *, signer: bool = False) -> Parts:

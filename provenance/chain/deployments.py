@@ -20,6 +20,7 @@ from pathlib import Path
 from eth_utils import keccak
 from web3 import Web3
 
+from ..paths import private_dir
 from .artifact import load_artifact
 from .errors import DeploymentError
 
@@ -102,7 +103,7 @@ class DeploymentBook:
     def record(self, deployment: Deployment) -> None:
         data = self._read()
         data[str(deployment.chain_id)] = deployment.to_dict()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         # Write-then-rename: a crash leaves the old book, never half a file.
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".deployments.")
         with os.fdopen(fd, "w") as out:

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..paths import private_dir
 from .errors import ChainError
 
 WAIT_S = 300.0
@@ -68,7 +69,7 @@ class SignerLock:
         self.release()
 
     def _lock_file(self, timeout: float) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + timeout
         while True:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from ..paths import private_dir
 from .errors import NodeError
 
 LOCAL_CHAIN_ID = 31337
@@ -110,7 +111,7 @@ class ManagedNode:
         current = self.status()
         if current.running:
             return current
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         port = port or self._read_int(self._port_file) or 8545
         if not _port_free(port):
             port = free_port()
@@ -171,7 +172,7 @@ class EphemeralNode:
         self.url = ""
 
     def __enter__(self) -> "EphemeralNode":
-        self._log.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self._log.parent)
         port = free_port()
         # A genesis time at a random point in the last ~11 days: two nodes
         # started in the same second still get different genesis hashes.

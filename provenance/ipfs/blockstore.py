@@ -17,6 +17,7 @@ from pathlib import Path
 from provenance.ipfs.cid import Cid
 from provenance.ipfs.errors import NotFound, StoreUnavailable
 from provenance.ipfs.multiformats import b32_decode, b32_encode
+from provenance.paths import private_dir
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
@@ -71,8 +72,8 @@ class Blockstore:
 
     def ensure_writable(self) -> None:
         with storage_errors(self.root):
-            self.blocks_dir.mkdir(parents=True, exist_ok=True)
-            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.blocks_dir)
+            private_dir(self.tmp_dir)
 
     def has(self, cid: Cid) -> bool:
         return self._path(cid.multihash).is_file()
@@ -83,7 +84,7 @@ class Blockstore:
         if target.exists():
             return  # content-addressed: the same name always holds the same bytes
         with storage_errors(self.root):
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(target.parent)
             write_atomically(target, parts, self.tmp_dir)
 
     def put_verified(self, cid: Cid, block: bytes) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from provenance.ipfs.blockstore import fsync_dir, storage_errors, write_atomically
 from provenance.ipfs.errors import StoreUnavailable
+from provenance.paths import private_dir
 
 
 class PinSet:
@@ -37,8 +38,8 @@ class PinSet:
         if not missing:
             return
         with storage_errors(self.dir.parent):
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.dir)
+            private_dir(self.tmp_dir)
             for cid in missing:
                 write_atomically(self.dir / cid, [b""], self.tmp_dir)
             fsync_dir(self.dir)

@@ -61,3 +61,30 @@ def test_mint_leaves_a_private_ledger(parts, photo):
     db = parts.settings.home / "ledger.db"
     assert run_cli("mint", "--no-detect", photo).returncode == 0
     assert _mode(db) == 0o600
+
+
+def test_every_part_creates_its_folders_under_a_fresh_home_owner_only(tmp_path, usual_umask):
+    """Whichever part runs first (`ipfs add`, `chain up`, a mint's signer lock) makes the home 0700, not 0755."""
+    from provenance.chain.locks import SignerLock
+    from provenance.ipfs import EmbeddedStore
+
+    for n, make in enumerate([
+        lambda home: EmbeddedStore(home / "ipfs").add_bytes(b"x"),
+        lambda home: SignerLock.for_signer(home / "locks", "0x" + "ab" * 20).acquire(timeout=5),
+    ]):
+        home = tmp_path / f"home{n}"
+        make(home)
+        folders = [home, *[p for p in home.rglob("*") if p.is_dir()]]
+        assert len(folders) > 1
+        assert {str(p.relative_to(tmp_path)): _mode(p) for p in folders} == {str(p.relative_to(tmp_path)): 0o700 for p in folders}
+
+
+def test_the_cli_on_a_fresh_home_leaves_it_private(tmp_path, usual_umask):
+    from .cli_helpers import run_cli
+
+    home = tmp_path / "fresh"
+    sample = tmp_path / "sample.bin"
+    sample.write_bytes(b"provenance" * 100)
+    proc = run_cli("ipfs", "add", sample, env={"PROVENANCE_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    assert _mode(home) == 0o700 and _mode(home / "ipfs") == 0o700
