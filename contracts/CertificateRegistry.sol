@@ -16,9 +16,21 @@ import {CidV1} from "./CidV1.sol";
  * most one certificate per content by construction and the content hash needs
  * no storage of its own (the same scheme ENS uses for name hashes). Perceptual
  * hashes travel in the mint event and the metadata only.
+ *
+ * Roles. An admin (DEFAULT_ADMIN_ROLE) and an issuer (ISSUER_ROLE) are never
+ * the same account. Issuers mint, and revoke or re-attest their own
+ * certificates while they hold the role. An admin grants and revokes issuers,
+ * may revoke any certificate (for abuse or error, with a reason the event
+ * records), and may approve one named issuer to re-issue a revoked
+ * certificate; an admin never changes a verdict an issuer signed.
+ *
+ * Re-issue. Because the token id is the content hash, a revoked certificate
+ * would hold its content for good. After `approveReissue`, the named issuer may
+ * `reissue` it: the revoked record moves to `history(tokenId)` and the token is
+ * burned and minted again with the new record.
  */
 contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
-    /// @notice Role allowed to mint, and to revoke or re-attest its own certificates.
+    /// @notice Role allowed to mint, to re-issue what an admin approved, and to revoke or re-attest its own certificates.
     bytes32 public constant ISSUER_ROLE = keccak256("ISSUER_ROLE");
 
     /// @notice Upper bound of a verdict score, in basis points.
@@ -64,6 +76,15 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
     // certificate stores a 24-bit number instead of a 160-bit address.
     mapping(address issuer => uint24) private _issuerIds;
     address[] private _issuerById;
+    // Revoked certificates an admin approved for re-issue, and by whom.
+    mapping(uint256 tokenId => address issuer) private _reissuers;
+    // Earlier records of a re-issued certificate, oldest first: its packed slot and metadata digest.
+    mapping(uint256 tokenId => PastRecord[]) private _history;
+
+    struct PastRecord {
+        uint256 packed; // owner | issue time, label, score, revoked, issuer number (as ERC721Packed keeps it)
+        bytes32 metadataDigest;
+    }
 
     /// @notice A certificate for this content already exists: `tokenId`.
     error CertificateExists(uint256 tokenId);
@@ -71,8 +92,19 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
     error UnknownCertificate(uint256 tokenId);
     /// @notice The certificate is revoked and cannot change any more.
     error CertificateRevokedAlready(uint256 tokenId);
-    /// @notice Only the certificate's issuer (still holding ISSUER_ROLE) or an admin may do this.
+    /// @notice Only the certificate's issuer, while it holds ISSUER_ROLE, may do this (an admin may
+    /// revoke but never re-attest).
     error NotCertificateIssuer(address caller, uint256 tokenId);
+    /// @notice A revocation or a re-issue approval without a reason.
+    error EmptyReason();
+    /// @notice An account cannot hold both DEFAULT_ADMIN_ROLE and ISSUER_ROLE; `role` is the one refused.
+    error RoleConflict(address account, bytes32 role);
+    /// @notice Only a revoked certificate can be approved for re-issue.
+    error CertificateNotRevoked(uint256 tokenId);
+    /// @notice A re-issue must name an account holding ISSUER_ROLE.
+    error NotAnIssuer(address account);
+    /// @notice No re-issue of this certificate by `caller` was approved.
+    error ReissueNotApproved(uint256 tokenId, address caller);
     /// @notice A score above MAX_SCORE_BPS.
     error InvalidScore(uint16 scoreBps);
     /// @notice The content hash or metadata digest is zero.
@@ -104,6 +136,22 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
         bytes32 metadataDigest,
         Label label,
         uint16 scoreBps
+    );
+    /// @notice An admin allowed `issuer` to re-issue the revoked certificate `tokenId`.
+    event ReissueApproved(uint256 indexed tokenId, address indexed approvedBy, address indexed issuer, string reason);
+    /// @notice A revoked certificate was issued again with a new record (`revision` earlier records
+    /// are in `history(tokenId)`). The ERC-721 token was burned and minted to `to` just before.
+    event CertificateReissued(
+        uint256 indexed tokenId,
+        address indexed issuer,
+        address indexed to,
+        bytes32 metadataDigest,
+        Label label,
+        uint16 scoreBps,
+        uint64 phash,
+        bytes32 pdq,
+        uint40 issuedAt,
+        uint256 revision
     );
     /// @notice An account was granted ISSUER_ROLE for the first time and numbered.
     event IssuerRegistered(address indexed issuer, uint24 issuerId);
@@ -137,21 +185,65 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
         _addBalance(to, count);
     }
 
+    /// @notice Issues a revoked certificate again, after an admin approved the caller for it.
+    /// @dev The revoked record goes to `history`; the token is burned and minted to `to`.
+    /// @return tokenId The content hash as a token id.
+    function reissue(address to, MintRequest calldata request) external onlyRole(ISSUER_ROLE) returns (uint256 tokenId) {
+        tokenId = uint256(request.contentHash);
+        // Only a revoked certificate is ever approved, and approval names the one issuer that may use it.
+        if (_reissuers[tokenId] != msg.sender) revert ReissueNotApproved(tokenId, msg.sender);
+        delete _reissuers[tokenId];
+        PastRecord[] storage past = _history[tokenId];
+        past.push(PastRecord(_packedOf(tokenId), _metadataDigests[tokenId]));
+        _burnPacked(tokenId);
+        uint96 extra = _record(request, _issuerBits(msg.sender));
+        _mintPacked(to, tokenId, extra);
+        _addBalance(to, 1);
+        _metadataDigests[tokenId] = request.metadataDigest;
+        emit CertificateReissued(
+            tokenId,
+            msg.sender,
+            to,
+            request.metadataDigest,
+            request.label,
+            request.scoreBps,
+            request.phash,
+            request.pdq,
+            uint40(extra),
+            past.length
+        );
+    }
+
+    /// @notice Lets `issuer` re-issue the revoked certificate `tokenId` once (approving again names another).
+    function approveReissue(
+        uint256 tokenId,
+        address issuer,
+        string calldata reason
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _requireCertificate(tokenId);
+        if (uint8(_extraData(tokenId) >> _REVOKED_SHIFT) == 0) revert CertificateNotRevoked(tokenId);
+        if (bytes(reason).length == 0) revert EmptyReason();
+        if (!hasRole(ISSUER_ROLE, issuer)) revert NotAnIssuer(issuer);
+        _reissuers[tokenId] = issuer;
+        emit ReissueApproved(tokenId, msg.sender, issuer, reason);
+    }
+
     /// @notice Revokes a certificate, for a reason that goes into the event.
     /// @dev Allowed to the certificate's issuer while it holds ISSUER_ROLE, and to admins.
     function revoke(uint256 tokenId, string calldata reason) external {
-        uint96 extra = _mutableExtra(tokenId);
+        if (bytes(reason).length == 0) revert EmptyReason();
+        uint96 extra = _mutableExtra(tokenId, true);
         _setExtraData(tokenId, extra | uint96(1 << _REVOKED_SHIFT));
         emit CertificateRevoked(tokenId, msg.sender, reason);
         emit MetadataUpdate(tokenId);
     }
 
     /// @notice Records a new verdict and metadata for a certificate.
-    /// @dev Same permission as `revoke`; the issue time and issuer stay.
+    /// @dev Only the certificate's issuer while it holds ISSUER_ROLE (never an admin); the issue time and issuer stay.
     function reattest(uint256 tokenId, bytes32 metadataDigest, Label label, uint16 scoreBps) external {
         if (metadataDigest == 0) revert EmptyHash();
         if (scoreBps > MAX_SCORE_BPS) revert InvalidScore(scoreBps);
-        uint96 extra = _mutableExtra(tokenId);
+        uint96 extra = _mutableExtra(tokenId, false);
         uint96 cleared = extra & ~uint96(((1 << 24) - 1) << _LABEL_SHIFT);
         _setExtraData(
             tokenId,
@@ -164,18 +256,29 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
 
     /// @notice The certificate with this token id; reverts if there is none.
     function certificate(uint256 tokenId) external view returns (Certificate memory cert) {
-        address owner = _requireCertificate(tokenId);
-        uint96 extra = _extraData(tokenId);
-        cert = Certificate({
-            contentHash: bytes32(tokenId),
-            metadataDigest: _metadataDigests[tokenId],
-            issuer: _issuerById[uint24(extra >> _ISSUER_SHIFT) - 1],
-            issuedAt: uint40(extra),
-            label: Label(uint8(extra >> _LABEL_SHIFT)),
-            scoreBps: uint16(extra >> _SCORE_SHIFT),
-            revoked: uint8(extra >> _REVOKED_SHIFT) != 0,
-            owner: owner
-        });
+        _requireCertificate(tokenId);
+        return _decode(tokenId, _packedOf(tokenId), _metadataDigests[tokenId]);
+    }
+
+    /// @notice The earlier records of a re-issued certificate, oldest first (each one revoked);
+    /// empty for one never re-issued. Reverts if there is no certificate.
+    function history(uint256 tokenId) external view returns (Certificate[] memory records) {
+        _requireCertificate(tokenId);
+        PastRecord[] storage past = _history[tokenId];
+        records = new Certificate[](past.length);
+        for (uint256 i = 0; i < past.length; ++i) {
+            records[i] = _decode(tokenId, past[i].packed, past[i].metadataDigest);
+        }
+    }
+
+    /// @notice The issuer an admin approved to re-issue this revoked certificate, or 0 when none.
+    function reissueApprovedFor(uint256 tokenId) external view returns (address) {
+        return _reissuers[tokenId];
+    }
+
+    /// @notice Every account ever granted ISSUER_ROLE, by issuer number (1 first); `hasRole` says which hold it now.
+    function registeredIssuers() external view returns (address[] memory) {
+        return _issuerById;
     }
 
     /// @notice The token id certifying this content, or 0 when there is none.
@@ -206,8 +309,12 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
             AccessControl.supportsInterface(interfaceId);
     }
 
-    /// @dev Numbers an account the first time it is granted ISSUER_ROLE.
+    /// @dev Keeps admins and issuers apart, and numbers an account the first time it is granted ISSUER_ROLE.
     function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        if (
+            (role == ISSUER_ROLE && hasRole(DEFAULT_ADMIN_ROLE, account)) ||
+            (role == DEFAULT_ADMIN_ROLE && hasRole(ISSUER_ROLE, account))
+        ) revert RoleConflict(account, role);
         granted = super._grantRole(role, account);
         if (granted && role == ISSUER_ROLE && _issuerIds[account] == 0) {
             uint256 id = _issuerById.length + 1;
@@ -220,6 +327,16 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
 
     function _issuerBits(address issuer) private view returns (uint96) {
         return (uint96(_issuerIds[issuer]) << uint96(_ISSUER_SHIFT)) | uint96(uint40(block.timestamp));
+    }
+
+    /// @dev The packed record of a valid request.
+    function _record(MintRequest calldata request, uint96 issuerBits) private pure returns (uint96) {
+        if (request.contentHash == 0 || request.metadataDigest == 0) revert EmptyHash();
+        if (request.scoreBps > MAX_SCORE_BPS) revert InvalidScore(request.scoreBps);
+        return
+            issuerBits |
+            (uint96(uint8(request.label)) << uint96(_LABEL_SHIFT)) |
+            (uint96(request.scoreBps) << uint96(_SCORE_SHIFT));
     }
 
     function _issue(address to, MintRequest calldata request, uint96 issuerBits) private returns (uint256 tokenId) {
@@ -250,13 +367,30 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
         return ownerOf(tokenId);
     }
 
-    /// @dev Checks the caller may change the certificate; returns its packed data.
-    function _mutableExtra(uint256 tokenId) private view returns (uint96 extra) {
+    /// @dev A certificate from its packed slot and metadata digest.
+    function _decode(uint256 tokenId, uint256 packed, bytes32 digest) private view returns (Certificate memory) {
+        uint96 extra = uint96(packed >> 160);
+        return
+            Certificate({
+                contentHash: bytes32(tokenId),
+                metadataDigest: digest,
+                issuer: _issuerById[uint24(extra >> _ISSUER_SHIFT) - 1],
+                issuedAt: uint40(extra),
+                label: Label(uint8(extra >> _LABEL_SHIFT)),
+                scoreBps: uint16(extra >> _SCORE_SHIFT),
+                revoked: uint8(extra >> _REVOKED_SHIFT) != 0,
+                owner: address(uint160(packed))
+            });
+    }
+
+    /// @dev Checks the caller may change the certificate (its issuer holding ISSUER_ROLE, or for
+    /// `adminMay` an admin); returns its packed data.
+    function _mutableExtra(uint256 tokenId, bool adminMay) private view returns (uint96 extra) {
         _requireCertificate(tokenId);
         extra = _extraData(tokenId);
         if (uint8(extra >> _REVOKED_SHIFT) != 0) revert CertificateRevokedAlready(tokenId);
         address issuer = _issuerById[uint24(extra >> _ISSUER_SHIFT) - 1];
-        bool isIssuer = msg.sender == issuer && hasRole(ISSUER_ROLE, msg.sender);
-        if (!isIssuer && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert NotCertificateIssuer(msg.sender, tokenId);
+        if (msg.sender == issuer && hasRole(ISSUER_ROLE, msg.sender)) return extra;
+        if (!adminMay || !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert NotCertificateIssuer(msg.sender, tokenId);
     }
 }

@@ -126,7 +126,7 @@ abstract contract ERC721Packed is ERC165, IERC721, IERC721Metadata, IERC721Error
         if (owner == address(0)) revert ERC721NonexistentToken(tokenId);
     }
 
-    /// @dev Whether the token has been minted (tokens are never burned).
+    /// @dev Whether the token exists (a token is burned only to be minted again at once, by a re-issue).
     function _exists(uint256 tokenId) internal view returns (bool) {
         return _packed[tokenId] & _OWNER_MASK != 0;
     }
@@ -148,6 +148,22 @@ abstract contract ERC721Packed is ERC165, IERC721, IERC721Metadata, IERC721Error
         if (_packed[tokenId] != 0) revert ERC721InvalidSender(address(0));
         _packed[tokenId] = uint256(uint160(to)) | (uint256(extra) << 160);
         emit Transfer(address(0), to, tokenId);
+    }
+
+    /// @dev The token's whole slot: owner (low 160 bits) and extra data (high 96 bits); 0 if it does not exist.
+    function _packedOf(uint256 tokenId) internal view returns (uint256) {
+        return _packed[tokenId];
+    }
+
+    /// @dev Burns an existing token: its slot and approval are cleared, its owner's balance goes down by one.
+    function _burnPacked(uint256 tokenId) internal {
+        address owner = _requireOwned(tokenId);
+        delete _tokenApprovals[tokenId];
+        delete _packed[tokenId];
+        unchecked {
+            _balances[owner] -= 1;
+        }
+        emit Transfer(owner, address(0), tokenId);
     }
 
     function _addBalance(address to, uint256 count) internal {

@@ -25,6 +25,8 @@ contract IndexerTest is RegistryFixture {
         bytes32 pdq;
         string revokeReason;
         uint256 metadataUpdates;
+        uint256 reissues;
+        address approvedReissuer;
     }
 
     mapping(uint256 tokenId => Rebuilt) private rebuilt;
@@ -47,8 +49,15 @@ contract IndexerTest is RegistryFixture {
         registry.revoke(batch[1], "source image found elsewhere");
         vm.prank(ADMIN);
         registry.revoke(single, "issuer error");
-        vm.prank(ALICE);
-        registry.transferFrom(ALICE, STRANGER, single);
+        vm.prank(ADMIN);
+        registry.approveReissue(single, OTHER_ISSUER, "the rightful issuer certifies it");
+        CertificateRegistry.MintRequest memory again = request(900);
+        again.contentHash = bytes32(single);
+        vm.warp(T0 + 300);
+        vm.prank(OTHER_ISSUER);
+        registry.reissue(BOB, again);
+        vm.prank(BOB);
+        registry.transferFrom(BOB, STRANGER, single);
         _replay(vm.getRecordedLogs());
 
         assertEq(tokenIds.length, 7, "certificates indexed");
@@ -61,6 +70,9 @@ contract IndexerTest is RegistryFixture {
         assertEq(rebuilt[batch[0]].metadataUpdates, 1, "MetadataUpdate on re-attest");
         assertEq(rebuilt[single].metadataUpdates, 1, "MetadataUpdate on revoke");
         assertEq(rebuilt[batch[4]].metadataUpdates, 0, "no MetadataUpdate on plain mint");
+        assertEq(rebuilt[single].reissues, 1, "re-issued once");
+        assertEq(rebuilt[single].approvedReissuer, OTHER_ISSUER, "approval named the issuer");
+        assertEq(rebuilt[single].phash, again.phash, "phash of the re-issue");
     }
 
     function _replay(Vm.Log[] memory logs) private {
@@ -89,6 +101,15 @@ contract IndexerTest is RegistryFixture {
             } else if (topic == CertificateRegistry.CertificateRevoked.selector) {
                 rec.revoked = true;
                 rec.revokeReason = abi.decode(log.data, (string));
+            } else if (topic == CertificateRegistry.ReissueApproved.selector) {
+                rec.approvedReissuer = address(uint160(uint256(log.topics[3])));
+            } else if (topic == CertificateRegistry.CertificateReissued.selector) {
+                assertTrue(rec.seen && rec.revoked, "re-issued without a revoked certificate");
+                rec.reissues += 1;
+                rec.revoked = false;
+                rec.issuer = address(uint160(uint256(log.topics[2])));
+                rec.owner = address(uint160(uint256(log.topics[3])));
+                _decodeIssued(rec, log.data);
             } else if (topic == IERC4906.MetadataUpdate.selector) {
                 rebuilt[abi.decode(log.data, (uint256))].metadataUpdates += 1;
             } else {

@@ -71,6 +71,16 @@ contract LifecycleTest is RegistryFixture {
         assertTrue(registry.isRevoked(tokenId), "revoked by admin");
     }
 
+    function test_RevokingNeedsAReason() public {
+        vm.expectRevert(CertificateRegistry.EmptyReason.selector);
+        vm.prank(ISSUER);
+        registry.revoke(tokenId, "");
+        vm.expectRevert(CertificateRegistry.EmptyReason.selector);
+        vm.prank(ADMIN);
+        registry.revoke(tokenId, "");
+        assertTrue(!registry.isRevoked(tokenId), "still valid");
+    }
+
     function test_RevokingTwiceReverts() public {
         vm.prank(ISSUER);
         registry.revoke(tokenId, "first");
@@ -125,16 +135,11 @@ contract LifecycleTest is RegistryFixture {
     }
 
     /// Re-attesting rewrites label and score inside the packed word; nothing else may move.
-    function testFuzz_ReattestChangesOnlyVerdictAndDigest(
-        bytes32 digest,
-        uint8 labelSeed,
-        uint16 score,
-        bool byAdmin
-    ) public {
+    function testFuzz_ReattestChangesOnlyVerdictAndDigest(bytes32 digest, uint8 labelSeed, uint16 score) public {
         vm.assume(digest != 0);
         CertificateRegistry.Label label = CertificateRegistry.Label(labelSeed % 4);
         score = uint16(bound(score, 0, 10_000));
-        vm.prank(byAdmin ? ADMIN : ISSUER);
+        vm.prank(ISSUER);
         registry.reattest(tokenId, digest, label, score);
 
         CertificateRegistry.Certificate memory cert = registry.certificate(tokenId);
@@ -157,8 +162,26 @@ contract LifecycleTest is RegistryFixture {
         assertEq(cert.issuer, ISSUER, "issuer after revoke");
     }
 
+    /// The verdict is the issuer's signed statement: an admin may revoke it, never rewrite it.
+    function test_AdminCannotReattestAnotherIssuersCertificate() public {
+        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, ADMIN, tokenId));
+        vm.prank(ADMIN);
+        registry.reattest(tokenId, HELLO_SHA256, CertificateRegistry.Label.LikelyManipulated, 9_900);
+        CertificateRegistry.Certificate memory cert = registry.certificate(tokenId);
+        assertEq(cert.metadataDigest, minted.metadataDigest, "digest unchanged");
+        assertEq(uint256(cert.label), uint256(minted.label), "label unchanged");
+    }
+
+    function test_IssuerThatLostItsRoleCannotReattest() public {
+        vm.prank(ADMIN);
+        registry.revokeRole(issuerRole, ISSUER);
+        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, ISSUER, tokenId));
+        vm.prank(ISSUER);
+        registry.reattest(tokenId, HELLO_SHA256, CertificateRegistry.Label.Uncertain, 5_000);
+    }
+
     function test_OthersCannotReattest() public {
-        address[3] memory others = [OTHER_ISSUER, STRANGER, ALICE];
+        address[4] memory others = [OTHER_ISSUER, STRANGER, ALICE, ADMIN];
         for (uint256 i = 0; i < others.length; ++i) {
             vm.expectRevert(
                 abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, others[i], tokenId)

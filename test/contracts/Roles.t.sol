@@ -111,6 +111,50 @@ contract RolesTest is RegistryFixture {
         assertTrue(registry.hasRole(issuerRole, BOB), "new admin granted an issuer");
     }
 
+    // ---- admin and issuer are separate accounts ----
+
+    function test_AnAdminCannotBeGrantedIssuerRole() public {
+        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.RoleConflict.selector, ADMIN, issuerRole));
+        vm.prank(ADMIN);
+        registry.grantRole(issuerRole, ADMIN);
+        assertTrue(!registry.hasRole(issuerRole, ADMIN), "admin is no issuer");
+    }
+
+    function test_AnIssuerCannotBeGrantedAdminRole() public {
+        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.RoleConflict.selector, ISSUER, ADMIN_ROLE));
+        vm.prank(ADMIN);
+        registry.grantRole(ADMIN_ROLE, ISSUER);
+        assertTrue(!registry.hasRole(ADMIN_ROLE, ISSUER), "issuer is no admin");
+    }
+
+    function test_AFormerIssuerMayBecomeAdminAndAFormerAdminIssuer() public {
+        vm.startPrank(ADMIN);
+        registry.revokeRole(issuerRole, ISSUER);
+        registry.grantRole(ADMIN_ROLE, ISSUER);
+        vm.stopPrank();
+        assertTrue(registry.hasRole(ADMIN_ROLE, ISSUER), "former issuer is admin");
+        vm.prank(ISSUER);
+        registry.renounceRole(ADMIN_ROLE, ISSUER);
+        vm.prank(ADMIN);
+        registry.grantRole(issuerRole, ISSUER);
+        assertTrue(registry.hasRole(issuerRole, ISSUER), "former admin is issuer again");
+    }
+
+    function test_RegisteredIssuersListsEveryAccountEverGranted() public {
+        address[] memory listed = registry.registeredIssuers();
+        assertEq(listed.length, 2, "two issuers");
+        assertEq(listed[0], ISSUER, "first");
+        assertEq(listed[1], OTHER_ISSUER, "second");
+        vm.startPrank(ADMIN);
+        registry.grantRole(issuerRole, STRANGER);
+        registry.revokeRole(issuerRole, ISSUER);
+        vm.stopPrank();
+        listed = registry.registeredIssuers();
+        assertEq(listed.length, 3, "revoking keeps the number; granting adds one");
+        assertEq(listed[2], STRANGER, "third");
+        assertEq(listed[0], ISSUER, "revoked issuer still listed (hasRole says it lost the role)");
+    }
+
     function _count(Vm.Log[] memory logs, bytes32 topic0) private pure returns (uint256 n) {
         for (uint256 i = 0; i < logs.length; ++i) {
             if (logs[i].topics.length > 0 && logs[i].topics[0] == topic0) ++n;
