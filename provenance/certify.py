@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .chain import ChainError, ChainSession, MintRequest, OnChainLabel, TransactionFailed, token_id_of
+from .chain import ChainError, ChainSession, MintRequest, TransactionFailed, token_id_of
 from .errors import ProvenanceError
 from .failpoints import hit
 from .content import ContentChanged, cid_of_hashed
@@ -37,6 +37,7 @@ from .perceptual import perceptual_hashes
 from .publish import pin_signed
 from .records import record_certificate, reopen_lost_mints
 from .scanning import Scanner
+from .verdicts import chain_verdict
 
 PREPARE_THREADS = 4
 
@@ -264,13 +265,13 @@ class Certifier:
                 self._confirm(work, cert, tx_hash, outcome.block_number)
 
     def _mint_request(self, job: MintJob) -> MintRequest:
-        verdict = json.loads(job.verdict_json)
+        label, score = chain_verdict(json.loads(job.verdict_json))
         hashes = json.loads(job.hashes_json)
         return MintRequest(
             content_hash=bytes.fromhex(job.content_sha256),
             metadata_digest=bytes.fromhex(job.metadata_digest),
-            label=OnChainLabel.from_text(verdict["label"]),
-            score_bps=round(float(verdict["score"]) * 10_000),
+            label=label,
+            score_bps=score,
             phash=int(hashes["phash"], 16),
             pdq=bytes.fromhex(hashes["pdq"]),
         )

@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 
 from sqlalchemy import select
 
-from .chain import Certificate, ChainError, ChainSession, OnChainLabel, TransactionFailed
+from .chain import Certificate, ChainError, ChainSession, TransactionFailed
 from .chain.registry import SignedTx
 from .errors import ProvenanceError
 from .failpoints import hit
@@ -42,6 +42,7 @@ from .media import IMAGE_MIME, VIDEO_MIME, MediaError, load_media
 from .metadata import MetadataError, SigningDomain, now_iso, parse, reattested, recover_signer
 from .publish import pin_signed
 from .scanning import Scanner
+from .verdicts import chain_verdict, score_bps
 
 REATTESTED, UNCHANGED, NOT_FOUND, SKIPPED, ERROR = "reattested", "unchanged", "not_found", "skipped", "error"
 # The command's exit code is the highest over its results (not_found as in `verify`).
@@ -247,7 +248,7 @@ class Reattester:
         registry = self.chain.registry
         nonce = job.tx_nonce if job.tx_nonce is not None and registry.mined_nonce() <= job.tx_nonce else None
         signed = registry.sign_reattest(
-            token, bytes.fromhex(job.metadata_digest), OnChainLabel.from_text(verdict["label"]), _bps(verdict["score"]), nonce
+            token, bytes.fromhex(job.metadata_digest), *chain_verdict(verdict), nonce
         )
         return self.ledger.update_reattest_job(
             job.id, state=JobState.SUBMITTED, tx_hash=signed.tx_hash, tx_nonce=signed.nonce, raw_tx=signed.raw.hex(), error=None
@@ -290,7 +291,7 @@ class Reattester:
             )
             if row is not None:  # as `sync` will record it from the CertificateReattested event
                 row.metadata_digest, row.metadata_cid = job.metadata_digest, job.metadata_cid
-                row.label, row.score_bps = verdict["label"], _bps(verdict["score"])
+                row.label, row.score_bps = verdict["label"], score_bps(verdict["score"])
             self.ledger.update_reattest_job(job.id, s, state=JobState.CONFIRMED, tx_hash=tx_hash, error=None)
         hit("reattest_confirmed")
         result.status, result.label, result.score = REATTESTED, verdict["label"], verdict["score"]
@@ -305,13 +306,9 @@ def _chunks(store: ContentStore, cid: str, limits: FetchLimits):
         yield store.cat(cid, limits=limits)
 
 
-def _bps(score: float) -> int:
-    return round(float(score) * 10_000)
-
-
 def _verdict_key(detection: dict) -> tuple:
     """What makes two verdicts the same: label, score as the chain holds it, and which detectors gave it."""
     members = tuple(
         (d.get("name"), d.get("version"), d.get("weights_sha256"), bool(d.get("skipped"))) for d in detection.get("detectors", [])
     )
-    return detection["label"], _bps(detection["score"]), members
+    return detection["label"], score_bps(detection["score"]), members

@@ -20,6 +20,7 @@ from ..hashing.video import FrameHash, VideoHashes, video_distance
 from ..ipfs import BlockMismatch, ContentStore, FetchLimits, IpfsError, NoIntactCopy, raw_cid_from_sha256
 from ..media import MediaFile
 from ..metadata import MAX_METADATA_BYTES, MetadataError, parse, recover_signer
+from ..verdicts import chain_verdict
 from .report import CheckResult, Status
 
 
@@ -102,7 +103,7 @@ class MetadataIntegrity:
             # Garbled bytes from a gateway are not the metadata: they say nothing about the
             # certificate, so the outcome is 'could not be fetched', naming who lied.
             liars = f" (sent altered bytes: {', '.join(exc.mismatched)})" if exc.mismatched else ""
-            return _fail(self.name, Status.ERROR, f"metadata {cid} could not be fetched intact{liars}", cid=cid)
+            return _fail(self.name, Status.ERROR, f"metadata {cid} could not be fetched intact{liars}: {exc}", cid=cid)
         except IpfsError as exc:
             return _fail(self.name, Status.ERROR, f"metadata {cid} could not be fetched: {exc}", cid=cid)
         if hashlib.sha256(raw).digest() != digest:
@@ -139,17 +140,6 @@ class MetadataContentHash:
         if declared != ev.certificate.content_hash.hex():
             return _fail(self.name, Status.TAMPERED, f"metadata names content {declared[:16]}..., the chain {ev.certificate.content_hash.hex()[:16]}...")
         return _ok(self.name, "metadata and chain name the same content hash")
-
-
-def chain_verdict(detection: dict) -> tuple[OnChainLabel, int]:
-    """The (label, score in basis points) the chain must hold for this metadata `detection`.
-
-    The same mapping certify (`_mint_request`) and reattest (`_bps`) use when
-    they send a verdict: the label by name, the score times 10,000 rounded by
-    Python's `round`. Keep the three in step, or honest certificates turn
-    `tampered`.
-    """
-    return OnChainLabel.from_text(detection["label"]), round(float(detection["score"]) * 10_000)
 
 
 class VerdictBinding:
