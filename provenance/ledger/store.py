@@ -194,14 +194,23 @@ class Ledger:
             return s.scalar(select(MintJob).where(MintJob.deployment_id == did, MintJob.content_sha256 == content_sha256))
 
     def create_job(self, chain_id: int, contract: str, content_sha256: str, path: str, request: dict) -> MintJob:
-        with self.session() as s, s.begin():
-            job = MintJob(
-                deployment_id=self.deployment_id(s, chain_id, contract, create=True),
-                chain_id=chain_id, contract=contract, content_sha256=content_sha256, path=path,
-                state=JobState.NEW, request_json=json.dumps(request, sort_keys=True),
-            )
-            s.add(job)
-        return job
+        """A new job for this content, or the one another process created since the caller looked."""
+        try:
+            with self.session() as s, s.begin():
+                job = MintJob(
+                    deployment_id=self.deployment_id(s, chain_id, contract, create=True),
+                    chain_id=chain_id, contract=contract, content_sha256=content_sha256, path=path,
+                    state=JobState.NEW, request_json=json.dumps(request, sort_keys=True),
+                )
+                s.add(job)
+            return job
+        except IntegrityError:
+            # Two `mint` runs on one ledger reached the same content at once; one job is the point
+            # (the chain refuses a second token anyway), so this run carries on with theirs.
+            existing = self.job_for(chain_id, contract, content_sha256)
+            if existing is None:
+                raise
+            return existing
 
     def reopen_job(self, job_id: int, error: str | None = None) -> MintJob:
         """A confirmed mint the chain does not hold (lost with blocks, a reset chain): back to be sent again.

@@ -148,3 +148,15 @@ def test_hash_command_cid_names_the_hashed_bytes(tmp_path, monkeypatch):
     monkeypatch.setattr(media_module, "load_media", load_then_swap)
     with pytest.raises(ContentChanged, match="changed since it was hashed"):
         _hash_one(path)
+
+
+# ---- two processes creating the job for one content at the same moment ------
+
+
+def test_a_job_another_process_created_first_is_picked_up_not_an_integrity_error(parts, photo):
+    """Process A looked (no job), process B created it, A creates it too: A gets B's job."""
+    chain_id, contract = parts.chain.deployment.chain_id, parts.chain.deployment.address
+    sha = "ab" * 32
+    theirs = parts.ledger.create_job(chain_id, contract, sha, str(photo), {"name": None})
+    ours = parts.ledger.create_job(chain_id, contract, sha, str(photo), {"name": None})
+    assert ours.id == theirs.id and ours.content_sha256 == sha
