@@ -3,7 +3,11 @@
 Anvil rather than `hardhat node` because anvil persists the chain to a state
 file (`--state`), so `chain down` / `chain up` keeps certificates, starts in
 ~50 ms and needs no Node runtime. `--prune-history` stops it writing gigabytes
-of historical states under ~/.foundry.
+of historical states under ~/.foundry; it keeps the last `KEEP_STATES` states in
+memory, because with none kept a block mined by one process while another's
+read of "latest" was under way fails that read (BlockOutOfRangeError: several
+`provenance mint` at once on one home lost runs to it), and `anvil_reorg`
+needs them.
 """
 
 from __future__ import annotations
@@ -77,9 +81,13 @@ def _wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout: float = 15
     raise NodeError(f"anvil did not answer on {url} within {timeout:.0f} s")
 
 
+# Recent states anvil keeps in memory: reads of the last blocks, and reorganisations that deep.
+KEEP_STATES = 64
+
+
 def _base_args(port: int, keep_states: int | None = None) -> list[str]:
-    """`keep_states`: how many recent states anvil keeps in memory (reorganisations need them); none by default."""
-    prune = ["--prune-history"] + ([str(keep_states)] if keep_states else [])
+    """`keep_states`: how many recent states anvil keeps in memory (default KEEP_STATES)."""
+    prune = ["--prune-history", str(keep_states or KEEP_STATES)]
     return [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), *prune, "--silent"]
 
 
