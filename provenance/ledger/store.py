@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import ProvenanceError
@@ -59,7 +59,23 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "handle_error", _operational_errors(url))
     return engine
+
+
+def _operational_errors(url: str):
+    """The database failing as a service (a full disk, an I/O error, a read-only file, a lock held too
+    long, a server gone) is a `LedgerError` naming the ledger: one line from every command, never a
+    traceback. A full disk used to end `mint` in a sqlite3.OperationalError traceback."""
+
+    def translate(context) -> Exception | None:
+        if isinstance(context.sqlalchemy_exception, OperationalError):
+            text = str(context.original_exception).strip()
+            reason = text.splitlines()[0] if text else type(context.original_exception).__name__
+            return LedgerError(f"ledger {_safe(url)}: {reason}")
+        return None
+
+    return translate
 
 
 def _safe(url: str) -> str:

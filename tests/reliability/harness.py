@@ -35,10 +35,14 @@ DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f
 # whole at the time limit (decoding workers included).
 _LAUNCH = r"""
 import json, os, signal, subprocess, sys, tempfile, threading, time
-limit = float(sys.argv[1])
+limit, fsize = float(sys.argv[1]), int(sys.argv[2])
+def cap():  # RLIMIT_FSIZE, when a scenario stands in a file size limit for a full disk
+    import resource
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
     start = time.perf_counter()
-    proc = subprocess.Popen(sys.argv[2:], stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(sys.argv[3:], stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=cap if fsize else None)
     fired = []
     def stop():
         fired.append(1)
@@ -83,9 +87,12 @@ class Run:
         return f"exit {self.code} after {self.seconds:.1f} s: {tail[:300]}"
 
 
-def measured(args: list[str], env: dict, timeout: float = 600.0) -> Run:
-    """Run `provenance ARGS` to the end (or `timeout`), with its peak RSS (its own and its children's)."""
-    cmd = [sys.executable, "-c", _LAUNCH, str(timeout), str(EXE), *map(str, args)]
+def measured(args: list[str], env: dict, timeout: float = 600.0, fsize: int = 0) -> Run:
+    """Run `provenance ARGS` to the end (or `timeout`), with its peak RSS (its own and its children's).
+
+    `fsize`: a file size limit (RLIMIT_FSIZE) in bytes for the command, 0 for none.
+    """
+    cmd = [sys.executable, "-c", _LAUNCH, str(timeout), str(fsize), str(EXE), *map(str, args)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     out = json.loads(done.stdout)
     return Run([str(a) for a in args], out["code"], out["seconds"], out["stdout"], out["stderr"],
@@ -141,6 +148,7 @@ class Home:
     path: Path
     rpc_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    fsize: int = 0  # RLIMIT_FSIZE of its commands (SmallDisk's stand-in for a full disk), 0 for none
 
     @property
     def env(self) -> dict[str, str]:
@@ -150,7 +158,7 @@ class Home:
         return env
 
     def cli(self, *args, timeout: float = 600.0) -> Run:
-        return measured(list(args), self.env, timeout)
+        return measured(list(args), self.env, timeout, self.fsize)
 
     def spawn(self, *args) -> Spawned:
         return spawn(list(args), self.env)
@@ -200,6 +208,44 @@ class Home:
 
     def trust(self, address: str) -> Run:
         return self.cli("chain", "trust", address, "--json", timeout=120)
+
+
+class SmallDisk:
+    """A small filesystem at `path`: a tmpfs of `mb` MiB when this process may mount one (root), else
+    only a stand-in, a file size limit (RLIMIT_FSIZE) for the commands of homes that take `fsize`."""
+
+    def __init__(self, path: Path, mb: int):
+        self.path, self.mb = path, mb
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mb}m,mode=0700", "tmpfs", str(path)],
+                           check=True, capture_output=True, timeout=30)
+            self.kind = "tmpfs"
+        except (OSError, subprocess.SubprocessError):
+            self.kind = "RLIMIT_FSIZE"
+
+    @property
+    def fsize(self) -> int:
+        return self.mb * 1024 * 1024 if self.kind == "RLIMIT_FSIZE" else 0
+
+    def grow(self, mb: int) -> None:
+        self.mb = mb
+        if self.kind == "tmpfs":
+            subprocess.run(["mount", "-o", f"remount,size={mb}m", str(self.path)], check=True, capture_output=True, timeout=30)
+
+    def free_mb(self) -> float:
+        stat = os.statvfs(self.path)
+        return stat.f_bavail * stat.f_frsize / 1024**2
+
+    def close(self) -> None:
+        if self.kind == "tmpfs":
+            subprocess.run(["umount", "-l", str(self.path)], capture_output=True, timeout=30)
+
+    def __enter__(self) -> "SmallDisk":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def sha256_of(path: Path) -> str:
