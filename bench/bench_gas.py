@@ -23,6 +23,7 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
+from provenance.chain.keys import DEV_ADMIN_PRIVATE_KEY
 from provenance.chain.node import DEV_PRIVATE_KEY, EphemeralNode, anvil_binary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,32 +53,33 @@ class Figure:
 
 
 class Chain:
-    """Deploys and sends signed transactions from the anvil dev account."""
+    """Deploys and sends signed transactions from the anvil dev accounts: the first one issues,
+    the second one is the registry's admin (the registry refuses one account holding both roles)."""
 
     def __init__(self, url: str):
         self.w3 = Web3(Web3.HTTPProvider(url))
         self.account = Account.from_key(DEV_PRIVATE_KEY)
+        self.admin = Account.from_key(DEV_ADMIN_PRIVATE_KEY)
 
     def deploy(self, artifact: dict, *args) -> object:
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         receipt = self.send(factory.constructor(*args))
         return self.w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
 
-    def send(self, call) -> dict:
+    def send(self, call, sender=None) -> dict:
         """Sign and send a contract call; return the receipt, failing loudly on revert."""
-        tx = call.build_transaction(
-            {"from": self.account.address, "nonce": self.w3.eth.get_transaction_count(self.account.address)}
-        )
-        signed = self.account.sign_transaction(tx)
+        sender = sender or self.account
+        tx = call.build_transaction({"from": sender.address, "nonce": self.w3.eth.get_transaction_count(sender.address)})
+        signed = sender.sign_transaction(tx)
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.01)
         if receipt["status"] != 1:
             raise RuntimeError(f"transaction {tx_hash.to_0x_hex()} reverted")
         return receipt
 
-    def gas(self, call) -> tuple[int, int]:
+    def gas(self, call, sender=None) -> tuple[int, int]:
         """Gas used by the transaction, and the part of it its input bytes cost."""
-        receipt = self.send(call)
+        receipt = self.send(call, sender)
         data = bytes(self.w3.eth.get_transaction(receipt["transactionHash"])["input"])
         return receipt["gasUsed"], sum(16 if byte else 4 for byte in data)
 
@@ -103,21 +105,23 @@ def fresh_holder(n: int) -> str:
     return Web3.to_checksum_address(hashlib.sha256(f"holder-{n}".encode()).digest()[:20])
 
 
-def mint_request(n: int) -> tuple:
+def mint_request(n: int, metadata: str = "metadata") -> tuple:
     """A realistic request: sha256 hashes as the service would submit them."""
 
     def sha(tag: str) -> bytes:
         return hashlib.sha256(f"{tag}-{n}".encode()).digest()
 
     phash = int.from_bytes(sha("phash")[:8], "big")
-    return (sha("content"), sha("metadata"), LABEL_LIKELY_AUTHENTIC, 1_234, phash, sha("pdq"))
+    return (sha("content"), sha(metadata), LABEL_LIKELY_AUTHENTIC, 1_234, phash, sha("pdq"))
+
+REASON = "issued in error: another issuer's media"
 
 
 def measure(chain: Chain) -> list[Figure]:
     me = chain.account.address
     baseline = chain.deploy(load_artifact("bench/BaselineURIStorage.sol", "BaselineURIStorage"), me)
-    registry = chain.deploy(load_artifact("CertificateRegistry.sol", "CertificateRegistry"), me)
-    chain.send(registry.functions.grantRole(registry.functions.ISSUER_ROLE().call(), me))
+    registry = chain.deploy(load_artifact("CertificateRegistry.sol", "CertificateRegistry"), chain.admin.address)
+    chain.send(registry.functions.grantRole(registry.functions.ISSUER_ROLE().call(), me), chain.admin)
 
     base_mint = chain.gas(baseline.functions.mint(fresh_holder(1), 1, BASELINE_URI))
     single = chain.gas(registry.functions.mint(fresh_holder(2), mint_request(1)))
@@ -131,6 +135,11 @@ def measure(chain: Chain) -> list[Figure]:
     chain.send(registry.functions.mint(me, mint_request(3)))
     transfer = chain.gas(registry.functions.transferFrom(me, fresh_holder(5), token))
 
+    # Revocation by an admin, approval of a re-issue, and the re-issue to another new holder.
+    revoke = chain.gas(registry.functions.revoke(token, REASON), chain.admin)
+    approve = chain.gas(registry.functions.approveReissue(token, me, REASON), chain.admin)
+    reissue = chain.gas(registry.functions.reissue(fresh_holder(6), mint_request(3, "metadata-again")))
+
     return [
         Figure("Baseline: ERC721URIStorage mint, 66-char URI, new holder", *base_mint),
         Figure("Certificate mint, new holder", *single, goal=GOAL_SINGLE),
@@ -138,6 +147,9 @@ def measure(chain: Chain) -> list[Figure]:
         Figure(f"Certificate batch of {BATCH_SIZE}, new holder", *batch, items=BATCH_SIZE, goal=GOAL_PER_BATCHED),
         Figure("Baseline: ERC721URIStorage transferFrom to new holder", *base_transfer),
         Figure("Certificate transferFrom to new holder", *transfer),
+        Figure(f"Revoke by an admin ({len(REASON)}-char reason)", *revoke),
+        Figure(f"Approve a re-issue (admin, {len(REASON)}-char reason)", *approve),
+        Figure("Re-issue a revoked certificate to a new holder (old record to history)", *reissue),
     ]
 
 

@@ -32,6 +32,17 @@ def show_command(token: str = typer.Argument(..., help="Token id (decimal or 0x-
             "issuer": cert.issuer, "owner": cert.owner, "issued_at": cert.issued_at, "label": cert.label.text,
             "score": cert.score_bps / 10_000, "revoked": cert.revoked,
         }
+        # A re-issued certificate's earlier (revoked) records, and a pending re-issue approval.
+        history = parts.chain.registry.history(token_id)
+        if history:
+            data["history"] = [
+                {"issuer": h.issuer, "issued_at": h.issued_at, "label": h.label.text, "score": h.score_bps / 10_000,
+                 "metadata_digest": h.metadata_digest.hex(), "owner": h.owner, "revoked": h.revoked}
+                for h in history
+            ]
+        approved = parts.chain.registry.reissue_approved_for(token_id)
+        if approved:
+            data["reissue_approved_for"] = approved
     if json_out:
         emit_json(data)
     else:
@@ -42,23 +53,33 @@ def show_command(token: str = typer.Argument(..., help="Token id (decimal or 0x-
 def revoke_command(
     token: str = typer.Argument(..., help="Token id."),
     reason: str = typer.Option(..., help="Why the certificate is revoked (recorded on chain)."),
+    admin: bool = typer.Option(
+        False, "--admin", help="Revoke as the registry admin (any issuer's certificate, e.g. for abuse), with the admin key."
+    ),
     json_out: bool = JSON,
 ) -> None:
-    """Revoke a certificate (its issuer or an admin). It stays readable and says so."""
+    """Revoke a certificate (its issuer, or with --admin an admin). It stays readable and says so."""
     from provenance.context import open_parts
     from provenance.indexer import sync
     from provenance.verify.verifier import parse_token
 
     with errors_as(json_out):
         token_id = parse_token(token)
+        if not reason.strip():
+            raise ProvenanceError("a revocation needs a reason (--reason)")
         settings = load_settings()
-        parts = open_parts(settings, signer=True)
-        outcome = parts.chain.registry.revoke(token_id, reason)
-        sync(parts.chain, parts.ledger, confirmations=settings.confirmations)
+        if admin:
+            from provenance.chain_admin import admin_revoke
+
+            tx_hash = admin_revoke(settings, token_id, reason)["tx_hash"]
+        else:
+            parts = open_parts(settings, signer=True)
+            tx_hash = parts.chain.registry.revoke(token_id, reason).tx_hash
+            sync(parts.chain, parts.ledger, confirmations=settings.confirmations)
     if json_out:
-        emit_json({"token_id": f"0x{token_id:064x}", "tx_hash": outcome.tx_hash, "revoked": True})
+        emit_json({"token_id": f"0x{token_id:064x}", "tx_hash": tx_hash, "revoked": True})
     else:
-        console.print(f"revoked 0x{token_id:064x} in {outcome.tx_hash}", highlight=False, soft_wrap=True)
+        console.print(f"revoked 0x{token_id:064x} in {tx_hash}", highlight=False, soft_wrap=True)
 
 
 def sync_command(

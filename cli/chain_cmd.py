@@ -44,6 +44,8 @@ def _show(status) -> None:
         ("contract", status.contract),
         ("issuer", status.issuer),
         ("issuer role", status.issuer_has_role),
+        ("admin", status.admin),
+        ("admin role", status.admin_has_role),
         ("balance (ETH)", status.balance_eth),
     ]
     for name, value in rows:
@@ -64,7 +66,8 @@ def up(
     ),
     json_out: bool = JSON,
 ) -> None:
-    """Start the local node (its state persists), deploy the registry if needed, grant the issuer role."""
+    """Start the local node (its state persists), deploy the registry if needed (admin: the second dev account),
+    grant the issuer role (the first dev account)."""
     from provenance.chain_admin import chain_up
 
     with errors_as(json_out):
@@ -110,12 +113,18 @@ def down(json_out: bool = JSON) -> None:
 
 
 @app.command("deploy")
-def deploy(json_out: bool = JSON) -> None:
-    """Deploy a new registry on the configured chain (rpc_url) with the issuer's key and record it."""
+def deploy(
+    issuer: str = typer.Option(
+        None, "--issuer", help="The issuer to grant ISSUER_ROLE (default: the configured issuer key's address)."
+    ),
+    json_out: bool = JSON,
+) -> None:
+    """Deploy a new registry on the configured chain (rpc_url) with the admin key, make the issuer (another
+    account) its issuer, and record it. Keys: PROVENANCE_ADMIN_PRIVATE_KEY or `admin_keystore` for the admin."""
     from provenance.chain_admin import chain_deploy
 
     with errors_as(json_out):
-        status = chain_deploy(load_settings())
+        status = chain_deploy(load_settings(), issuer)
     if json_out:
         emit_json(_shown(status).to_dict())
     else:

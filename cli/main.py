@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from . import certs_cmd, chain_cmd, keys_cmd
+from . import certs_cmd, chain_cmd, issuers_cmd, keys_cmd
 from .mint_cmd import mint_command
 from .reattest_cmd import reattest_command
+from .reissue_cmd import approve_reissue_command
 from .verify_cmd import verify_command
 
 app = typer.Typer(
@@ -21,9 +22,11 @@ app.command("reattest")(reattest_command)
 app.command("show")(certs_cmd.show_command)
 app.command("revoke")(certs_cmd.revoke_command)
 app.command("sync")(certs_cmd.sync_command)
+app.command("approve-reissue")(approve_reissue_command)
 app.add_typer(certs_cmd.ledger_app, name="ledger")
 app.add_typer(chain_cmd.app, name="chain")
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(issuers_cmd.app, name="issuers")
 
 
 def _mount_optional() -> None:

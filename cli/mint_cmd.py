@@ -22,6 +22,11 @@ def mint_command(
     to: Optional[str] = typer.Option(None, help="Recipient address (default: the issuer)."),
     batch: int = typer.Option(1, min=1, max=200, help="Certificates per transaction."),
     detect: bool = typer.Option(True, "--detect/--no-detect", help="Run the deepfake detectors (off: verdict `unscanned`)."),
+    reissue: bool = typer.Option(
+        False, "--reissue",
+        help="Certify again files whose certificate is revoked and whose re-issue by this issuer an admin approved "
+        "(`provenance approve-reissue`); the revoked record stays in the token's history.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON array, one object per file."),
 ) -> None:
     """Certify each file: hash, scan, store on IPFS, mint. Re-running finishes interrupted work."""
@@ -32,7 +37,7 @@ def mint_command(
     declared = _parse_generator(generator)
     if to is not None and not _is_address(to):
         raise fail(f"--to {to!r} is not an Ethereum address", 2)
-    options = CertifyOptions(name=name, description=description, generator=declared, to=to, batch=batch)
+    options = CertifyOptions(name=name, description=description, generator=declared, to=to, batch=batch, reissue=reissue)
     with user_errors():
         parts = open_parts(load_settings(), signer=True)
         certifier = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner() if detect else NoScanner())
@@ -77,7 +82,7 @@ def _print(result) -> None:
         reason = result.error.removeprefix(f"{result.file}: ")
         err_console.print(f"[red]✗[/] {result.file}: {reason}", highlight=False, soft_wrap=True)
         return
-    state = "already certified" if result.already else "certified"
+    state = "already certified" if result.already else ("re-issued" if result.reissued else "certified")
     if result.duplicate_of:
         state = f"same content as {result.duplicate_of}: {state}"
     console.print(

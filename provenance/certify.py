@@ -13,6 +13,12 @@ and the later path's result is the first one's, marked `duplicate_of` it.
 What is added to IPFS is checked to be the bytes that were hashed: a file
 replaced after hashing fails with a clear error instead of being certified
 with another file's media.
+
+Re-issue (`CertifyOptions.reissue`, `provenance mint --reissue`): a content
+whose certificate is revoked can be certified again only when the registry's
+admin approved this issuer for it (`approveReissue`). Its job starts over from
+`hashed` (new verdict, new signed metadata) and goes on chain with the
+registry's `reissue`, which keeps the revoked record in the token's history.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class CertifyOptions:
     generator: dict | None = None
     to: str | None = None
     batch: int = 1
+    reissue: bool = False  # certify again contents whose revoked certificate an admin approved this issuer to re-issue
 
 
 @dataclass
@@ -63,6 +70,7 @@ class FileResult:
     already: bool = False
     error: str | None = None
     duplicate_of: str | None = None  # an earlier path of the same run with the same bytes
+    reissued: bool = False  # this run re-issued a revoked certificate
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -74,6 +82,8 @@ class FileResult:
             out.pop("duplicate_of", None)
         else:
             out["duplicate_of"] = self.duplicate_of
+        if not self.reissued:
+            out.pop("reissued", None)
         return out
 
 
@@ -83,6 +93,7 @@ class _Work:
     job: MintJob | None = None
     media: MediaFile | None = None  # without its decoded frames once hashed
     hashes: dict | None = None  # perceptual hashes, computed when the file was loaded
+    reissue: bool = False  # goes on chain with `reissue`: its revoked certificate was approved for this issuer
 
 
 class Certifier:
@@ -108,6 +119,8 @@ class Certifier:
             # One job per content: a later path with the same bytes takes the first one's result.
             works, copies = _one_per_content(loaded)
             works = list(pool.map(lambda w: self._prepare(w, options), works))
+        if options.reissue:
+            self._start_reissues([w for w in works if w.result.error is None and w.job and w.job.state in _FINISHED])
         # "Already certified" only while the chain holds the token with this metadata: a mint lost with
         # its blocks (node killed before saving them, a reorganisation) goes back to be sent again.
         confirmed = [w.job for w in works if w.result.error is None and w.job and w.job.state == JobState.CONFIRMED]
@@ -117,7 +130,7 @@ class Certifier:
                 work.job, work.result = reopened[work.job.id], FileResult(file=work.result.file)
                 self._fill_result(work)
         pending = [w for w in works if w.result.error is None and w.job and w.job.state != JobState.CONFIRMED]
-        self._reconcile(pending)
+        self._reconcile(pending, options)
         to_send = [w for w in pending if w.result.error is None and w.job.state != JobState.CONFIRMED]
         self._mint(to_send, options)
         for copy, first in copies:
@@ -150,12 +163,65 @@ class Certifier:
                 self.chain_id, self.contract, media.sha256, str(path.resolve()), _request(path, options)
             )
             work.job = job
+            if options.reissue and job.state in _FINISHED:
+                return work  # the chain decides, in `_start_reissues`, whether it starts over
             self._advance(work)
         except (MediaError, IpfsError, ProvenanceError, ChainError) as exc:
-            work.result.error = str(exc)
-            if work.job is not None and work.job.state not in (JobState.CONFIRMED, JobState.FAILED):
-                self.ledger.update_job(work.job.id, error=str(exc))
+            self._failed(work, exc)
         return work
+
+    def _failed(self, work: _Work, exc: Exception) -> None:
+        work.result.error = str(exc)
+        if work.job is not None and work.job.state not in _FINISHED:
+            self.ledger.update_job(work.job.id, error=str(exc))
+
+    def _start_reissues(self, works: list[_Work]) -> None:
+        """Finished jobs (confirmed, or failed on another issuer's certificate) whose certificate is now revoked
+        and approved for re-issue by this issuer start over from `hashed`; the others end as they would have."""
+        registry = self.chain.registry
+        for work in works:
+            job = work.job
+            token = token_id_of(bytes.fromhex(job.content_sha256))
+            try:
+                cert = registry.certificate(token)
+                if cert is None or not cert.revoked:
+                    # Nothing to re-issue: a valid certificate (ours is "already"), or one the chain lost
+                    # (`reopen_lost_mints` sends it again).
+                    if job.state == JobState.CONFIRMED:
+                        self._fill_result(work, already=True)
+                    else:
+                        work.result.error = job.error or "mint job failed"
+                    continue
+                self._require_reissue_approval(token, reissue=True)
+                work.job = self.ledger.update_job(
+                    job.id, state=JobState.HASHED, verdict_json=None, media_cid=None, metadata_cid=None,
+                    metadata_digest=None, tx_hash=None, error=None,
+                )
+                self._advance(work)
+            except (MediaError, IpfsError, ProvenanceError, ChainError) as exc:
+                self._failed(work, exc)
+
+    def _require_reissue_approval(self, token: int, reissue: bool) -> None:
+        """Raise unless a re-issue of this revoked certificate by this issuer is approved (and asked for)."""
+        approved = self.chain.registry.reissue_approved_for(token)
+        mine = approved is not None and approved.lower() == self.issuer.address.lower()
+        token_hex = f"0x{token:064x}"
+        if mine and reissue:
+            return
+        if mine:
+            raise ProvenanceError(
+                f"certificate {token_hex} is revoked and its re-issue by this issuer is approved: "
+                f"run `provenance mint --reissue FILE` to certify it again"
+            )
+        if approved is not None:
+            raise ProvenanceError(
+                f"certificate {token_hex} is revoked and its re-issue is approved for {approved}, not for this issuer "
+                f"{self.issuer.address}"
+            )
+        raise ProvenanceError(
+            f"certificate {token_hex} is revoked; certifying it again needs the registry admin's approval: "
+            f"`provenance approve-reissue {token_hex} --reason TEXT` (admin key), then `provenance mint --reissue FILE`"
+        )
 
     def _advance(self, work: _Work) -> None:
         job, media = work.job, work.media
@@ -212,7 +278,7 @@ class Certifier:
         )
 
     # ---- chain --------------------------------------------------------
-    def _reconcile(self, works: list[_Work]) -> None:
+    def _reconcile(self, works: list[_Work], options: CertifyOptions) -> None:
         """Settle jobs whose token may already exist: the chain is the last word."""
         registry = self.chain.registry
         works = [w for w in works if w.job is not None and w.job.metadata_digest is not None]
@@ -228,6 +294,17 @@ class Certifier:
                 minted = self.chain.registry.mint_of(token, self.chain.deployment.deploy_block)
                 tx_hash, block = minted if minted else (job.tx_hash, 0)
                 self._confirm(work, cert, tx_hash, block)
+            elif cert.revoked:
+                # A revoked certificate holds the content until an admin approves a re-issue.
+                try:
+                    self._require_reissue_approval(token, options.reissue)
+                except ProvenanceError as exc:
+                    work.result.error = str(exc)
+                    work.job = self.ledger.update_job(job.id, error=str(exc))  # kept: `mint --reissue` goes on from here
+                    continue
+                work.reissue = True
+                if job.state == JobState.SUBMITTED:  # a re-issue sent before that never made it
+                    work.job = self.ledger.update_job(job.id, state=JobState.STORED, tx_hash=None)
             else:
                 message = f"already certified as token 0x{job.content_sha256} with other metadata"
                 work.result.error = message
@@ -237,10 +314,15 @@ class Certifier:
         recipient = options.to or self.issuer.address
         batch = max(1, options.batch)
         sent = []
-        for start in range(0, len(works), batch):
-            group = works[start : start + batch]
+        minting = [w for w in works if not w.reissue]
+        groups = [minting[start : start + batch] for start in range(0, len(minting), batch)]
+        groups += [[w] for w in works if w.reissue]  # the registry re-issues one certificate per call
+        for group in groups:
             try:
-                tx = self.chain.registry.send_mint(recipient, [self._mint_request(w.job) for w in group])
+                if group[0].reissue:
+                    tx = self.chain.registry.send_reissue(recipient, self._mint_request(group[0].job))
+                else:
+                    tx = self.chain.registry.send_mint(recipient, [self._mint_request(w.job) for w in group])
             except (TransactionFailed, ChainError) as exc:
                 for work in group:
                     work.result.error = str(exc)
@@ -263,6 +345,7 @@ class Certifier:
             for work in group:
                 cert = minted[token_id_of(bytes.fromhex(work.job.content_sha256))]
                 self._confirm(work, cert, tx_hash, outcome.block_number)
+                work.result.reissued = work.reissue
 
     def _mint_request(self, job: MintJob) -> MintRequest:
         label, score = chain_verdict(json.loads(job.verdict_json))
@@ -302,6 +385,10 @@ class Certifier:
             result.token_id = "0x" + job.content_sha256
             result.tx_hash = job.tx_hash
             result.already = already
+
+
+# Jobs that end a run as they are, unless a re-issue starts them over.
+_FINISHED = (JobState.CONFIRMED, JobState.FAILED)
 
 
 def _request(path: Path, options: CertifyOptions) -> dict:

@@ -1,18 +1,33 @@
-"""Starting, inspecting and stopping the local chain, as the CLI offers them."""
+"""Starting, inspecting and stopping the local chain, and the registry admin's acts, as the CLI offers them.
+
+Two keys: the issuer's (mint, its own revocations and re-attestations) and the
+admin's (deploy, grant and revoke issuers, revoke any certificate for abuse,
+approve a re-issue). They are different accounts; the registry refuses one
+account holding both roles (docs/chain.md, "Keys and roles").
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from eth_utils import is_address, to_checksum_address
+
 from .chain import ChainConfig, ChainError, DeploymentError, deploy
 from .chain.deployments import Deployment, check_deployment, trust_deployment
-from .chain.keys import dev_account
-from .chain.session import connect, resolve_url, open_web3, signer_for
+from .chain.errors import KeyError_
+from .chain.keys import dev_account, dev_admin_account
+from .chain.session import (
+    admin_address_for, admin_registry, admin_signer_for, connect, issuer_address_for, open_web3, resolve_url, signer_for,
+)
 from .config import Settings
+from .errors import ProvenanceError
 
 
 def chain_config(settings: Settings) -> ChainConfig:
-    return ChainConfig(home=settings.home, rpc_url=settings.rpc_url, contract=settings.contract, keystore=settings.keystore)
+    return ChainConfig(
+        home=settings.home, rpc_url=settings.rpc_url, contract=settings.contract, keystore=settings.keystore,
+        admin_keystore=settings.admin_keystore,
+    )
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,8 @@ class ChainStatus:
     deploy_block: int | None = None
     issuer: str | None = None
     issuer_has_role: bool | None = None
+    admin: str | None = None  # the configured admin key's address, when known without a password
+    admin_has_role: bool | None = None
     balance_eth: str | None = None
     problem: str | None = None
     deployed_now: bool = False
@@ -81,18 +98,27 @@ def chain_up(settings: Settings, *, redeploy: bool = False) -> ChainStatus:
             # which may be the same address.
             ledger.activate(recorded)
             replaced = str(exc)
-        session = deploy(config, w3, url, dev_account())
+        session = deploy(config, w3, url, dev_account(), admin=dev_admin_account())
         deployed = True
     _activate(settings, session.deployment)
     status = chain_status(settings)
     return ChainStatus(**{**status.to_dict(), "deployed_now": deployed, "replaced": replaced})
 
 
-def chain_deploy(settings: Settings) -> ChainStatus:
-    """Deploy a new registry on the configured chain with the issuer's key, and record it."""
+def chain_deploy(settings: Settings, issuer: str | None = None) -> ChainStatus:
+    """Deploy a new registry with the admin key, grant ISSUER_ROLE to the issuer, and record it.
+
+    The issuer is `issuer` (an address) or the configured issuer key's address, read without
+    its password when the keystore names it. The admin and the issuer must be two accounts.
+    """
     config = chain_config(settings)
     url = resolve_url(config)
-    session = deploy(config, open_web3(url), url, signer_for(config))
+    w3 = open_web3(url)
+    if issuer is not None:
+        target = _address(issuer, "--issuer")
+    else:
+        target = issuer_address_for(config) or signer_for(config).address
+    session = deploy(config, w3, url, target, admin=admin_signer_for(config, w3))
     _activate(settings, session.deployment)
     return chain_status(settings)
 
@@ -134,10 +160,117 @@ def chain_status(settings: Settings) -> ChainStatus:
     except ChainError as exc:
         return ChainStatus(**base, **extra, problem=str(exc))
     balance = w3.eth.get_balance(account.address)
+    try:
+        admin = admin_address_for(config, w3)
+    except ChainError as exc:
+        admin, problem = None, str(exc)
+    else:
+        problem = None
     return ChainStatus(
         **base,
         **extra,
         issuer=account.address,
         issuer_has_role=session.registry.is_issuer(account.address),
         balance_eth=str(w3.from_wei(balance, "ether")),
+        admin=admin,
+        admin_has_role=session.registry.is_admin(admin) if admin else None,
+        problem=problem,
     )
+
+
+# ---- the admin's acts ------------------------------------------------------------------------
+
+
+def _address(text: str, what: str) -> str:
+    if not is_address(text):
+        raise ProvenanceError(f"{what} {text!r} is not an Ethereum address")
+    return to_checksum_address(text)
+
+
+def _admin_parts(settings: Settings):
+    """The parts a command needs (chain, ledger, store) and the registry signing with the admin key."""
+    from .context import open_parts
+
+    parts = open_parts(settings)
+    return parts, admin_registry(chain_config(settings), parts.chain)
+
+
+def list_issuers(settings: Settings) -> dict:
+    """Every account ever granted ISSUER_ROLE (numbered, active or not) and the admins, from the chain."""
+    from .context import open_parts
+
+    parts = open_parts(settings)
+    registry = parts.chain.registry
+    return {
+        "contract": parts.chain.deployment.address,
+        "issuers": [
+            {"address": e.address, "issuer_id": e.issuer_id, "active": e.active} for e in registry.issuers()
+        ],
+        "admins": registry.admins(parts.chain.deployment.deploy_block),
+    }
+
+
+def grant_issuer(settings: Settings, account: str) -> dict:
+    """(admin) Grant ISSUER_ROLE; nothing is sent when the account holds it already."""
+    account = _address(account, "issuer")
+    parts, admin = _admin_parts(settings)
+    if admin.is_admin(account):
+        raise ProvenanceError(f"{account} is an admin of the registry: an admin is never an issuer (use another key)")
+    if admin.is_issuer(account):
+        return {"address": account, "active": True, "changed": False, "tx_hash": None}
+    outcome = admin.grant_issuer(account)
+    return {"address": account, "active": True, "changed": True, "tx_hash": outcome.tx_hash}
+
+
+def revoke_issuer(settings: Settings, account: str) -> dict:
+    """(admin) Revoke ISSUER_ROLE. Its certificates stay; verify calls them `untrusted_issuer` unless your
+    trusted_issuers list names it."""
+    account = _address(account, "issuer")
+    parts, admin = _admin_parts(settings)
+    if not admin.is_issuer(account):
+        return {"address": account, "active": False, "changed": False, "tx_hash": None}
+    outcome = admin.revoke_issuer(account)
+    return {"address": account, "active": False, "changed": True, "tx_hash": outcome.tx_hash}
+
+
+def admin_revoke(settings: Settings, token_id: int, reason: str) -> dict:
+    """(admin) Revoke any issuer's certificate, for a reason the chain records."""
+    from .indexer import sync
+
+    if not reason.strip():
+        raise ProvenanceError("a revocation needs a reason (--reason)")
+    parts, admin = _admin_parts(settings)
+    outcome = admin.revoke(token_id, reason)
+    sync(parts.chain, parts.ledger, confirmations=settings.confirmations)
+    return {"token_id": f"0x{token_id:064x}", "tx_hash": outcome.tx_hash, "revoked": True, "by": admin.signer.address}
+
+
+def approve_reissue(settings: Settings, token_id: int, reason: str, issuer: str | None = None) -> dict:
+    """(admin) Let one issuer certify the content of a revoked certificate again.
+
+    The issuer defaults to the configured issuer key's address. Checked before anything is sent:
+    the certificate exists and is revoked, the issuer holds ISSUER_ROLE.
+    """
+    from .indexer import sync
+
+    if not reason.strip():
+        raise ProvenanceError("approving a re-issue needs a reason (--reason)")
+    config = chain_config(settings)
+    parts, admin = _admin_parts(settings)
+    if issuer is not None:
+        target = _address(issuer, "--issuer")
+    else:
+        target = issuer_address_for(config)
+        if target is None:
+            raise KeyError_("no issuer key configured whose address can be read: name the issuer with --issuer ADDRESS")
+    token_hex = f"0x{token_id:064x}"
+    cert = admin.certificate(token_id)
+    if cert is None:
+        raise ProvenanceError(f"no certificate with token id {token_hex}")
+    if not cert.revoked:
+        raise ProvenanceError(f"certificate {token_hex} is not revoked: only a revoked certificate is re-issued (revoke it first)")
+    if not admin.is_issuer(target):
+        raise ProvenanceError(f"{target} does not hold ISSUER_ROLE: grant it with `provenance issuers grant {target}` first")
+    outcome = admin.approve_reissue(token_id, target, reason)
+    sync(parts.chain, parts.ledger, confirmations=settings.confirmations)
+    return {"token_id": token_hex, "issuer": target, "reason": reason, "tx_hash": outcome.tx_hash}

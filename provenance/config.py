@@ -46,7 +46,8 @@ class Settings:
     home: Path
     rpc_url: str = ""  # empty: the managed local node
     contract: str = ""  # empty: the deployment recorded for the chain
-    keystore: str = ""  # path of an eth-account keystore JSON
+    keystore: str = ""  # path of an eth-account keystore JSON: the issuer's key
+    admin_keystore: str = ""  # the registry admin's keystore (chain deploy, issuers, admin revoke, re-issue approval)
     ipfs_backend: str = "embedded"  # embedded | kubo
     ipfs_api: str = "http://127.0.0.1:5001"
     ipfs_gateways: tuple[str, ...] = ()  # read fallback when the store lacks a CID
@@ -78,6 +79,7 @@ _ENV = {
     "PROVENANCE_RPC_URL": "rpc_url",
     "PROVENANCE_CONTRACT": "contract",
     "PROVENANCE_KEYSTORE": "keystore",
+    "PROVENANCE_ADMIN_KEYSTORE": "admin_keystore",
     "PROVENANCE_IPFS_BACKEND": "ipfs_backend",
     "PROVENANCE_IPFS_API": "ipfs_api",
     "PROVENANCE_IPFS_GATEWAYS": "ipfs_gateways",

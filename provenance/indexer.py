@@ -33,6 +33,9 @@ from .records import record_certificate
 
 CHUNK_BLOCKS = 5_000
 CHUNK_RETRIES = 5
+# Events that write a whole certificate record: a mint, and a re-issue of a revoked certificate
+# (whose earlier record the registry keeps in `history`).
+_ISSUING = ("CertificateIssued", "CertificateReissued")
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def sync(chain: ChainSession, ledger: Ledger, on_chunk=None, confirmations: int 
                 token = _apply(ledger, s, chain_id, contract, event)
                 if token:
                     touched.add(token)
-                    if event.name == "CertificateIssued":
+                    if event.name in _ISSUING:
                         issued.add(token)
             ledger.set_sync_position(s, chain_id, contract, end + 1, end_hash)
         if on_chunk:
@@ -206,7 +209,7 @@ def _apply(ledger: Ledger, s, chain_id: int, contract: str, event) -> str | None
     if "tokenId" not in args:
         return None
     content = f"{args['tokenId']:064x}"
-    if event.name == "CertificateIssued":
+    if event.name in _ISSUING:
         # Not looked up here: record_certificate finds the row itself (to insert or update it), at the same point
         # of the transaction, so a lookup here would be a second query per mint whose answer goes unused.
         record_certificate(

@@ -52,7 +52,7 @@ def record_certificate(
 ) -> None:
     from .ipfs import raw_cid_from_sha256
 
-    ledger.upsert_certificate(
+    row = ledger.upsert_certificate(
         session,
         chain_id=chain_id,
         contract=contract,
@@ -72,6 +72,8 @@ def record_certificate(
         tx_hash=tx_hash,
         block_number=block_number,
     )
+    if not cert.revoked:
+        row.revoke_reason = None  # a re-issued certificate drops its revoked predecessor's reason (upsert keeps old values for None)
     index_hashes(session, index_key(chain_id, contract, cert.content_hash.hex()), phash, pdq)
 
 

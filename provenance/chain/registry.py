@@ -20,9 +20,17 @@ from .errors import ChainError, TransactionFailed
 from .locks import NoLock, SignerLock
 
 ISSUER_ROLE = keccak(text="ISSUER_ROLE")
+ADMIN_ROLE = b"\0" * 32  # AccessControl's DEFAULT_ADMIN_ROLE
 RECEIPT_TIMEOUT_S = 120
 _TOKEN_OF_CONTENT = keccak(text="tokenOfContent(bytes32)")[:4]
 _CERTIFICATE_ISSUED = keccak(text="CertificateIssued(uint256,address,address,bytes32,uint8,uint16,uint64,bytes32,uint40)")
+_CERTIFICATE_REISSUED = keccak(
+    text="CertificateReissued(uint256,address,address,bytes32,uint8,uint16,uint64,bytes32,uint40,uint256)"
+)
+_CERTIFICATE_REVOKED = keccak(text="CertificateRevoked(uint256,address,string)")
+_REISSUE_APPROVED = keccak(text="ReissueApproved(uint256,address,address,string)")
+_ROLE_GRANTED = keccak(text="RoleGranted(bytes32,address,address)")
+_ROLE_REVOKED = keccak(text="RoleRevoked(bytes32,address,address)")
 
 
 class OnChainLabel(IntEnum):
@@ -71,6 +79,27 @@ class Certificate:
     @property
     def token_hex(self) -> str:
         return "0x" + self.content_hash.hex()
+
+
+@dataclass(frozen=True)
+class RecordNote:
+    """A revocation or a re-issue approval of a token, as its event tells it."""
+
+    kind: str  # "revoked" or "reissue_approved"
+    by: str  # who sent it
+    reason: str
+    block_number: int
+    tx_hash: str
+    issuer: str | None = None  # for an approval: the issuer it names
+
+
+@dataclass(frozen=True)
+class IssuerEntry:
+    """An account ever granted ISSUER_ROLE, with its number and whether it holds the role now."""
+
+    address: str
+    issuer_id: int
+    active: bool
 
 
 @dataclass(frozen=True)
@@ -146,8 +175,13 @@ class Registry:
         self.contract = w3.eth.contract(address=self.address, abi=artifact.abi)
         self.signer = signer
         self._errors = ErrorDecoder(artifact.abi)
+        self._lock_dir = lock_dir
         self._lock = _signer_lock(lock_dir, signer)
         self._held_for: str | None = None  # a signed transaction holding the lock until it is broadcast
+
+    def with_signer(self, signer: LocalAccount | None) -> "Registry":
+        """The same deployment, sending with another key (the admin's, say); same lock folder."""
+        return Registry(self.w3, self.address, signer, self._lock_dir)
 
     # ---- deployment ---------------------------------------------------
     @classmethod
@@ -181,18 +215,7 @@ class Registry:
             if decoded and decoded[0] == "UnknownCertificate":
                 return None
             raise self._failure("certificate", exc) from None
-        content, digest, issuer, issued_at, label, score, revoked, owner = raw
-        return Certificate(
-            token_id=token_id,
-            content_hash=bytes(content),
-            metadata_digest=bytes(digest),
-            issuer=issuer,
-            issued_at=issued_at,
-            label=OnChainLabel(label),
-            score_bps=score,
-            revoked=revoked,
-            owner=owner,
-        )
+        return _certificate(token_id, raw)
 
     def token_of_content(self, content_hash: bytes) -> int | None:
         token = self.contract.functions.tokenOfContent(content_hash).call()
@@ -227,6 +250,62 @@ class Registry:
     def is_issuer(self, account: str) -> bool:
         return self.contract.functions.hasRole(ISSUER_ROLE, Web3.to_checksum_address(account)).call()
 
+    def is_admin(self, account: str) -> bool:
+        return self.contract.functions.hasRole(ADMIN_ROLE, Web3.to_checksum_address(account)).call()
+
+    def issuers(self) -> list[IssuerEntry]:
+        """Every account ever granted ISSUER_ROLE (the registry numbers them), and whether it holds the role now."""
+        listed = self.contract.functions.registeredIssuers().call()
+        return [IssuerEntry(address=a, issuer_id=i + 1, active=self.is_issuer(a)) for i, a in enumerate(listed)]
+
+    def admins(self, from_block: int = 0) -> list[str]:
+        """The accounts holding DEFAULT_ADMIN_ROLE now, from the RoleGranted/RoleRevoked events (in grant order)."""
+        logs = self.w3.eth.get_logs({
+            "address": self.address, "fromBlock": from_block, "toBlock": "latest",
+            "topics": [["0x" + _ROLE_GRANTED.hex(), "0x" + _ROLE_REVOKED.hex()], "0x" + ADMIN_ROLE.hex()],
+        })
+        held: dict[str, None] = {}
+        for log in logs:
+            account = Web3.to_checksum_address(bytes(log["topics"][2])[-20:])
+            if bytes(log["topics"][0]) == _ROLE_GRANTED:
+                held[account] = None
+            else:
+                held.pop(account, None)
+        return [a for a in held if self.is_admin(a)]  # the views have the last word
+
+    def history(self, token_id: int) -> list[Certificate]:
+        """The earlier, revoked records of a re-issued certificate, oldest first; empty if never re-issued or unknown."""
+        try:
+            rows = self.contract.functions.history(token_id).call()
+        except (ContractCustomError, ContractLogicError) as exc:
+            decoded = self._errors.decode(_revert_data(exc))
+            if decoded and decoded[0] == "UnknownCertificate":
+                return []
+            raise self._failure("history", exc) from None
+        return [_certificate(token_id, row) for row in rows]
+
+    def reissue_approved_for(self, token_id: int) -> str | None:
+        """The issuer an admin approved to re-issue this revoked certificate, or None."""
+        approved = self.contract.functions.reissueApprovedFor(token_id).call()
+        return None if int(approved, 16) == 0 else approved
+
+    def record_notes(self, token_id: int, from_block: int = 0) -> list[RecordNote]:
+        """The token's revocations and re-issue approvals with their reasons, oldest first (from its events)."""
+        logs = self.w3.eth.get_logs({
+            "address": self.address, "fromBlock": from_block, "toBlock": "latest",
+            "topics": [["0x" + _CERTIFICATE_REVOKED.hex(), "0x" + _REISSUE_APPROVED.hex()], "0x" + token_id.to_bytes(32, "big").hex()],
+        })
+        notes = []
+        for event in self.decode_logs(logs):
+            if event.name == "CertificateRevoked":
+                notes.append(RecordNote("revoked", event.args["revokedBy"], event.args["reason"], event.block_number, event.tx_hash))
+            else:
+                notes.append(RecordNote(
+                    "reissue_approved", event.args["approvedBy"], event.args["reason"], event.block_number, event.tx_hash,
+                    issuer=event.args["issuer"],
+                ))
+        return notes
+
     # ---- writes -------------------------------------------------------
     def grant_issuer(self, account: str) -> TxOutcome:
         return self._transact(self.contract.functions.grantRole(ISSUER_ROLE, Web3.to_checksum_address(account)))
@@ -251,6 +330,17 @@ class Registry:
 
     def revoke(self, token_id: int, reason: str) -> TxOutcome:
         return self._transact(self.contract.functions.revoke(token_id, reason))
+
+    def approve_reissue(self, token_id: int, issuer: str, reason: str) -> TxOutcome:
+        """(admin) Let `issuer` re-issue this revoked certificate once."""
+        return self._transact(self.contract.functions.approveReissue(token_id, Web3.to_checksum_address(issuer), reason))
+
+    def reissue(self, to: str, request: MintRequest) -> TxOutcome:
+        return self.wait(self.send_reissue(to, request).tx_hash)
+
+    def send_reissue(self, to: str, request: MintRequest) -> SentTx:
+        """Sign and submit a re-issue of a revoked, approved certificate without waiting."""
+        return self._send(self.contract.functions.reissue(Web3.to_checksum_address(to), request.as_tuple()), "reissue")
 
     def reattest(self, token_id: int, metadata_digest: bytes, label: OnChainLabel, score_bps: int) -> TxOutcome:
         return self._transact(self.contract.functions.reattest(token_id, metadata_digest, int(label), score_bps))
@@ -301,6 +391,7 @@ class Registry:
         if receipt["status"] != 1:
             raise TransactionFailed(f"transaction {tx_hash} reverted")
         issued = self.contract.events.CertificateIssued().process_receipt(receipt, errors=DISCARD)
+        issued += self.contract.events.CertificateReissued().process_receipt(receipt, errors=DISCARD)
         return TxOutcome(
             tx_hash=receipt["transactionHash"].to_0x_hex(),
             block_number=receipt["blockNumber"],
@@ -310,12 +401,12 @@ class Registry:
         )
 
     def mint_of(self, token_id: int, from_block: int = 0) -> tuple[str, int] | None:
-        """(tx hash, block) of the token's mint, found by its indexed event topic."""
+        """(tx hash, block) of the token's current record: its mint, or its latest re-issue (by event topic)."""
         logs = self.w3.eth.get_logs({
             "address": self.address, "fromBlock": from_block, "toBlock": "latest",
-            "topics": ["0x" + _CERTIFICATE_ISSUED.hex(), "0x" + token_id.to_bytes(32, "big").hex()],
+            "topics": [["0x" + _CERTIFICATE_ISSUED.hex(), "0x" + _CERTIFICATE_REISSUED.hex()], "0x" + token_id.to_bytes(32, "big").hex()],
         })
-        return (logs[0]["transactionHash"].to_0x_hex(), logs[0]["blockNumber"]) if logs else None
+        return (logs[-1]["transactionHash"].to_0x_hex(), logs[-1]["blockNumber"]) if logs else None
 
     # ---- events -------------------------------------------------------
     def events(self, from_block: int, to_block: int | None = None) -> list[RegistryEvent]:
@@ -402,6 +493,22 @@ class Registry:
         return TransactionFailed(f"{what} reverted: {name}({shown})", name, tuple(args.values()))
 
 
+def _certificate(token_id: int, raw) -> Certificate:
+    """A Certificate from the contract's struct, as `certificate` and `history` return it."""
+    content, digest, issuer, issued_at, label, score, revoked, owner = raw
+    return Certificate(
+        token_id=token_id,
+        content_hash=bytes(content),
+        metadata_digest=bytes(digest),
+        issuer=issuer,
+        issued_at=issued_at,
+        label=OnChainLabel(label),
+        score_bps=score,
+        revoked=revoked,
+        owner=owner,
+    )
+
+
 def _signer_lock(lock_dir: Path | None, signer: LocalAccount | None):
     if lock_dir is None or signer is None:
         return NoLock()
@@ -409,7 +516,7 @@ def _signer_lock(lock_dir: Path | None, signer: LocalAccount | None):
 
 
 def issued_certificate(args) -> Certificate:
-    """The certificate a CertificateIssued event's args describe, as minted."""
+    """The certificate a CertificateIssued (or CertificateReissued) event's args describe, as minted."""
     return Certificate(
         token_id=args["tokenId"],
         content_hash=args["tokenId"].to_bytes(32, "big"),

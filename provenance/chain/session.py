@@ -11,8 +11,8 @@ from web3.types import RPCEndpoint
 
 from .deployments import Deployment, DeploymentBook, DeploymentCheck, check_deployment
 from .errors import ChainUnavailable, DeploymentError
-from .keys import dev_account, load_signer
-from .node import ManagedNode, rpc_answers
+from .keys import ADMIN_KEY, ISSUER_KEY, dev_account, dev_admin_account, key_address, load_admin_signer, load_signer, require_separate
+from .node import LOCAL_CHAIN_ID, ManagedNode, rpc_answers
 from .registry import Registry
 from .rpc import GuardedHTTPProvider
 
@@ -24,7 +24,8 @@ class ChainConfig:
     home: Path
     rpc_url: str = ""
     contract: str = ""
-    keystore: str = ""
+    keystore: str = ""  # the issuer's
+    admin_keystore: str = ""  # the registry admin's
 
     @property
     def book(self) -> DeploymentBook:
@@ -78,6 +79,26 @@ def signer_for(config: ChainConfig) -> LocalAccount:
     return load_signer(config.keystore, allow_dev_key=config.managed)
 
 
+def _dev_admin_allowed(config: ChainConfig, w3: Web3 | None) -> bool:
+    """The public dev admin key stands in on the managed node and on any local development chain (chain id 31337)."""
+    return config.managed or (w3 is not None and w3.eth.chain_id == LOCAL_CHAIN_ID)
+
+
+def admin_signer_for(config: ChainConfig, w3: Web3 | None = None) -> LocalAccount:
+    """The registry admin's key (keys.py): environment, admin keystore, or on a local chain the dev admin key."""
+    return load_admin_signer(config.admin_keystore, allow_dev_key=_dev_admin_allowed(config, w3))
+
+
+def admin_address_for(config: ChainConfig, w3: Web3 | None = None) -> str | None:
+    """The configured admin key's address without a password prompt, or None when it is not known."""
+    return key_address(ADMIN_KEY, config.admin_keystore, allow_dev_key=_dev_admin_allowed(config, w3))
+
+
+def issuer_address_for(config: ChainConfig) -> str | None:
+    """The configured issuer key's address without a password prompt, or None when it is not known."""
+    return key_address(ISSUER_KEY, config.keystore, allow_dev_key=config.managed)
+
+
 def connect(config: ChainConfig, *, signer: bool = False, w3: Web3 | None = None, url: str = "") -> ChainSession:
     """Open the chain and the verified registry deployment, optionally with the issuer's key.
 
@@ -124,14 +145,32 @@ def ensure_local_deployment(config: ChainConfig) -> tuple[ChainSession, bool]:
         session.registry = Registry(w3, session.deployment.address, dev_account(), lock_dir=config.lock_dir)
         return session, False
     except DeploymentError:
-        return deploy(config, w3, url, dev_account()), True
+        return deploy(config, w3, url, dev_account(), admin=dev_admin_account()), True
 
 
-def deploy(config: ChainConfig, w3: Web3, url: str, account: LocalAccount) -> ChainSession:
-    registry, deployment = Registry.deploy(w3, account, lock_dir=config.lock_dir)
-    registry.grant_issuer(account.address)
+def deploy(
+    config: ChainConfig, w3: Web3, url: str, issuer: LocalAccount | str, admin: LocalAccount | None = None
+) -> ChainSession:
+    """Deploy a registry with the admin key, grant ISSUER_ROLE to the issuer (an account or an address), record it.
+
+    Two accounts: the admin pays for the deployment and holds DEFAULT_ADMIN_ROLE; the issuer only
+    gets ISSUER_ROLE (the registry refuses one account holding both). `admin` defaults to the
+    configured admin key (`admin_signer_for`). The session's registry signs with the issuer's key
+    when it was given as an account.
+    """
+    admin = admin or admin_signer_for(config, w3)
+    issuer_address = issuer if isinstance(issuer, str) else issuer.address
+    require_separate(admin.address, issuer_address)
+    as_admin, deployment = Registry.deploy(w3, admin, lock_dir=config.lock_dir)
+    as_admin.grant_issuer(issuer_address)
     config.book.record(deployment)
+    registry = as_admin.with_signer(None if isinstance(issuer, str) else issuer)
     return ChainSession(
         w3=w3, url=url, registry=registry, deployment=deployment, managed=config.managed,
         check=check_deployment(w3, deployment),
     )
+
+
+def admin_registry(config: ChainConfig, session: ChainSession) -> Registry:
+    """The session's registry, signing with the admin key."""
+    return session.registry.with_signer(admin_signer_for(config, session.w3))

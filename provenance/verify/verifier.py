@@ -85,12 +85,18 @@ class Verifier:
             results.append(result)
             if not result.passed and result.fails_as in STOPPING and check.name != "content_match":
                 break
+        reissued = _reissue_history(ev, p.chain.deployment.deploy_block) if ev.certificate is not None else []
+        if reissued:
+            results.append(_reissue_note(reissued))
         status, summary = _outcome(results)
+        certificate = _certificate_dict(ev)
+        if certificate is not None and reissued:
+            certificate["reissued_from"] = reissued
         return VerificationReport(
             file=str(path), status=status, summary=summary, content_sha256=media.sha256,
             token_id=chosen.token_id, checks=results, candidates=candidates, match=ev.match,
             caveat=PERCEPTUAL_MATCH_CAVEAT if ev.match and ev.match.get("kind") == "perceptual" else None,
-            certificate=_certificate_dict(ev),
+            certificate=certificate,
         )
 
 
@@ -115,6 +121,56 @@ def _status(results: list[CheckResult]) -> Status:
         if status in failed:
             return status
     return Status.VERIFIED
+
+
+def _reissue_history(ev: Evidence, deploy_block: int) -> list[dict]:
+    """The revoked certificates this one replaced (the registry's `history`), oldest first, each with
+    why it was revoked and why its re-issue was approved (from the token's events).
+
+    Empty for a certificate never re-issued: one call. The chain's views, not the ledger, say it,
+    so a verifier that never synced sees it too.
+    """
+    past = ev.registry.history(ev.token_id)
+    if not past:
+        return []
+    try:
+        notes = ev.registry.record_notes(ev.token_id, deploy_block)
+    except Exception:  # noqa: BLE001 - a node refusing the log query loses the reasons, not the history
+        notes = None
+    revocations = [n for n in notes or [] if n.kind == "revoked"]
+    approvals = [n for n in notes or [] if n.kind == "reissue_approved"]
+    out = []
+    for i, record in enumerate(past):
+        entry = {
+            "issuer": record.issuer, "owner": record.owner, "issued_at": record.issued_at,
+            "label": record.label.text, "score": record.score_bps / 10_000, "revoked": record.revoked,
+            "metadata_digest": record.metadata_digest.hex(),
+        }
+        # Record i was revoked by the i-th revocation, and re-issued on the last approval that came
+        # after it and before the next revocation.
+        revoked = revocations[i] if i < len(revocations) else None
+        if revoked is not None:
+            entry["revoked_by"], entry["revoke_reason"] = revoked.by, revoked.reason
+        low = revoked.block_number if revoked is not None else 0
+        high = revocations[i + 1].block_number if i + 1 < len(revocations) else float("inf")
+        used = [a for a in approvals if low <= a.block_number <= high]
+        if used:
+            entry["reissue_approved_by"], entry["reissue_reason"] = used[-1].by, used[-1].reason
+        out.append(entry)
+    return out
+
+
+def _reissue_note(reissued: list[dict]) -> CheckResult:
+    """An informational line (it never changes the status): this certificate replaced revoked ones."""
+    last = reissued[-1]
+    why = f": revoked ({last['revoke_reason']})" if last.get("revoke_reason") else ""
+    approved = f", re-issue approved by {last['reissue_approved_by']} ({last['reissue_reason']})" if last.get("reissue_approved_by") else ""
+    return CheckResult(
+        "reissue_history", True,
+        f"re-issued: replaces {len(reissued)} revoked certificate(s) for this content; the last one was issued by "
+        f"{last['issuer']} at {last['issued_at']}{why}{approved}",
+        {"reissued_from": reissued},
+    )
 
 
 def _certificate_dict(ev: Evidence) -> dict | None:

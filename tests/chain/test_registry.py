@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from provenance.chain import MintRequest, OnChainLabel, Registry, TransactionFailed, open_web3, token_id_of
-from provenance.chain.keys import dev_account
+from provenance.chain.keys import dev_account, dev_admin_account
 from eth_account import Account
 
 STRANGER = "0x000000000000000000000000000000000000dEaD"
@@ -27,9 +27,9 @@ def _request(seed: bytes, label=OnChainLabel.LIKELY_AUTHENTIC, score=1234) -> Mi
 @pytest.fixture(scope="module")
 def registry(anvil) -> Registry:
     w3 = open_web3(anvil.url)
-    reg, _ = Registry.deploy(w3, dev_account())
-    reg.grant_issuer(dev_account().address)
-    return reg
+    as_admin, _ = Registry.deploy(w3, dev_admin_account())  # the registry keeps admin and issuer apart
+    as_admin.grant_issuer(dev_account().address)
+    return as_admin.with_signer(dev_account())
 
 
 def test_mint_binds_content_metadata_issuer_and_verdict(registry):

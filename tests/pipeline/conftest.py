@@ -29,6 +29,14 @@ def parts(anvil, home, monkeypatch) -> Parts:
 
 
 @pytest.fixture
+def admin(parts):
+    """The registry signing with the admin key: on a local chain the second dev account, never the issuer."""
+    from provenance.chain.session import admin_registry
+
+    return admin_registry(chain_config(parts.settings), parts.chain)
+
+
+@pytest.fixture
 def certify(parts):
     certifier = Certifier(parts.chain, parts.store, parts.ledger, NoScanner())
 

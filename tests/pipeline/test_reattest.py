@@ -140,7 +140,7 @@ def test_history_grows_oldest_first(parts, certify, tmp_path, scanner):
 # ---- --all ---------------------------------------------------------------------------------------
 
 
-def test_all_rescores_this_issuers_certificates_whose_media_is_stored(parts, certify, tmp_path, scanner):
+def test_all_rescores_this_issuers_certificates_whose_media_is_stored(parts, certify, tmp_path, scanner, admin):
     files = [make_photo(tmp_path / f"f{i}.png", seed=50 + i) for i in range(3)]
     good, revoked, lost = certify(*files)
     parts.chain.registry.revoke(int(revoked.token_id, 16), "issued in error")
@@ -148,7 +148,7 @@ def test_all_rescores_this_issuers_certificates_whose_media_is_stored(parts, cer
     parts.store.gc()
     # A certificate of another issuer on the same registry is not this issuer's to re-score.
     other = Account.create()
-    parts.chain.registry.grant_issuer(other.address)  # before a transaction the registry's nonce count does not see
+    admin.grant_issuer(other.address)
     parts.chain.w3.eth.send_transaction({"from": DEV_ADDRESS, "to": other.address, "value": 10**18})
     foreign = MintRequest(b"\x42" * 32, b"\x43" * 32, OnChainLabel.UNSCANNED, 0, 0, b"\0" * 32)
     Registry(parts.chain.w3, parts.chain.deployment.address, other).mint(other.address, [foreign])
@@ -202,11 +202,11 @@ def test_unknown_file_is_not_found_and_bad_input_is_an_error(parts, certify, tmp
         assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
 
-def test_certificate_of_another_issuer_is_refused(parts, certify, tmp_path):
+def test_certificate_of_another_issuer_is_refused(parts, certify, tmp_path, admin):
     photo = make_photo(tmp_path / "p.png", seed=63)
     certify(photo)
     other = Account.create()
-    parts.chain.registry.grant_issuer(other.address)  # before a transaction the registry's nonce count does not see
+    admin.grant_issuer(other.address)
     parts.chain.w3.eth.send_transaction({"from": DEV_ADDRESS, "to": other.address, "value": 10**18})
     parts.chain.registry = Registry(parts.chain.w3, parts.chain.deployment.address, other)
     (result,) = Reattester(parts.chain, parts.store, parts.ledger, NoScanner()).reattest_files([photo])

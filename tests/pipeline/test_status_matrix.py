@@ -88,9 +88,9 @@ def test_revoked_certificate(parts, certify, photo):
     assert report.certificate["revoked"] is True
 
 
-def test_issuer_without_role_any_more_is_untrusted(parts, certify, photo):
+def test_issuer_without_role_any_more_is_untrusted(parts, certify, photo, admin):
     certify(photo)
-    parts.chain.registry.revoke_issuer(dev_account().address)
+    admin.revoke_issuer(dev_account().address)
     assert verify(parts, photo).status is Status.UNTRUSTED_ISSUER
     trusting = open_parts(replace(parts.settings, trusted_issuers=(dev_account().address,)))
     assert verify(trusting, photo).status is Status.VERIFIED

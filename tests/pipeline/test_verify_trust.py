@@ -119,10 +119,10 @@ def test_non_empty_trusted_issuers_is_a_strict_allowlist(parts, certify, photo):
     assert verify(listed, photo).status is Status.VERIFIED
 
 
-def test_allowlisted_issuer_is_trusted_without_the_role(parts, certify, photo):
+def test_allowlisted_issuer_is_trusted_without_the_role(parts, certify, photo, admin):
     """The allowlist is the user's own trust root; the registry admin's role grants do not widen or narrow it."""
     certify(photo)
-    parts.chain.registry.revoke_issuer(dev_account().address)
+    admin.revoke_issuer(dev_account().address)
     assert verify(parts, photo).status is Status.UNTRUSTED_ISSUER
     listed = open_parts(replace(parts.settings, trusted_issuers=(dev_account().address,)))
     report = verify(listed, photo)
