@@ -25,7 +25,10 @@ def home(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "home"
     path.mkdir()
     monkeypatch.setenv("PROVENANCE_HOME", str(path))
-    for name in ("PROVENANCE_RPC_URL", "PROVENANCE_CONTRACT", "PROVENANCE_PRIVATE_KEY", "PROVENANCE_KEYSTORE"):
+    for name in (
+        "PROVENANCE_RPC_URL", "PROVENANCE_CONTRACT", "PROVENANCE_PRIVATE_KEY", "PROVENANCE_KEYSTORE",
+        "PROVENANCE_ADMIN_PRIVATE_KEY", "PROVENANCE_ADMIN_KEYSTORE",
+    ):
         monkeypatch.delenv(name, raising=False)
     return path
 
