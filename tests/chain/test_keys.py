@@ -37,3 +37,29 @@ def test_refuses_to_overwrite_a_keystore(tmp_path):
     create_keystore(path, "x")
     with pytest.raises(KeyError_, match="refusing"):
         create_keystore(path, "y")
+
+
+def test_keys_new_makes_an_issuer_or_an_admin_keystore_with_its_own_password(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from provenance.chain.keys import ENV_ADMIN_KEYSTORE_PASSWORD, ENV_KEYSTORE_PASSWORD
+
+    exe = Path(sys.executable).parent / "provenance"
+    env = {**os.environ, ENV_KEYSTORE_PASSWORD: "issuer-pw", ENV_ADMIN_KEYSTORE_PASSWORD: "admin-pw"}
+    out = {}
+    for role, flags in (("issuer", []), ("admin", ["--admin"])):
+        proc = subprocess.run([str(exe), "keys", "new", str(tmp_path / f"{role}.json"), *flags, "--json"],
+                              capture_output=True, text=True, env=env, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        out[role] = json.loads(proc.stdout)
+        assert out[role]["role"] == role and "pw" not in proc.stdout + proc.stderr
+    from eth_account import Account
+
+    admin = json.loads((tmp_path / "admin.json").read_text())
+    assert Account.from_key(Account.decrypt(admin, "admin-pw")).address == out["admin"]["address"]
+    issuer = json.loads((tmp_path / "issuer.json").read_text())
+    assert Account.from_key(Account.decrypt(issuer, "issuer-pw")).address == out["issuer"]["address"]
