@@ -12,6 +12,7 @@ needs them.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -108,6 +109,7 @@ class ManagedNode:
         self._pid_file = chain_dir / "anvil.pid"
         self._port_file = chain_dir / "anvil.port"
         self._log = chain_dir / "anvil.log"
+        self._genesis_file = chain_dir / "genesis_timestamp"
 
     def status(self) -> NodeStatus:
         pid, port = self._read_int(self._pid_file), self._read_int(self._port_file)
@@ -124,16 +126,32 @@ class ManagedNode:
         if not _port_free(port):
             port = free_port()
         args = _base_args(port) + ["--state", str(self.state_file), "--state-interval", "1"]
-        if not self.state_file.exists():
-            # A fresh chain gets its own genesis time, so its genesis hash differs
-            # from any earlier chain and a recorded deployment cannot be misread.
-            args += ["--timestamp", str(int(time.time()))]
+        restart = self.state_file.exists()
+        # A fresh chain gets its own genesis time, so its genesis hash differs from any earlier
+        # chain and a recorded deployment cannot be misread. A restarted one gets the same time
+        # again: anvil makes the genesis block anew at every start, and with another time it is
+        # another block 0, kept next to the first in the state file, either of them answered for
+        # "block 0" afterwards, and the chain taken for a reset one.
+        genesis = self._genesis_time() if restart else None
+        genesis = genesis or int(time.time())
+        args += ["--timestamp", str(genesis)]
         proc = _spawn(args, self._log)
         url = f"http://127.0.0.1:{port}"
         _wait_ready(proc, url, self._log)
+        self._genesis_file.write_text(str(genesis))
         self._pid_file.write_text(str(proc.pid))
         self._port_file.write_text(str(port))
+        if restart:
+            _clock_to_now(url)
         return self.status()
+
+    def _genesis_time(self) -> int | None:
+        """The chain's genesis time: as recorded at its first start, or (a chain started by an older
+        version, which did not record it) the first genesis in its state file, the others removed."""
+        recorded = self._read_int(self._genesis_file)
+        if recorded is not None:
+            return recorded
+        return _mend_genesis(self.state_file)
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Stop the node, letting it write its state; False if it was not running."""
@@ -168,6 +186,35 @@ class ManagedNode:
             return int(path.read_text().strip())
         except (OSError, ValueError):
             return None
+
+
+def _mend_genesis(state_file: Path) -> int | None:
+    """Keep only the first genesis block in an anvil state file (one was added at every restart
+    without the genesis time); its timestamp, or None when the file does not look as expected."""
+    try:
+        state = json.loads(state_file.read_text())
+        genesis = [b for b in state["blocks"] if int(b["header"]["number"], 16) == 0]
+        first = min(int(b["header"]["timestamp"], 16) for b in genesis)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if len(genesis) > 1:
+        state["blocks"] = [b for b in state["blocks"] if b not in genesis or int(b["header"]["timestamp"], 16) == first]
+        tmp = state_file.with_name(state_file.name + ".mend")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, state_file)
+    return first
+
+
+def _clock_to_now(url: str) -> None:
+    """New blocks of a restarted chain take the wall clock (anvil's starts from the genesis time again)."""
+    try:
+        latest = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["latest", False]},
+                            timeout=5).json()["result"]
+        now = int(time.time())
+        if now > int(latest["timestamp"], 16):
+            httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_setTime", "params": [now]}, timeout=5)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        pass  # the chain works with its own clock too
 
 
 class EphemeralNode:

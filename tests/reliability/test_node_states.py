@@ -52,3 +52,81 @@ def test_the_managed_node_answers_reads_of_recent_blocks_and_keeps_its_chain_acr
         assert _mine(home.node_url, 0) >= head  # the state file still holds the chain
     finally:
         home.down()
+
+
+def _genesis(url: str) -> str:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["0x0", False]}
+    return httpx.post(url, json=body, timeout=10).json()["result"]["hash"]
+
+
+def _latest_timestamp(url: str) -> int:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["latest", False]}
+    return int(httpx.post(url, json=body, timeout=10).json()["result"]["timestamp"], 16)
+
+
+@pytest.mark.slow
+def test_the_managed_chain_keeps_its_genesis_across_restarts_and_kills(tmp_path):
+    """anvil gave a chain restarted from its state file a new genesis block each time (the state then held
+    several block 0s and answered any of them): after two restarts, or a kill, `chain up` took the chain for
+    a reset one ("state.json deleted ... --redeploy") and every command refused the registry."""
+    import time
+
+    home = Home(tmp_path / "home")
+    try:
+        up = home.up()
+        assert up.code == 0, up.stderr
+        genesis = _genesis(home.node_url)
+        for restart in range(4):
+            _mine(home.node_url, 2)
+            time.sleep(1.3)  # anvil writes its state every second
+            if restart % 2:
+                assert home.kill_node()
+            else:
+                assert home.down().code == 0
+            again = home.up()
+            assert again.code == 0, again.stdout + again.stderr
+            assert not again.json()["deployed_now"] and not again.json()["replaced"]
+            assert _genesis(home.node_url) == genesis, restart
+            status = home.cli("chain", "status", "--json")
+            assert status.code == 0 and status.json()["problem"] is None, status.stdout
+        # New blocks keep the wall clock, not the genesis clock restarted.
+        _mine(home.node_url, 1)
+        assert abs(_latest_timestamp(home.node_url) - time.time()) < 30
+    finally:
+        home.down()
+
+
+@pytest.mark.slow
+def test_a_state_file_that_already_holds_several_genesis_blocks_is_mended(tmp_path):
+    """A home whose anvil was restarted before the fix: its state holds a block 0 per restart."""
+    import json
+    import subprocess
+    import time
+
+    from provenance.chain.node import anvil_binary, free_port
+
+    home = Home(tmp_path / "home")
+    try:
+        assert home.up().code == 0
+        genesis = _genesis(home.node_url)
+        assert home.down().code == 0
+        state = home.path / "chain" / "state.json"
+        (home.path / "chain" / "genesis_timestamp").unlink(missing_ok=True)  # as an older version left the chain
+        for _ in range(3):  # restarted the old way, without the genesis time
+            port = free_port()
+            proc = subprocess.Popen([str(anvil_binary()), "--port", str(port), "--state", str(state), "--state-interval", "1",
+                                     "--prune-history", "--silent"])
+            time.sleep(1.5)
+            _mine(f"http://127.0.0.1:{port}", 1)
+            time.sleep(1.3)
+            proc.terminate()
+            proc.wait(timeout=10)
+        zeros = [b for b in json.loads(state.read_text())["blocks"] if int(b["header"]["number"], 16) == 0]
+        assert len(zeros) > 1
+        for _ in range(2):
+            up = home.up()
+            assert up.code == 0, up.stdout + up.stderr
+            assert _genesis(home.node_url) == genesis
+            assert home.down().code == 0
+    finally:
+        home.down()
