@@ -15,13 +15,16 @@ What counts as one gateway's failure, so the next one is tried: absence, HTTP
 errors, a malformed or incomplete CAR, bytes that do not match their CID, a
 body over its cap, a redirect to another origin, a missed deadline. What does
 not: anything the CID vouches for (a root declaring too much, sizes that
-disagree, a DAG too deep), because every source serves the same. When every
+disagree, a DAG too deep), because every source serves the same. Under an
+overall deadline each gateway gets an equal part of what is left for it and
+those after it, so one that trickles cannot use up the others' time. When every
 gateway fails the read raises `NoIntactCopy`, a `NotFound`: wrong bytes from
 every gateway mean the content is unavailable, not that it was tampered with.
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -174,12 +177,12 @@ class GatewayFetcher:
         deadline = Deadline.after(limits.deadline_s, f"reading {root} from the gateways")
         failures: list[str] = []
         mismatched: list[str] = []
-        for gateway in self.gateways:
+        for index, gateway in enumerate(self.gateways):
             if deadline.expired():
                 failures.append(f"gateway {gateway} not asked: {deadline.what} did not finish within its deadline")
                 continue
             try:
-                return use(gateway, deadline)
+                return use(gateway, _share(deadline, len(self.gateways) - index, gateway))
             except BlockMismatch as exc:
                 mismatched.append(gateway)
                 failures.append(str(exc))
@@ -282,6 +285,14 @@ def _declared_size(root: Cid, block: bytes, limits: FetchLimits) -> int:
     if size > limits.max_bytes:
         raise TooLarge(f"{root} declares {size} bytes, more than this read's limit of {limits.max_bytes}")
     return size
+
+
+def _share(deadline: Deadline, left: int, gateway: str) -> Deadline:
+    """A gateway's time under an overall deadline: an equal part of what is left for it and the gateways
+    after it (the last one gets all of it), so that one that trickles cannot keep the others from being asked."""
+    if left <= 1 or deadline.at == math.inf:
+        return deadline
+    return deadline.sooner(Deadline.after(deadline.remaining() / left, f"gateway {gateway}'s share of {deadline.what}"))
 
 
 def _naming(gateway: str, exc: Exception) -> str:
