@@ -40,7 +40,8 @@ def mint_command(
     options = CertifyOptions(name=name, description=description, generator=declared, to=to, batch=batch, reissue=reissue)
     with user_errors():
         parts = open_parts(load_settings(), signer=True)
-        certifier = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner() if detect else NoScanner())
+        certifier = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner() if detect else NoScanner(),
+                              claims_dir=parts.settings.home / "locks" / "contents")
         results = _run(certifier, files, options, show_progress=not json_out and console.is_terminal)
     if json_out:
         emit_json([r.to_dict() for r in results])

@@ -12,7 +12,10 @@ same bytes under two paths (or one path given twice) make one certificate,
 and the later path's result is the first one's, marked `duplicate_of` it.
 What is added to IPFS is checked to be the bytes that were hashed: a file
 replaced after hashing fails with a clear error instead of being certified
-with another file's media.
+with another file's media. Processes sharing a home claim each content
+before touching its job (claims.py): a content another `mint` is working on
+waits for it, and then is "already certified" (or finished here, if that
+process died).
 
 Re-issue (`CertifyOptions.reissue`, `provenance mint --reissue`): a content
 whose certificate is revoked can be certified again only when the registry's
@@ -30,6 +33,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .claims import ClaimTimeout, ContentClaims
 from .chain import ChainError, ChainSession, MintRequest, TransactionFailed, token_id_of
 from .errors import ProvenanceError
 from .failpoints import hit
@@ -97,7 +101,9 @@ class _Work:
 
 
 class Certifier:
-    def __init__(self, chain: ChainSession, store: ContentStore, ledger: Ledger, scanner: Scanner):
+    def __init__(self, chain: ChainSession, store: ContentStore, ledger: Ledger, scanner: Scanner,
+                 claims_dir: Path | None = None):
+        """`claims_dir`: where processes sharing the home claim contents (claims.py); None: no other process."""
         if chain.registry.signer is None:
             raise ProvenanceError("certifying needs the issuer's signing key")
         self.chain = chain
@@ -108,6 +114,7 @@ class Certifier:
         self._scan_lock = threading.Lock()
         self.chain_id = chain.deployment.chain_id
         self.contract = chain.deployment.address
+        self._claims = ContentClaims(claims_dir)
 
     def certify(
         self, paths: Sequence[Path], options: CertifyOptions, on_file: Callable[[FileResult], None] | None = None
@@ -118,7 +125,40 @@ class Certifier:
             loaded = list(pool.map(lambda p: self._load(Path(p)), paths))
             # One job per content: a later path with the same bytes takes the first one's result.
             works, copies = _one_per_content(loaded)
-            works = list(pool.map(lambda w: self._prepare(w, options), works))
+            # A content another process is certifying waits until our own are done and its claim is free;
+            # by then it is normally confirmed, and what that process left unfinished we finish.
+            mine = [w for w in works if w.result.error is not None or self._claims.try_claim(self._claim_key(w))]
+            taken = {id(w) for w in mine}
+            theirs = [w for w in works if id(w) not in taken]
+            try:
+                self._run(pool, mine, options)
+            finally:
+                self._claims.release_all()
+            if theirs:
+                try:
+                    for work in sorted(theirs, key=self._claim_key):  # one order for every process: no deadlock
+                        self._claims.claim(self._claim_key(work))
+                    self._run(pool, theirs, options)
+                except ClaimTimeout as exc:
+                    for work in theirs:
+                        work.result.error = work.result.error or str(exc)
+                finally:
+                    self._claims.release_all()
+        for copy, first in copies:
+            copy.result = replace(first.result, file=copy.result.file, duplicate_of=first.result.file)
+        for work in loaded:
+            if on_file:
+                on_file(work.result)
+        return [w.result for w in loaded]
+
+    def _claim_key(self, work: _Work) -> str:
+        return f"{self.chain_id}-{self.contract.lower()}-{work.result.content_sha256}"
+
+    def _run(self, pool: ThreadPoolExecutor, works: list[_Work], options: CertifyOptions) -> None:
+        """Prepare, settle against the chain and send these works (one content each, claimed by us)."""
+        if not works:
+            return
+        works = list(pool.map(lambda w: self._prepare(w, options), works))
         if options.reissue:
             self._start_reissues([w for w in works if w.result.error is None and w.job and w.job.state in _FINISHED])
         # "Already certified" only while the chain holds the token with this metadata: a mint lost with
@@ -133,12 +173,6 @@ class Certifier:
         self._reconcile(pending, options)
         to_send = [w for w in pending if w.result.error is None and w.job.state != JobState.CONFIRMED]
         self._mint(to_send, options)
-        for copy, first in copies:
-            copy.result = replace(first.result, file=copy.result.file, duplicate_of=first.result.file)
-        for work in loaded:
-            if on_file:
-                on_file(work.result)
-        return [w.result for w in loaded]
 
     # ---- per-file preparation ----------------------------------------
     def _load(self, path: Path) -> _Work:
