@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -305,6 +306,18 @@ def audit(home: Home, contents: list[str]) -> Audit:
         parts.ledger.engine.dispose()
 
 
+def job_states(home: Home) -> Counter:
+    """How many mint jobs of the home's ledger are in each state (every deployment; no chain needed)."""
+    from provenance.config import load_settings
+    from provenance.ledger import Ledger
+
+    ledger = Ledger.open(load_settings(home.path, environ=home.env).ledger_url)
+    try:
+        return Counter(job.state for job in ledger.jobs())
+    finally:
+        ledger.engine.dispose()
+
+
 def photos(directory: Path, count: int, first_seed: int, size: tuple[int, int] = (160, 120)) -> list[Path]:
     """`count` distinct small PNG landscapes."""
     from scripts.make_samples import scene
@@ -316,3 +329,78 @@ def photos(directory: Path, count: int, first_seed: int, size: tuple[int, int] =
         scene(seed=first_seed + i, size=size).save(path)
         out.append(path)
     return out
+
+
+class IpfsPeer:
+    """A js-ipfs daemon (the Kubo RPC API; tests/ipfs/jsipfs.py) that can be SIGKILLed and started again."""
+
+    def __init__(self, repo: Path):
+        from tests.ipfs.jsipfs import JsIpfsDaemon
+
+        self.daemon = JsIpfsDaemon(repo)
+
+    @property
+    def api_url(self) -> str:
+        return self.daemon.api_url
+
+    def start(self) -> "IpfsPeer":
+        self.daemon.start()
+        return self
+
+    def kill(self) -> None:
+        process = self.daemon.process
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+    def restart(self) -> None:
+        """Start the daemon again on its repo, as an operator would after a crash: js-ipfs leaves its
+        lock file and API address behind when killed (Kubo's lock is released by the kernel)."""
+        from tests.ipfs.jsipfs import CLI
+
+        self.kill()
+        for leftover in ("repo.lock", "api"):  # repo.lock is a folder (proper-lockfile)
+            path = self.daemon.repo_dir / leftover
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        with open(self.daemon.log, "ab") as log:
+            self.daemon.process = subprocess.Popen([str(self.daemon.node), str(CLI), "daemon"], env=self.daemon.env,
+                                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.daemon.process.poll() is not None:
+                raise RuntimeError(f"js-ipfs did not start again: {self.daemon.log.read_text()[-500:]}")
+            try:
+                if httpx.post(f"{self.api_url}/api/v0/version", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("js-ipfs did not answer within 60 s of its restart")
+
+    def stop(self) -> None:
+        self.daemon.stop()
+
+
+class ReadOnly:
+    """`path` made read-only in place (a read-only bind mount of itself) while the context lasts;
+    `available` is False where this process may not mount (not root)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.available = False
+
+    def __enter__(self) -> "ReadOnly":
+        try:
+            subprocess.run(["mount", "--bind", str(self.path), str(self.path)], check=True, capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return self
+        try:
+            subprocess.run(["mount", "-o", "remount,ro,bind", str(self.path)], check=True, capture_output=True, timeout=30)
+            self.available = True
+        except (OSError, subprocess.SubprocessError):
+            subprocess.run(["umount", str(self.path)], capture_output=True, timeout=30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.available:
+            subprocess.run(["umount", str(self.path)], check=True, capture_output=True, timeout=30)

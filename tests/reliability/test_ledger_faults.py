@@ -27,7 +27,7 @@ Ledger.open(sys.argv[1]).engine.dispose()
 """
 
 
-@pytest.mark.parametrize("round_", range(3))
+@pytest.mark.parametrize("round_", range(2))
 def test_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path, round_):
     db = tmp_path / "ledger.db"
     go = tmp_path / "go"
