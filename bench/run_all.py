@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_pdq_lookup", "hashing_robustness", "detect_generalization", "detect", "detect_probe_variants", "attack", "faces"]
+ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_pdq_lookup", "hashing_robustness", "detect_generalization", "detect", "detect_probe_variants", "attack", "faces", "hostile_media", "reliability"]
 RUNS = [
     ["bench/bench_gas.py"],
     ["bench/bench_pipeline.py", "--files", "60", "--out", "bench/results/pipeline.md"],
@@ -26,6 +26,8 @@ RUNS = [
     ["bench/bench_detect.py", "--out", "bench/results/detect.md"],
     ["bench/bench_attack.py", "--out", "bench/results/attack.md"],
     ["bench/bench_faces.py", "--rounds", "3", "--threads", "1", "--against", "b828b89"],
+    ["bench/bench_hostile_media.py", "--out", "bench/results/hostile_media.md"],
+    ["bench/bench_reliability.py", "--out", "bench/results/reliability.md"],  # ~30 minutes on 2 cores
 ]
 # The robustness study needs Debian's photo packages: see bench/robustness.py. The probe recipe study
 # (bench/probe_variants.py) takes ~40 minutes of feature extraction on two cores: run it by hand.
