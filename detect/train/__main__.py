@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     art = sub.add_parser("artifact", help="train an artifact CNN from scratch on a built data set's 'train' split")
     art.add_argument("data", type=Path, help="a folder built by `python -m detect.train data`")
     art.add_argument("--kind", choices=("image", "face"), default="image")
-    art.add_argument("--steps", type=int, default=None, help="training steps of 64 tiles (default: image 6000, face 5000)")
+    art.add_argument("--steps", type=int, default=None, help="training steps of 64 tiles (default: image 4500, face 5000)")
     art.add_argument("--seed", type=int, default=0)
     art.add_argument("--out", type=Path, default=None)
     ens = sub.add_parser("ensemble", help="calibrate detectors and fit the fusion on a 'calib' split")
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             from detect.train.data import DataError
             from detect.train.fit_artifact import Recipe, train
 
-            steps = args.steps or (6000 if args.kind == "image" else 5000)
+            steps = args.steps or (4500 if args.kind == "image" else 5000)
             args.out = args.out or KINDS[args.kind][2]
             try:
                 digest = train(args.data, args.out, Recipe(kind=args.kind, steps=steps, seed=args.seed))
