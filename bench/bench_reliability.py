@@ -9,7 +9,7 @@ certificate the ledger claims that the chain lacks is a *phantom*, a token with
 more than one CertificateIssued event a *double mint*.
 
     .venv/bin/python bench/bench_reliability.py --out bench/results/reliability.md      # everything (~30 min on 2 cores)
-    .venv/bin/python bench/bench_reliability.py --quick                                   # a few trials of each, no report
+    .venv/bin/python bench/bench_reliability.py --quick                                   # a few small trials of each: a smoke run
     .venv/bin/python bench/bench_reliability.py --only kill,mutants --mutants 120
 
 Scenarios: kill (mint SIGKILLed), node (anvil SIGKILLed), reset, reorg, ipfs,
