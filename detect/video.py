@@ -96,8 +96,15 @@ def sample_frames(path: Path, count: int = 16) -> list[VideoFrame]:
             info = _info(stream, container)
             if 0 < info.frames <= SEQUENTIAL_LIMIT:
                 frames = _decode_through(container, stream, set(_targets(info.frames, count)), deadline)
-            else:
+            elif info.frames > 0:
                 frames = _decode_by_seeking(container, stream, info, count, deadline)
+            else:
+                frames = []
+            if not frames and not _still_image(container):
+                # No frame count or duration in the header (a stream recorded live, a damaged header), or
+                # one that does not describe the stream: count the frames, then take them by number, as
+                # provenance.media does when it hashes the file.
+                frames = _by_counting(path, count, deadline)
         except VideoError:
             raise
         except av.error.FFmpegError as exc:
@@ -140,6 +147,27 @@ def _decode_through(container, stream, wanted: set[int], deadline: _Deadline) ->
         if index >= last:
             break
     return frames
+
+
+def _still_image(container) -> bool:
+    """FFmpeg opens a still picture (PNG, JPEG, ...) as a one-frame "video": not one here."""
+    name = container.format.name or ""
+    return name.endswith("_pipe") or name == "image2"
+
+
+def _by_counting(path: Path, count: int, deadline: _Deadline) -> list[VideoFrame]:
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        total = 0
+        for _ in container.decode(stream):
+            deadline.check()
+            total += 1
+    if not total:
+        return []
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return _decode_through(container, stream, set(_targets(total, count)), deadline)
 
 
 def _decode_by_seeking(container, stream, info: VideoInfo, count: int, deadline: _Deadline) -> list[VideoFrame]:

@@ -87,3 +87,31 @@ def test_mutated_media_never_end_a_command_in_a_traceback(batch):
             assert {entries[str(p)]["status"] for p in files if outcomes[name][p]} == {"verified"}
     assert 0 < sum(outcomes["hash"].values()) < len(outcomes["hash"])
     assert outcomes["mint"] == outcomes["hash"] == outcomes["verify"]
+
+
+def _without_segment_info(path):
+    """The clip with its Segment Info element's WritingApp sized 0: Matroska demuxers then lose the Duration
+    that follows it (as with a stream recorded live, which never had one); the frames are intact."""
+    from .mutate import _ebml_fields
+
+    data = bytearray(path.read_bytes())
+    [(_, at, length, _)] = [f for f in _ebml_fields(bytes(data)) if f[0] == "vint" and f[-1] == "element 5741 size"]
+    data[at:at + length] = (1 << (7 * length)).to_bytes(length, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("codec, container, suffix", [("libx264", "matroska", ".mkv"), ("libvpx", "webm", ".webm")])
+def test_a_clip_without_a_duration_header_is_read_by_the_detectors_as_by_hash(tmp_path, codec, container, suffix):
+    """Found by bench/bench_reliability.py: `hash` and `verify` read such a clip (provenance.media counts
+    its frames), but the detectors' sampler took its frame count from the header, found none, and said
+    "no decodable frames": `mint`, which runs the detectors, refused the file on every run."""
+    from detect.video import sample_frames
+    from provenance.media import load_media
+    from tests.pipeline.hostile_media import video
+
+    clip = _without_segment_info(video(tmp_path / f"clip{suffix}", frames=5, size=(64, 48), codec=codec, fmt=container))
+    assert load_media(clip).frame_count == 5
+    frames = sample_frames(clip, count=16)
+    assert [f.index for f in frames] == [0, 1, 2, 3, 4]
+    assert len({f.image.tobytes() for f in frames}) == 5
