@@ -33,7 +33,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.reliability.harness import Home, IpfsPeer, ReadOnly, Run, SmallDisk, audit, job_states, photos, sha256_of  # noqa: E402
+from tests.reliability.harness import (  # noqa: E402
+    Home, IpfsPeer, ReadOnly, Run, SmallDisk, audit, job_states, photos, sha256_of, stop_all,
+)
 
 FAILPOINTS = ["hashed", "scanned", "stored", "sent", "submitted", "confirmed"]
 RSS_GOAL_MB = 2048
@@ -153,7 +155,6 @@ def scenario_kill(work: Path, trials: int, files_per_trial: int, rng: random.Ran
     ]
 
 
-
 # ---- 2. the chain node SIGKILLed, reset, reorganised -------------------------------------------------
 
 
@@ -243,7 +244,7 @@ def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Ra
     tally = Tally()
     home = Home(work / "reorg-home")
     assert tally.add(home.up()).code == 0
-    certified = phantoms = doubles = rewound = dropped_total = 0
+    certified = phantoms = doubles = rewound = indexed_before = dropped_total = lost_total = matched = 0
     depths = []
     for trial in range(trials):
         files = photos(work / f"reorg-{trial}", files_per_trial, 400_000 + 1_000 * trial)
@@ -251,7 +252,8 @@ def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Ra
         revert = trial % 2 == 1
         snapshot = home.rpc("evm_snapshot") if revert else None
         assert tally.add(home.cli("mint", "--no-detect", "--json", "--batch", "2", *files)).code == 0
-        if trial % 4 >= 2:
+        synced_before = trial % 4 >= 2
+        if synced_before:
             _sync(home, tally)  # indexed before the chain changes: sync finds the fork by block hashes
         if revert:
             home.rpc("evm_revert", [snapshot])
@@ -260,25 +262,29 @@ def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Ra
             depth = rng.randint(1, max(1, -(-files_per_trial // 2)))
             home.rpc("anvil_reorg", [depth, []])
             depths.append(depth)
+        lost = len(audit(home, contents).phantom)  # certificates the ledger holds that the chain took back
         synced = _sync(home, tally)
-        rewound += synced.get("rewound_from") is not None
+        indexed_before += synced_before
+        rewound += synced_before and synced.get("rewound_from") is not None
         dropped_total += synced.get("dropped") or 0
+        lost_total += lost
+        matched += synced.get("dropped") == lost
         rounds = _mint_until_done(home, files, tally)
         result = audit(home, contents)
         certified += result.ok
         phantoms += len(result.phantom)
         doubles += result.double_mints
-        log(f"  trial {trial + 1}: {'evm_revert' if revert else f'anvil_reorg of {depth} blocks'}, sync dropped "
-            f"{synced.get('dropped')} (rewound from {synced.get('rewound_from')}); {rounds} re-run(s); {result.summary()}")
+        log(f"  trial {trial + 1}: {'evm_revert' if revert else f'anvil_reorg of {depth} blocks'}, {lost} certificates lost, "
+            f"sync dropped {synced.get('dropped')} (rewound from {synced.get('rewound_from')}); {rounds} re-run(s); {result.summary()}")
     tally.add(home.down())
     return [
         f"| reorganisation: `anvil_reorg` of the last 1-{max(depths) if depths else 0} blocks, or the blocks lost (evm_revert), "
         f"after minting {files_per_trial} files; `sync`, re-run | {trials} | "
-        f"sync rewound {rewound}/{trials} and dropped {dropped_total} certificates in all | "
+        f"{lost_total} certificates taken back in all; `sync` dropped exactly those in {matched}/{trials} trials, and found the fork by "
+        f"block hashes in {rewound}/{indexed_before} trials indexed before the change | "
         f"{certified}/{trials} trials: all files certified; {phantoms} phantom certificates; {doubles} double mints | "
         f"{tally.cell()} |"
     ]
-
 
 
 # ---- 3. the IPFS backend down --------------------------------------------------------------------
@@ -382,7 +388,6 @@ def _entries(run: Run) -> list[dict]:
     return [e for e in doc if isinstance(e, dict)]
 
 
-
 # ---- 4. hostile gateways during verify ----------------------------------------------------------
 
 
@@ -446,8 +451,6 @@ def scenario_gateway(work: Path, files_per_case: int) -> list[str]:
     finally:
         tally.add(issuer.down())
     return rows
-
-
 
 
 # ---- 5. a full disk --------------------------------------------------------------------------------
@@ -550,7 +553,7 @@ class CommandTally:
     outcome: dict[str, bool] = field(default_factory=dict)  # file -> accepted
 
 
-EXITS = {"hash": {0, 1}, "mint": {0, 1}, "detect": {0, 1}, "verify": {0, 1, 3, 4, 5, 6, 7}}
+EXITS = {"hash": {0, 1}, "mint": {0, 1}, "detect": {0, 1}, "verify": {0, 1, 3, 4, 5, 6, 7}, "mint (detectors)": {0, 1}}
 
 
 def _run_batch(home: Home, command: list[str], name: str, files: list[Path], controls: list[Path], tally: CommandTally) -> None:
@@ -623,6 +626,25 @@ def scenario_mutants(work: Path, per_format: int, batch: int, commands: list[str
             log(f"  {name}: {tally.ok} accepted, {tally.errors} refused ({tally.clear} in one line naming the file), "
                 f"{tally.tracebacks} batches with a traceback, controls {tally.controls_ok}/{tally.controls}, "
                 f"{time.monotonic() - started:.0f} s, peak {tally.peak_rss_mb:.0f} MB")
+        if "hash" in tallies and "detect" in tallies:
+            # `mint` as users run it, with the detectors, on a part: every file hash and detect disagree on,
+            # and a sample of the others.
+            hashed, detected = tallies["hash"].outcome, tallies["detect"].outcome
+            disagree = [p for p, _ in written if hashed[str(p)] != detected[str(p)]]
+            rest = [p for p, _ in written if hashed[str(p)] == detected[str(p)]]
+            subset = disagree + random.Random(7).sample(rest, min(len(rest), max(12, len(written) // 20)))
+            with_detectors = Home(work / "mutants-home-detectors")
+            assert with_detectors.up().code == 0
+            try:
+                tally = tallies["mint (detectors)"] = CommandTally()
+                size = detect_batch or batch
+                for number, start in enumerate(range(0, len(subset), size)):
+                    control = photos(control_dir / f"d{number}", 1, 850_000 + number)
+                    _run_batch(with_detectors, ["mint", "--json"], "mint (detectors)", subset[start:start + size], control, tally)
+            finally:
+                with_detectors.down()
+            log(f"  mint with the detectors: {tally.ok} certified, {tally.errors} refused of {len(subset)} "
+                f"({len(disagree)} on which hash and detect disagree)")
     finally:
         home.down()
     rows = []
@@ -636,11 +658,14 @@ def scenario_mutants(work: Path, per_format: int, batch: int, commands: list[str
         )
     notes = []
     if "hash" in tallies:
-        for other in ("mint", "verify", "detect"):
+        for other in ("mint", "verify", "detect", "mint (detectors)"):
             if other in tallies:
-                differ = [f for f, ok in tallies["hash"].outcome.items() if tallies[other].outcome.get(f) != ok]
-                notes.append(f"{other} accepted exactly the files hash accepted: {len(tallies['hash'].outcome) - len(differ)}/"
-                             f"{len(tallies['hash'].outcome)}" + (f" (differs on {len(differ)}: {', '.join(Path(f).name for f in differ[:5])})" if differ else ""))
+                seen = [f for f in tallies["hash"].outcome if f in tallies[other].outcome]
+                differ = [f for f in seen if tallies[other].outcome[f] != tallies["hash"].outcome[f]]
+                more = [f for f in differ if tallies[other].outcome[f]]
+                notes.append(f"{other} accepted exactly the files hash accepted: {len(seen) - len(differ)}/{len(seen)}" + (
+                    f" (differs on {len(differ)}: {len(more)} accepted that hash refused, {len(differ) - len(more)} refused"
+                    f" that hash accepted; e.g. {', '.join(Path(f).name for f in differ[:4])})" if differ else ""))
     by_kind = Counter()
     accepted = Counter()
     for path, mutant in written:
@@ -652,7 +677,6 @@ def scenario_mutants(work: Path, per_format: int, batch: int, commands: list[str
     for t in tallies.values():
         notes += [f"traceback: {c}" for c in t.culprits] + t.bad_exits
     return rows, notes
-
 
 
 def machine() -> str:
@@ -717,6 +741,7 @@ def main() -> None:
                                                       detect_batch=n(20, 42))
             log(f"# {name}: {time.monotonic() - t0:.0f} s")
     finally:
+        stop_all()
         shutil.rmtree(work, ignore_errors=True)
     minutes = (time.monotonic() - started) / 60
     command = "`.venv/bin/python bench/bench_reliability.py" + (f" --only {args.only}" if args.only != ",".join(SCENARIOS) else "") \
@@ -771,6 +796,8 @@ def report(command: str, rows: list[str], gateway_rows: list[str], mutant_rows: 
             " control photo, through `hash`, `mint --no-detect`, `verify` (after that mint) and `detect`; peak RSS is the"
             " kernel's for the command and its children. A batch's wall time bounds the time of each of its files; a"
             f" batch over {SECONDS_GOAL} s, or one with a traceback, is run again one file per process (\"run alone\")."
+            " `mint (detectors)` is `mint` as users run it, detectors on, in a home of its own, over every file `hash`"
+            " and `detect` disagree on and a random sample of the others."
             f" Goals: 0 tracebacks, at most {RSS_GOAL_MB} MB and {SECONDS_GOAL} s per file, controls unaffected.",
             "",
             "| command | files | accepted | refused (one-line error) | tracebacks (batches) | other exits | controls ok |"

@@ -142,6 +142,17 @@ def clean_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")}
 
 
+_started: list["Home"] = []
+
+
+def stop_all() -> None:
+    """`chain down` in every home whose node was started here (a bench that failed half-way leaves none)."""
+    while _started:
+        home = _started.pop()
+        if home.node_pid() is not None:
+            home.down()
+
+
 @dataclass
 class Home:
     """A $PROVENANCE_HOME. With `rpc_url`, it uses that node (another home's) with the dev issuer key."""
@@ -166,6 +177,7 @@ class Home:
 
     # ---- the home's own anvil (`provenance chain up`) ----------------------------------------
     def up(self, *extra: str) -> Run:
+        _started.append(self)
         return self.cli("chain", "up", "--json", *extra, timeout=120)
 
     def down(self) -> Run:

@@ -96,7 +96,7 @@ def test_a_state_file_that_already_holds_several_genesis_blocks_is_mended(tmp_pa
         assert home.down().code == 0
         state = home.path / "chain" / "state.json"
         (home.path / "chain" / "genesis_timestamp").unlink(missing_ok=True)  # as an older version left the chain
-        for _ in range(2):  # restarted the old way, without the genesis time
+        for _ in range(1):  # restarted the old way, without the genesis time
             port = free_port()
             proc = subprocess.Popen([str(anvil_binary()), "--port", str(port), "--state", str(state), "--state-interval", "1",
                                      "--prune-history", "--silent"])
@@ -107,10 +107,8 @@ def test_a_state_file_that_already_holds_several_genesis_blocks_is_mended(tmp_pa
             proc.wait(timeout=10)
         zeros = [b for b in json.loads(state.read_text())["blocks"] if int(b["header"]["number"], 16) == 0]
         assert len(zeros) > 1
-        for _ in range(2):
-            up = home.up()
-            assert up.code == 0, up.stdout + up.stderr
-            assert _genesis(home.node_url) == genesis
-            assert home.down().code == 0
+        up = home.up()
+        assert up.code == 0, up.stdout + up.stderr
+        assert _genesis(home.node_url) == genesis
     finally:
         home.down()
