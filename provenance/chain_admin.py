@@ -9,6 +9,7 @@ account holding both roles (docs/chain.md, "Keys and roles").
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from eth_utils import is_address, to_checksum_address
 
@@ -17,7 +18,14 @@ from .chain.deployments import Deployment, check_deployment, trust_deployment
 from .chain.errors import KeyError_
 from .chain.keys import dev_account, dev_admin_account
 from .chain.session import (
-    admin_address_for, admin_registry, admin_signer_for, connect, issuer_address_for, open_web3, resolve_url, signer_for,
+    admin_address_for,
+    admin_registry,
+    admin_signer_for,
+    connect,
+    issuer_address_for,
+    open_web3,
+    resolve_url,
+    signer_for,
 )
 from .config import Settings
 from .errors import ProvenanceError
@@ -146,12 +154,12 @@ def chain_status(settings: Settings) -> ChainStatus:
         w3 = open_web3(url)
     except ChainError as exc:
         return ChainStatus(url=config.rpc_url or None, running=False, managed=config.managed, problem=str(exc))
-    base = {"url": url, "running": True, "managed": config.managed, "chain_id": w3.eth.chain_id, "block": w3.eth.block_number}
+    base: dict[str, Any] = {"url": url, "running": True, "managed": config.managed, "chain_id": w3.eth.chain_id, "block": w3.eth.block_number}
     try:
         session = connect(config, w3=w3, url=url)
     except ChainError as exc:
         return ChainStatus(**base, problem=str(exc))
-    extra: dict = {
+    extra: dict[str, Any] = {
         "contract": session.deployment.address, "deploy_block": session.deployment.deploy_block,
         "checks": session.check.lines() if session.check else [],
     }
@@ -160,12 +168,11 @@ def chain_status(settings: Settings) -> ChainStatus:
     except ChainError as exc:
         return ChainStatus(**base, **extra, problem=str(exc))
     balance = w3.eth.get_balance(account.address)
+    problem: str | None = None
     try:
         admin = admin_address_for(config, w3)
     except ChainError as exc:
         admin, problem = None, str(exc)
-    else:
-        problem = None
     return ChainStatus(
         **base,
         **extra,
@@ -257,6 +264,7 @@ def approve_reissue(settings: Settings, token_id: int, reason: str, issuer: str 
         raise ProvenanceError("approving a re-issue needs a reason (--reason)")
     config = chain_config(settings)
     parts, admin = _admin_parts(settings)
+    target: str | None
     if issuer is not None:
         target = _address(issuer, "--issuer")
     else:

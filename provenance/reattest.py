@@ -22,6 +22,7 @@ spent by another transaction).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tempfile
@@ -105,7 +106,7 @@ class Reattester:
                     result.status = NOT_FOUND
                     result.reason = f"no certificate for this content (sha256 {media.sha256}) on registry {self.contract}"
                 else:
-                    self._reattest(result, media.sha256, lambda _doc: media.path)
+                    self._reattest(result, media.sha256, functools.partial(_given_path, media.path))
             except _ERRORS as exc:
                 result.status, result.error = ERROR, str(exc).removeprefix(f"{path}: ")
             results.append(result)
@@ -123,7 +124,8 @@ class Reattester:
             for row in rows:
                 result = ReattestResult(file=f"ipfs://{row.media_cid}" if row.media_cid else f"0x{row.content_sha256}")
                 try:
-                    self._reattest(result, row.content_sha256, lambda doc, row=row: self._fetch_media(result, doc, row.content_sha256, Path(tmp)))
+                    fetch = functools.partial(self._fetch_media, result, content=row.content_sha256, tmp=Path(tmp))
+                    self._reattest(result, row.content_sha256, fetch)
                 except Unavailable as exc:
                     result.status, result.reason = SKIPPED, str(exc)
                 except _ERRORS as exc:
@@ -247,9 +249,7 @@ class Reattester:
         verdict = json.loads(job.verdict_json)
         registry = self.chain.registry
         nonce = job.tx_nonce if job.tx_nonce is not None and registry.mined_nonce() <= job.tx_nonce else None
-        signed = registry.sign_reattest(
-            token, bytes.fromhex(job.metadata_digest), *chain_verdict(verdict), nonce
-        )
+        signed = registry.sign_reattest(token, bytes.fromhex(_stored_digest(job)), *chain_verdict(verdict), nonce)
         return self.ledger.update_reattest_job(
             job.id, state=JobState.SUBMITTED, tx_hash=signed.tx_hash, tx_nonce=signed.nonce, raw_tx=signed.raw.hex(), error=None
         )
@@ -257,22 +257,24 @@ class Reattester:
     def _send(self, job: ReattestJob) -> str:
         """Send the recorded transaction unless the node has it, and wait for it; returns its hash."""
         registry = self.chain.registry
-        if not registry.transaction_known(job.tx_hash):
+        signed = _recorded_tx(job)
+        if not registry.transaction_known(signed.tx_hash):
             try:
-                registry.broadcast(SignedTx(job.tx_hash, job.tx_nonce, bytes.fromhex(job.raw_tx)), "reattest")
+                registry.broadcast(signed, "reattest")
             except TransactionFailed as exc:
-                if registry.mined_nonce() <= job.tx_nonce:
+                if registry.mined_nonce() <= signed.nonce:
                     self.ledger.update_reattest_job(job.id, error=str(exc))
                     raise
                 # Its nonce went to another transaction, so it can never be mined: sign a new one.
                 job = self._sign(job, int(job.content_sha256, 16))
-                registry.broadcast(SignedTx(job.tx_hash, job.tx_nonce, bytes.fromhex(job.raw_tx)), "reattest")
+                signed = _recorded_tx(job)
+                registry.broadcast(signed, "reattest")
             hit("reattest_sent")
         try:
-            return registry.wait(job.tx_hash).tx_hash
+            return registry.wait(signed.tx_hash).tx_hash
         except TransactionFailed:
             # Mined and reverted: its nonce is spent; the next run signs again.
-            message = f"reattest transaction {job.tx_hash} reverted"
+            message = f"reattest transaction {signed.tx_hash} reverted"
             self.ledger.update_reattest_job(job.id, state=JobState.STORED, tx_hash=None, raw_tx=None, error=message)
             raise ProvenanceError(message) from None
         except ChainError as exc:
@@ -290,7 +292,7 @@ class Reattester:
                 )
             )
             if row is not None:  # as `sync` will record it from the CertificateReattested event
-                row.metadata_digest, row.metadata_cid = job.metadata_digest, job.metadata_cid
+                row.metadata_digest, row.metadata_cid = _stored_digest(job), job.metadata_cid
                 row.label, row.score_bps = verdict["label"], score_bps(verdict["score"])
             self.ledger.update_reattest_job(job.id, s, state=JobState.CONFIRMED, tx_hash=tx_hash, error=None)
         hit("reattest_confirmed")
@@ -312,3 +314,22 @@ def _verdict_key(detection: dict) -> tuple:
         (d.get("name"), d.get("version"), d.get("weights_sha256"), bool(d.get("skipped"))) for d in detection.get("detectors", [])
     )
     return detection["label"], score_bps(detection["score"]), members
+
+
+def _recorded_tx(job: ReattestJob) -> SignedTx:
+    """The signed transaction a submitted job holds (`_sign` records all three fields together)."""
+    if job.tx_hash is None or job.tx_nonce is None or job.raw_tx is None:
+        raise ProvenanceError(f"re-attestation job {job.id} has no signed transaction recorded")
+    return SignedTx(job.tx_hash, job.tx_nonce, bytes.fromhex(job.raw_tx))
+
+
+def _stored_digest(job: ReattestJob) -> str:
+    """The digest of the pinned metadata, which a job has from `stored` on."""
+    if job.metadata_digest is None:
+        raise ProvenanceError(f"re-attestation job {job.id} has no pinned metadata recorded")
+    return job.metadata_digest
+
+
+def _given_path(path: Path, _doc: dict) -> Path:
+    """A local file re-attests from the file itself, whatever its metadata names."""
+    return path

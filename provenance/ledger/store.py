@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence, TypeVar
 
 from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -199,7 +199,7 @@ class Ledger:
             ids = [r.id for r in rows if _identity(r) == deployment.identity or (r.genesis_hash is None and r.retired_at is None)]
             if not ids:
                 return 0
-            return s.scalar(select(func.count()).select_from(CertificateRow).where(CertificateRow.deployment_id.in_(ids)))
+            return s.scalar(select(func.count()).select_from(CertificateRow).where(CertificateRow.deployment_id.in_(ids))) or 0
 
     # ---- mint jobs ----------------------------------------------------
     def job_for(self, chain_id: int, contract: str, content_sha256: str) -> MintJob | None:
@@ -235,7 +235,7 @@ class Ledger:
         certificate row it wrote leaves the ledger and the near-duplicate index, in one transaction.
         """
         with self.session() as s, s.begin():
-            job = s.get(MintJob, job_id)
+            job = _row(s, MintJob, job_id)
             self._drop_certificate(s, job.deployment_id, job.chain_id, job.contract, job.content_sha256)
             job.state, job.tx_hash, job.error = JobState.STORED, None, error
         return job
@@ -258,7 +258,7 @@ class Ledger:
     def update_job(self, job_id: int, session: Session | None = None, **fields) -> MintJob:
         """Change a job; in its own transaction, or inside the caller's `session`."""
         if session is not None:
-            job = session.get(MintJob, job_id)
+            job = _row(session, MintJob, job_id)
             for key, value in fields.items():
                 setattr(job, key, value)
             return job
@@ -309,7 +309,7 @@ class Ledger:
     def update_reattest_job(self, job_id: int, session: Session | None = None, **fields) -> ReattestJob:
         """Change a re-attestation job; in its own transaction, or inside the caller's `session`."""
         if session is not None:
-            job = session.get(ReattestJob, job_id)
+            job = _row(session, ReattestJob, job_id)
             for key, value in fields.items():
                 setattr(job, key, value)
             return job
@@ -460,3 +460,14 @@ class Ledger:
 
 def _identity(row: DeploymentRow) -> tuple:
     return (row.chain_id, row.genesis_hash, row.address.lower(), row.deploy_block_hash)
+
+
+_Row = TypeVar("_Row")
+
+
+def _row(session: Session, model: type[_Row], row_id: int) -> _Row:
+    """The row with this id; a missing one means the ledger changed under us, which the caller cannot fix."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise LedgerError(f"{getattr(model, '__tablename__', model.__name__)} {row_id} is not in the ledger")
+    return row
