@@ -76,7 +76,7 @@ class ContentClaims:
             self.release(key)
 
     def _take(self, key: str) -> bool:
-        private_dir(self.directory)
+        private_dir(self._path(key).parent)
         path = self._path(key)
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

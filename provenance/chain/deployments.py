@@ -19,6 +19,7 @@ from pathlib import Path
 
 from eth_utils import keccak
 from web3 import Web3
+from web3.types import BlockIdentifier
 
 from ..paths import private_dir
 from .artifact import load_artifact
@@ -193,7 +194,7 @@ def trust_deployment(w3: Web3, address: str, deploy_block: int | None = None) ->
     if not code.passed:
         raise DeploymentError(code.detail)
     start = 0 if deploy_block is None else deploy_block
-    end = "latest" if deploy_block is None else deploy_block
+    end: BlockIdentifier = "latest" if deploy_block is None else deploy_block
     logs = w3.eth.get_logs({
         "address": address, "fromBlock": start, "toBlock": end,
         "topics": ["0x" + _ROLE_GRANTED.hex(), "0x" + _ADMIN_ROLE.hex()],

@@ -9,10 +9,11 @@ from typing import Sequence
 
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import keccak
 from web3 import Web3
-from web3.logs import DISCARD
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+from web3.logs import DISCARD
 
 from .artifact import load_artifact
 from .deployments import Deployment, genesis_hash
@@ -233,7 +234,7 @@ class Registry:
             ("eth_call", [{"to": self.address, "data": "0x" + (_TOKEN_OF_CONTENT + bytes(h)).hex()}, "latest"])
             for h in content_hashes
         ]
-        replies = self.w3.provider.make_batch_request(requests)
+        replies = self.w3.provider.make_batch_request(requests)  # type: ignore[attr-defined]  # our provider is an HTTPProvider
         if isinstance(replies, dict):  # the node refused the whole batch
             raise ChainError(f"batch tokenOfContent failed: {replies.get('error')}")
         by_id = sorted(replies, key=lambda r: r["id"])
@@ -372,7 +373,7 @@ class Registry:
     def transaction_known(self, tx_hash: str) -> bool:
         """Whether the node has this transaction, pending or mined."""
         try:
-            self.w3.eth.get_transaction(tx_hash)
+            self.w3.eth.get_transaction(HexStr(tx_hash))
         except TransactionNotFound:
             return False
         return True
@@ -385,7 +386,7 @@ class Registry:
 
     def wait(self, tx_hash: str) -> TxOutcome:
         try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S, poll_latency=0.01)
+            receipt = self.w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=RECEIPT_TIMEOUT_S, poll_latency=0.01)
         except TimeExhausted:
             raise ChainError(f"transaction {tx_hash} not mined within {RECEIPT_TIMEOUT_S} s") from None
         if receipt["status"] != 1:
@@ -473,6 +474,8 @@ class Registry:
         self._lock.release()
 
     def _build(self, call, what: str, nonce: int) -> SignedTx:
+        if self.signer is None:
+            raise ChainError("no signing key configured")
         base = _tx_base(self.w3, self.signer)
         base["nonce"] = nonce
         try:

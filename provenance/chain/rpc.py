@@ -42,7 +42,7 @@ class GuardedHTTPProvider(HTTPProvider):
                 f"the Ethereum node at {_where(str(self.endpoint_uri))} failed {method}: {_describe(exc)}"
             ) from None
 
-    def decode_rpc_response(self, raw_response: bytes):
+    def decode_rpc_response(self, raw_response: bytes):  # type: ignore[override]  # web3 declares it static, yet calls it on the instance
         try:
             return super().decode_rpc_response(raw_response)
         except ValueError:  # a body that is not JSON (a proxy's error page)

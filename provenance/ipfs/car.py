@@ -126,7 +126,7 @@ def _read_varint(stream: BinaryIO) -> int | None:
         if len(raw) >= MAX_VARINT_BYTES:
             raise CorruptCar("CAR has an over-long length prefix")
     try:
-        return decode_varint(raw)[0]
+        return decode_varint(bytes(raw))[0]
     except ValueError as exc:
         raise CorruptCar(f"CAR has a bad length prefix: {exc}") from None
 

@@ -28,7 +28,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar, cast
 
 import httpx
 
@@ -79,7 +79,7 @@ class _Spool:
         self._loose: BinaryIO | None = None
 
     def new_file(self) -> BinaryIO:
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY))
         self._files.append(spool)
         return spool
 

@@ -19,9 +19,9 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
-from provenance.ipfs.chunks import ChunkReader
+from provenance.ipfs.chunks import ChunkReader, ReadInto
 from provenance.ipfs.cid import DAG_PB, RAW, Cid
 from provenance.ipfs.dagpb import leaf_envelope
 from provenance.ipfs.errors import IpfsError
@@ -76,7 +76,8 @@ class LeafSource(Protocol):
 
 class SequentialLeaves:
     def __init__(self, stream: BinaryIO, profile: ImportProfile, sink: BlockSink | None) -> None:
-        self._reader = ChunkReader(stream, profile.chunk_size)
+        # Every stream given here (files, BytesIO, spools) has readinto, which typing.BinaryIO omits.
+        self._reader = ChunkReader(cast(ReadInto, stream), profile.chunk_size)
         self._profile = profile
         self._sink = sink
 

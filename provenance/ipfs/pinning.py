@@ -7,6 +7,7 @@ the service reports `pinned` or `failed`.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -115,7 +116,7 @@ class PinningService:
         cid: str,
         *,
         name: str = "",
-        origins: list[str] | None = None,
+        origins: builtins.list[str] | None = None,  # `list` in this class is the method above
         meta: dict | None = None,
         timeout_s: float = 600.0,
         poll_s: float = 1.0,

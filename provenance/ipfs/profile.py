@@ -28,7 +28,7 @@ class ImportProfile:
             raise IpfsError("only the balanced layout with sha2-256 is supported")
         if self.max_links < 2:
             raise IpfsError("max_links must be at least 2")
-        self.chunk_size  # validates the chunker string
+        _ = self.chunk_size  # validates the chunker string
 
     @property
     def chunk_size(self) -> int:

@@ -11,7 +11,10 @@ target_metadata = Base.metadata
 def run() -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
-        engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+        url = context.config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("alembic: no sqlalchemy.url and no connection given")
+        engine = create_engine(url)
         with engine.begin() as connection:
             _migrate(connection)
     else:

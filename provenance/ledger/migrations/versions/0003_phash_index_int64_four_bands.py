@@ -10,8 +10,8 @@ index probes at the default radius (11) and above. The rows are copied into
 a new table (ids kept), the old one dropped, the new one renamed, and its
 indexes built after the copy. The PDQ table is unchanged.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0003"
 down_revision = "0002"
@@ -34,7 +34,7 @@ def _rebuild(as_int: bool, widths: list[int]) -> None:
     """Copy the pHash table into the layout (hash type, band widths) given, in place of the old."""
     bind = op.get_bind()
     new = f"{TABLE}_new"
-    hash_type = sa.BigInteger() if as_int else sa.String(16)
+    hash_type: sa.types.TypeEngine = sa.BigInteger() if as_int else sa.String(16)
     band_columns = [sa.Column(f"band{i}", sa.Integer(), nullable=False) for i in range(len(widths))]
     target = op.create_table(
         new,

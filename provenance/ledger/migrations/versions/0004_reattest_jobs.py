@@ -7,8 +7,8 @@ Revises: 0003
 by the on-chain metadata digest it replaces, so a re-run after a crash finishes
 it (the pinned metadata, the signed transaction) instead of starting another.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"
