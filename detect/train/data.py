@@ -271,7 +271,7 @@ def plan(source: Source, paths: Iterable[str]) -> list[tuple[str, Item]]:
             continue
         group = source.group(path, generator)
         split = source.split(group, path) if group is not None else None
-        if split is None:
+        if group is None or split is None:
             continue
         if split not in SPLITS:
             raise DataError(f"source {source.name}: unknown split {split!r}")

@@ -104,7 +104,7 @@ def draw_face(rng: np.random.Generator, pools: FacePools, size: int) -> tuple[np
         rgb = sbi.face_cutout(rng, rgb, landmarks)
     rgb = _compress(rng, _photometric(rng, rgb))
     if rgb.shape[0] != size:
-        rgb = np.asarray(Image.fromarray(rgb).resize((size, size), Image.BILINEAR))
+        rgb = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR))
     if rng.random() < 0.5:
         rgb = rgb[:, ::-1]
     return np.ascontiguousarray(rgb), label

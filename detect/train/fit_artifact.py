@@ -67,7 +67,7 @@ def _crops(job: tuple[str, str, int, int, int]) -> np.ndarray:
     rng = np.random.default_rng(seed)
     rgb = _decode(Path(path))
     if kind == "face":
-        return np.asarray(Image.fromarray(rgb).resize((side, side), Image.BILINEAR))[None]
+        return np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.BILINEAR))[None]
     if min(rgb.shape[:2]) < side:
         rgb = fill_tile(rgb, side)
     height, width = rgb.shape[:2]
@@ -108,7 +108,7 @@ def process(rng: np.random.Generator, crop: np.ndarray, kind: str) -> np.ndarray
     """One training tile from a stored crop; the same distribution for both labels."""
     side = crop.shape[0]
     image = Image.fromarray(crop)
-    resample = [Image.BILINEAR, Image.BICUBIC, Image.LANCZOS][rng.integers(3)]
+    resample = [Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS][rng.integers(3)]
     chance = rng.random()
     if kind == "image" and chance < 0.2:
         scale = rng.uniform(SIZE / side, 1.0)
@@ -120,7 +120,7 @@ def process(rng: np.random.Generator, crop: np.ndarray, kind: str) -> np.ndarray
         image = image.resize((max(SIZE, round(side * fx)), max(SIZE, round(side * fy))), resample)
     elif kind == "face":
         target = int(rng.integers(SIZE, side + 1))
-        image = image.resize((target, target), Image.BILINEAR)
+        image = image.resize((target, target), Image.Resampling.BILINEAR)
     width, height = image.size
     x, y = int(rng.integers(0, width - SIZE + 1)), int(rng.integers(0, height - SIZE + 1))
     image = image.crop((x, y, x + SIZE, y + SIZE))
@@ -150,7 +150,7 @@ def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
     crop_weights = item_weights[owners] / np.bincount(owners, minlength=len(items))[owners]
     crop_weights /= crop_weights.sum()
 
-    net = ArtifactNet(width=recipe.width).to(memory_format=torch.channels_last)
+    net = ArtifactNet(width=recipe.width).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     optimiser = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=recipe.lr, total_steps=recipe.steps, pct_start=0.1)
     net.train()

@@ -26,7 +26,7 @@ def fit_face_probe(pools: FacePools, out: Path, count: int = 2400, seed: int = 0
     """`count` crops of the training faces, count/4 of the held-out ones; returns the head's sha256."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(seed)
-    features = GridFeatures(load_backbone()).to(device).to(memory_format=torch.channels_last)
+    features = GridFeatures(load_backbone()).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     training, held_out = pools.split_faces()
     log(f"faces: {len(training.real)} for training, {len(held_out.real)} held out for validation")
     started = time.monotonic()

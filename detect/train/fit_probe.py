@@ -44,7 +44,7 @@ def fit_probe(
     `turns`: features averaged over four quarter turns of each tile (`ProbeFeatures`)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(seed)
-    features = ProbeFeatures(load_backbone(), turn_average=turns).to(device).to(memory_format=torch.channels_last)
+    features = ProbeFeatures(load_backbone(), turn_average=turns).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     heads, held_out = [], []
     for draw_seed in range(seed, seed + bag):
         started = time.monotonic()
@@ -99,5 +99,6 @@ def fit_head(
         log(f"l2 {l2:g}: {scored_on} {auc:.4f}")
         if best is None or auc > best[0]:
             best = (auc, l2, coef, bias)
+    assert best is not None, "l2_choices is never empty"
     auc, l2, coef, bias = best
     return {"mean": mean, "std": std, "coef": coef, "bias": torch.tensor(bias)}, l2, auc

@@ -23,7 +23,6 @@ Both take and return uint8 RGB arrays with landmarks as a (5, 2) array of
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -54,7 +53,7 @@ def face_outline(landmarks: np.ndarray, full: bool) -> np.ndarray:
     eyes, mouth, across, down = _axes(landmarks)
     width = np.linalg.norm(np.asarray(landmarks[RIGHT_EYE]) - np.asarray(landmarks[LEFT_EYE]))
     height = np.linalg.norm(mouth - eyes)
-    w, h = max(width, 1.0), max(height, 1.0)
+    w, h = max(float(width), 1.0), max(float(height), 1.0)
     if full:
         # brow line, temples, cheeks, jaw, chin: fractions of eye distance / eye-mouth distance
         spec = [(-0.95, -0.55), (-0.5, -0.75), (0.5, -0.75), (0.95, -0.55), (1.05, 0.3), (0.9, 1.05),
@@ -113,15 +112,15 @@ def _alter_source(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
         image = image.filter(ImageFilter.UnsharpMask(radius=2, percent=int(rng.integers(40, 140))))
     elif choice < 0.85:  # a swap's face comes out of a lower-resolution decoder
         factor = float(rng.uniform(1.3, 2.5))
-        small = image.resize((max(8, round(image.width / factor)), max(8, round(image.height / factor))), Image.BILINEAR)
-        image = small.resize(image.size, Image.BILINEAR)
+        small = image.resize((max(8, round(image.width / factor)), max(8, round(image.height / factor))), Image.Resampling.BILINEAR)
+        image = small.resize(image.size, Image.Resampling.BILINEAR)
     height, width = rgb.shape[:2]
     scale = rng.uniform(0.95, 1.05, size=2)
     shift = rng.uniform(-0.03, 0.03, size=2) * np.array([width, height])
     # Affine about the image centre: output pixel (u, v) reads source (a u + c, e v + f).
     cx, cy = width / 2, height / 2
     coeffs = (1 / scale[0], 0.0, cx - (cx + shift[0]) / scale[0], 0.0, 1 / scale[1], cy - (cy + shift[1]) / scale[1])
-    return np.asarray(image.transform((width, height), Image.AFFINE, coeffs, resample=Image.BILINEAR))
+    return np.asarray(image.transform((width, height), Image.Transform.AFFINE, coeffs, resample=Image.Resampling.BILINEAR))
 
 
 def self_blend_face(rng: np.random.Generator, rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,8 +135,8 @@ def cutout_region(rng: np.random.Generator, landmarks: np.ndarray, part: str | N
     """(part, centre, radii along 'across' and 'down') of the facial part to blank out."""
     points = np.asarray(landmarks, dtype=np.float64)
     eyes, mouth, _across, down = _axes(points)
-    w = max(np.linalg.norm(points[RIGHT_EYE] - points[LEFT_EYE]), 1.0)
-    h = max(np.linalg.norm(mouth - eyes), 1.0)
+    w = max(float(np.linalg.norm(points[RIGHT_EYE] - points[LEFT_EYE])), 1.0)
+    h = max(float(np.linalg.norm(mouth - eyes)), 1.0)
     part = part or str(rng.choice(["left_eye", "right_eye", "eyes", "nose", "mouth", "lower_face"]))
     centre, radii = {
         "left_eye": (points[LEFT_EYE], (0.35 * w, 0.25 * h)),

@@ -86,7 +86,7 @@ def load_rgb(path: Path, max_side: int = MAX_SIDE) -> np.ndarray:
         image.load()
         if max(image.size) > max_side:
             scale = max_side / max(image.size)
-            image = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+            image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
         return to_rgb_array(image)
 
 

@@ -29,7 +29,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 
 from detect.tiles import fill_tile
 
-_ENLARGE = (Image.BILINEAR, Image.BICUBIC, Image.LANCZOS)  # what viewers, editors and video scalers use
+_ENLARGE = (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC, Image.Resampling.LANCZOS)  # what viewers, editors and video scalers use
 
 
 def random_crop(rng: np.random.Generator, rgb: np.ndarray, size: int) -> np.ndarray:
@@ -70,11 +70,11 @@ def _random_smoothing(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
 def upsample_artefact(rng: np.random.Generator, rgb: np.ndarray, size: int) -> np.ndarray:
     tile = random_crop(rng, rgb, size)
     factor = int(rng.choice([2, 2, 4, 8]))
-    small = np.asarray(Image.fromarray(tile).resize((size // factor, size // factor), Image.BOX))
+    small = np.asarray(Image.fromarray(tile).resize((size // factor, size // factor), Image.Resampling.BOX))
     if rng.random() < 0.6:
         out = _transposed_upsample(rng, small, factor, size)
     else:
-        out = np.asarray(Image.fromarray(small).resize((size, size), Image.NEAREST))
+        out = np.asarray(Image.fromarray(small).resize((size, size), Image.Resampling.NEAREST))
     if rng.random() < 0.7:
         out = _random_smoothing(rng, out)
     return out
@@ -106,7 +106,7 @@ def _alter(rng: np.random.Generator, tile: np.ndarray) -> np.ndarray:
         image = image.filter(ImageFilter.UnsharpMask(radius=2, percent=int(rng.integers(50, 150))))
     scale = float(rng.uniform(0.93, 1.07))
     size = tile.shape[0]
-    resized = image.resize((round(size * scale),) * 2, Image.BILINEAR)
+    resized = image.resize((round(size * scale),) * 2, Image.Resampling.BILINEAR)
     canvas = Image.fromarray(tile)
     shift = rng.integers(-3, 4, size=2)
     canvas.paste(resized, (int((size - resized.width) // 2 + shift[0]), int((size - resized.height) // 2 + shift[1])))
@@ -124,7 +124,7 @@ def splice(rng: np.random.Generator, rgb: np.ndarray, donor: np.ndarray, size: i
     target = random_crop(rng, rgb, size)
     scale = float(rng.uniform(0.5, 1.6))
     patch = random_crop(rng, donor, max(8, round(size / scale)))
-    patch = np.asarray(Image.fromarray(patch).resize((size, size), Image.BILINEAR))
+    patch = np.asarray(Image.fromarray(patch).resize((size, size), Image.Resampling.BILINEAR))
     mask = soft_mask(rng, size)
     if rng.random() < 0.3:
         mask = (mask > 0.5).astype(np.float32)
@@ -157,7 +157,7 @@ def h264(rgb: np.ndarray, crf: int) -> np.ndarray:
             container.mux(packet)
     buffer.seek(0)
     with av.open(buffer, "r", format="h264") as container:
-        decoded = next(container.decode(video=0)).to_ndarray(format="rgb24")
+        decoded: np.ndarray = next(container.decode(video=0)).to_ndarray(format="rgb24")
     if decoded.shape != rgb.shape:  # odd sizes: put back the dropped row / column
         decoded = np.pad(decoded, ((0, height - decoded.shape[0]), (0, width - decoded.shape[1]), (0, 0)), mode="edge")
     return decoded
@@ -199,5 +199,5 @@ def downscaled_crop(rng: np.random.Generator, rgb: np.ndarray, size: int) -> np.
         larger = min(int(size * rng.uniform(1.2, 2.5)), rgb.shape[0], rgb.shape[1])
         if larger > size:
             area = random_crop(rng, rgb, larger)
-            return np.asarray(Image.fromarray(area).resize((size, size), Image.LANCZOS))
+            return np.asarray(Image.fromarray(area).resize((size, size), Image.Resampling.LANCZOS))
     return random_crop(rng, rgb, size)
