@@ -41,9 +41,8 @@ from detect.analyze import Analyzer, _Decoded  # noqa: E402
 from detect.ensemble import EnsembleConfig  # noqa: E402
 from detect.tiles import tiles  # noqa: E402
 from detect.train.metrics import accuracy, roc_auc  # noqa: E402
-from detect.train.synth import h264, jpeg  # noqa: E402
 from detect.train.sources import CORPUS, corpus_images, corpus_samples  # noqa: E402
-
+from detect.train.synth import h264, jpeg  # noqa: E402
 
 # ---------------------------------------------------------------- quality
 

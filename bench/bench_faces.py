@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from detect.batch import decoded_stills  # noqa: E402
 from detect.device import autocast_context, pick_device, to_device  # noqa: E402
 from detect.faces import MTCNN, find_faces  # noqa: E402
-from detect.registry import installed_weights  # noqa: E402
 from detect.models.mesonet import MesoNetDetector  # noqa: E402
+from detect.registry import installed_weights  # noqa: E402
 from detect.video import aggregate, sample_frames, score_tracks, track_faces  # noqa: E402
 
 CORPUS = (ROOT / "../shared/corpus").resolve()

@@ -26,9 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_report  # noqa: E402
-
-from provenance.hashing.pdq import pdq_hash  # noqa: E402
 from provenance.hashing import lanczos_native  # noqa: E402
+from provenance.hashing.pdq import pdq_hash  # noqa: E402
 from provenance.hashing.phash import _bits_from_blocks, _numpy_blocks, default_workers, phash_batch  # noqa: E402
 
 CORPUS = (ROOT / "../shared/corpus").resolve()

@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_report  # noqa: E402
-
 from provenance.hashing.index import Match, NearDuplicateIndex  # noqa: E402
 from provenance.hashing.policy import DEFAULT_PHASH_THRESHOLD  # noqa: E402
 

@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_report  # noqa: E402
-
 from bench.robustness import run as robustness_run  # noqa: E402
 from provenance.hashing.index import PDQ, NearDuplicateIndex, _index_pays  # noqa: E402
 from provenance.hashing.policy import DEFAULT_PDQ_THRESHOLD, DEFAULT_PHASH_THRESHOLD  # noqa: E402

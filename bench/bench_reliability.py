@@ -34,7 +34,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.reliability.harness import (  # noqa: E402
-    Home, IpfsPeer, ReadOnly, Run, SmallDisk, audit, job_states, photos, sha256_of, stop_all,
+    Home,
+    IpfsPeer,
+    ReadOnly,
+    Run,
+    SmallDisk,
+    audit,
+    job_states,
+    photos,
+    sha256_of,
+    stop_all,
 )
 
 FAILPOINTS = ["hashed", "scanned", "stored", "sent", "submitted", "confirmed"]
@@ -709,7 +718,10 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     quick = args.quick
-    n = (lambda full, small: small if quick else full)
+
+    def n(full: int, small: int) -> int:
+        return small if quick else full
+
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="bench-reliability-"))
     started = time.monotonic()
