@@ -59,6 +59,8 @@ class Settings:
     # Empty: whoever holds ISSUER_ROLE on the registry now (docs/verification.md).
     trusted_issuers: tuple[str, ...] = ()
     confirmations: int = 0  # blocks on top of a block before `sync` indexes it (docs/chain.md)
+    # `provenance serve`: an upload above this many bytes is refused (HTTP 413) as soon as it passes the limit.
+    max_upload_bytes: int = 512 * 1024**2
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property
@@ -89,6 +91,7 @@ _ENV = {
     "PROVENANCE_DATABASE_URL": "database_url",
     "PROVENANCE_TRUSTED_ISSUERS": "trusted_issuers",
     "PROVENANCE_CONFIRMATIONS": "confirmations",
+    "PROVENANCE_MAX_UPLOAD_BYTES": "max_upload_bytes",
     "PROVENANCE_PHASH_THRESHOLD": "thresholds.phash",
     "PROVENANCE_PDQ_THRESHOLD": "thresholds.pdq",
     "PROVENANCE_PDQ_LOOKUP_RADIUS": "thresholds.pdq_lookup",
@@ -107,7 +110,7 @@ def _coerce(key: str, value: object) -> object:
         else:
             raise ConfigError(f"{key} must be a list of strings")
         return _issuer_addresses(items) if key == "trusted_issuers" else items
-    if key.startswith("thresholds.") or key == "confirmations":
+    if key.startswith("thresholds.") or key in ("confirmations", "max_upload_bytes"):
         try:
             number = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):

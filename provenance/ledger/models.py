@@ -164,3 +164,46 @@ class SyncState(Base):
     contract: Mapped[str] = mapped_column(String(42))
     next_block: Mapped[int] = mapped_column(BigInteger, default=0)
     last_block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+
+
+class ApiKey(Base):
+    """A key for the HTTP API's authenticated calls (`provenance apikeys create`).
+
+    Only the key's sha256 is kept: the key is 32 random bytes, so a plain hash
+    is enough to make a stolen ledger useless for calling the API, and a lookup
+    by hash stays one indexed query. The prefix lets a person tell keys apart.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ApiJob(Base):
+    """A certify request queued by the HTTP API, run by a worker (provenance/server/worker.py).
+
+    queued -> running -> done | failed. A worker holds a running job by its lease
+    (`lease_until`, renewed while it works); a job whose lease ran out (its worker
+    died) is queued again, and the mint it runs is itself resumable.
+    """
+
+    __tablename__ = "api_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    api_key_id: Mapped[int] = mapped_column(Integer, index=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    upload_path: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(Text)
+    request_json: Mapped[str] = mapped_column(Text)
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
