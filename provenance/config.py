@@ -62,6 +62,12 @@ class Settings:
     # `provenance serve`: an upload above this many bytes is refused (HTTP 413) as soon as it passes the limit.
     max_upload_bytes: int = 512 * 1024**2
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # [c2pa] in config.toml (docs/verification.md, "C2PA"): a PEM file of the CAs whose C2PA
+    # signers count as trusted (empty: every signer is reported untrusted, never rejected), and
+    # the certificate chain and key that sign minted copies (empty: `provenance keys cert`'s).
+    c2pa_trust_anchors: str = ""
+    c2pa_sign_cert: str = ""
+    c2pa_sign_key: str = ""
 
     @property
     def ledger_url(self) -> str:
@@ -92,6 +98,9 @@ _ENV = {
     "PROVENANCE_TRUSTED_ISSUERS": "trusted_issuers",
     "PROVENANCE_CONFIRMATIONS": "confirmations",
     "PROVENANCE_MAX_UPLOAD_BYTES": "max_upload_bytes",
+    "PROVENANCE_C2PA_TRUST_ANCHORS": "c2pa_trust_anchors",
+    "PROVENANCE_C2PA_SIGN_CERT": "c2pa_sign_cert",
+    "PROVENANCE_C2PA_SIGN_KEY": "c2pa_sign_key",
     "PROVENANCE_PHASH_THRESHOLD": "thresholds.phash",
     "PROVENANCE_PDQ_THRESHOLD": "thresholds.pdq",
     "PROVENANCE_PDQ_LOOKUP_RADIUS": "thresholds.pdq_lookup",
@@ -183,6 +192,9 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
             if key == "thresholds" and isinstance(value, dict):
                 for sub, v in value.items():
                     values[f"thresholds.{sub}"] = v
+            elif key == "c2pa" and isinstance(value, dict):
+                for sub, v in value.items():
+                    values[f"c2pa_{sub}"] = v
             elif key in _ENV_ONLY:
                 raise ConfigError(f"{path}: {key} may only be set in the environment ({_ENV_ONLY[key]})")
             else:
