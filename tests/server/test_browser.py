@@ -1,0 +1,178 @@
+"""The web page in a real browser (Playwright driving Debian's Chromium): upload a file, read what is shown.
+
+Each state gets a screenshot: into a temp folder, or into docs/img when
+PROVENANCE_SCREENSHOTS names that folder (how the committed ones were made).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from provenance.certify import Certifier, CertifyOptions
+from provenance.ipfs.cid import parse_cid
+from provenance.scanning import DetectorScanner
+from scripts.make_samples import scene
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def chromium_path() -> str:
+    for name in CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip(f"no Chromium found on PATH (looked for {', '.join(CANDIDATES)}): `make setup` installs it with apt-get install chromium")
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    with sync_playwright() as p:
+        # --no-sandbox: the tests run as root in a container, where Chromium's sandbox cannot start.
+        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("PROVENANCE_SCREENSHOTS") or tmp_path / "shots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(page, folder: Path, name: str) -> Path:
+    path = folder / f"page-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    with Image.open(path) as img:  # a small palette PNG: these are committed to docs/img
+        img.convert("RGB").quantize(colors=96).save(path, optimize=True)
+    return path
+
+
+def upload(page, server_url: str, path: Path) -> dict:
+    """Pick the file in the page's file input (the page submits itself) and read the rendered report."""
+    page.goto(server_url + "/")
+    with page.expect_navigation():
+        page.set_input_files("#file", str(path))
+    report = page.locator("[data-testid=report]")
+    checks = [
+        [cell.inner_text() for cell in row.locator("td").all()]
+        for row in page.locator("[data-testid=checks] tbody tr").all()
+    ]
+    bars = {
+        bar.get_attribute("data-name"): bar.get_attribute("data-score")
+        for bar in page.locator("[data-testid=detection] [data-testid=bar]").all()
+    }
+    return {
+        "status": report.get_attribute("data-status"),
+        "shown": page.locator("[data-testid=status]").inner_text(),
+        "meaning": page.locator("[data-testid=meaning]").inner_text(),
+        "checks": checks,
+        "bars": bars,
+        "certificate": page.locator("[data-testid=certificate]").inner_text() if page.locator("[data-testid=certificate]").count() else "",
+    }
+
+
+def test_every_status_renders(server, parts, browser, shots, tmp_path):
+    photo = tmp_path / "harbour.png"
+    scene(seed=11).save(photo)
+    revoked = tmp_path / "revoked.png"
+    scene(seed=31).save(revoked)
+    tampered = tmp_path / "tampered.png"
+    scene(seed=41).save(tampered)
+    # One certificate with the real detector ensemble's verdict, so the page has detector bars to draw.
+    scanned = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner()).certify([photo], CertifyOptions())[0]
+    plain = Certifier(parts.chain, parts.store, parts.ledger, _no_scan())
+    gone, bad = plain.certify([revoked, tampered], CertifyOptions())
+    parts.chain.registry.revoke(int(gone.token_id, 16), "issued in error")
+    block = parts.store.blocks._path(parse_cid(bad.metadata_cid).multihash)
+    doc = json.loads(block.read_bytes())
+    doc["description"] = "edited after the fact"
+    block.write_bytes(json.dumps(doc).encode())
+    resized = tmp_path / "harbour-small.jpg"
+    with Image.open(photo) as img:
+        img.convert("RGB").resize((img.width // 2, img.height // 2), Image.LANCZOS).save(resized, quality=85)
+    unrelated = tmp_path / "unrelated.png"
+    scene(seed=999).save(unrelated)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture\n")
+
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+
+    seen = upload(page, server.url, photo)
+    assert seen["status"] == "verified" and seen["shown"] == "VERIFIED"
+    assert "byte for byte the certified content" in seen["meaning"]
+    assert seen["checks"][-1][:2] == ["content_match", "pass"] and all(row[1] == "pass" for row in seen["checks"])
+    assert scanned.token_id in seen["certificate"] and "Z" in seen["certificate"]  # token, ISO-8601 UTC time
+    detection = scanned_detection(parts, scanned)
+    assert float(seen["bars"]["ensemble"]) == pytest.approx(detection["score"])
+    for d in detection["detectors"]:
+        assert seen["bars"][d["name"]] == ("" if d.get("skipped") else str(d["score"]))
+    assert page.locator("[data-testid=received-image] img").count() == 1
+    screenshot(page, shots, "verified")
+
+    seen = upload(page, server.url, resized)
+    assert seen["status"] == "modified" and "not the same bytes" in seen["meaning"]
+    assert ["content_match", "fail"] == seen["checks"][-1][:2] or any(r[:2] == ["content_match", "fail"] for r in seen["checks"])
+    assert page.locator("[data-testid=certified-image] img").count() == 1  # the certified picture, from the store
+    assert page.locator("[data-testid=received-image] img").count() == 1
+    assert "perceptual distance" in page.locator("[data-testid=distance]").inner_text()
+    screenshot(page, shots, "modified")
+
+    seen = upload(page, server.url, unrelated)
+    assert seen["status"] == "not_found" and seen["checks"][0][:2] == ["lookup", "fail"]
+    screenshot(page, shots, "not-found")
+
+    seen = upload(page, server.url, revoked)
+    assert seen["status"] == "revoked" and ["not_revoked", "fail"] in [r[:2] for r in seen["checks"]]
+    screenshot(page, shots, "revoked")
+
+    seen = upload(page, server.url, tampered)
+    assert seen["status"] == "tampered" and ["metadata_integrity", "fail"] in [r[:2] for r in seen["checks"]]
+    screenshot(page, shots, "tampered")
+
+    seen = upload(page, server.url, notes)
+    assert seen["status"] == "error" and "notes.txt: not a supported image or video" in page.inner_text("body")
+    screenshot(page, shots, "error")
+
+    page.goto(server.url + "/")
+    screenshot(page, shots, "upload")
+
+
+def test_a_dropped_file_is_verified(server, certify, browser, tmp_path):
+    photo = tmp_path / "dropped.png"
+    scene(seed=12).save(photo)
+    certify(photo)
+    page = browser.new_page()
+    page.goto(server.url + "/")
+    data = list(photo.read_bytes())
+    with page.expect_navigation():
+        page.evaluate(
+            """([bytes, name]) => {
+                const dt = new DataTransfer();
+                dt.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+                document.getElementById("upload").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+            }""",
+            [data, photo.name],
+        )
+    assert page.locator("[data-testid=report]").get_attribute("data-status") == "verified"
+    assert page.locator("[data-testid=report] .file").inner_text() == "dropped.png"
+
+
+def scanned_detection(parts, result) -> dict:
+    raw = parts.store.cat(result.metadata_cid)
+    return json.loads(raw)["provenance"]["detection"]
+
+
+def _no_scan():
+    from provenance.scanning import NoScanner
+
+    return NoScanner()
