@@ -9,9 +9,9 @@ NODE := node_modules/.bin/node
 HARDHAT := $(NODE) node_modules/hardhat/dist/src/cli.js
 DEMO_HOME ?= $(CURDIR)/.demo-home
 
-.PHONY: setup demo test test-python test-contracts contracts bench clean
+.PHONY: setup demo test test-python test-contracts contracts bench clean chromium
 
-setup: $(VENV)/.installed node_modules/.installed artifacts/.built
+setup: $(VENV)/.installed node_modules/.installed artifacts/.built chromium
 
 $(VENV)/.installed: pyproject.toml provenance/hashing/_pillow_lanczos.c
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ node_modules/.installed: package.json package-lock.json
 artifacts/.built: $(wildcard contracts/*.sol contracts/*/*.sol) hardhat.config.js node_modules/.installed
 	$(HARDHAT) build --quiet
 	touch $@
+
+# The web page's browser tests (tests/server) drive Debian's Chromium: Playwright's own browser
+# download is not reachable. Installed when missing (apt-get, as root or with password-less sudo);
+# if that fails, setup goes on and those tests skip saying why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+	  $$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; } \
+	  || echo "warning: chromium could not be installed; the browser tests will be skipped"; }
 
 contracts: artifacts/.built
 	$(PY) -m provenance.chain.artifact export
