@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from ..verify import Status, VerificationReport
 
 if TYPE_CHECKING:
+    from ..context import Parts
     from .service import VerificationService
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -196,3 +197,10 @@ def write_html_report(reports: list[VerificationReport], files: list[Path], serv
     """`provenance verify --html`: one self-contained file, images embedded as data URIs."""
     views = [build_view(r, f, service) for r, f in zip(reports, files)]
     out.write_text(render_page(environment(), views, standalone=True), encoding="utf-8")
+
+
+def write_report_file(reports: list[VerificationReport], files: list[Path], parts: Parts, out: Path) -> None:
+    """`provenance verify FILE... --html OUT` over the parts the command already opened."""
+    from .service import VerificationService
+
+    write_html_report(reports, files, VerificationService(parts.settings, parts), out)
