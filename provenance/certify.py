@@ -102,8 +102,10 @@ class _Work:
 
 class Certifier:
     def __init__(self, chain: ChainSession, store: ContentStore, ledger: Ledger, scanner: Scanner,
-                 claims_dir: Path | None = None):
-        """`claims_dir`: where processes sharing the home claim contents (claims.py); None: no other process."""
+                 claims_dir: Path | None = None, renditions: Callable[..., dict] | None = None):
+        """`claims_dir`: where processes sharing the home claim contents (claims.py); None: no other process.
+        `renditions`: makes another file the certificate covers (the C2PA copy, provenance/c2pa/writer.py) and
+        returns its entry for the signed metadata; called once per new metadata document."""
         if chain.registry.signer is None:
             raise ProvenanceError("certifying needs the issuer's signing key")
         self.chain = chain
@@ -115,6 +117,7 @@ class Certifier:
         self.chain_id = chain.deployment.chain_id
         self.contract = chain.deployment.address
         self._claims = ContentClaims(claims_dir)
+        self._renditions = renditions
 
     def certify(
         self, paths: Sequence[Path], options: CertifyOptions, on_file: Callable[[FileResult], None] | None = None
@@ -290,6 +293,8 @@ class Certifier:
             expected = cid_of_hashed(media.path, media.sha256, added.profile)
         if added.cid != expected:
             raise ContentChanged(f"{media.path}: changed since it was hashed (it was replaced while being stored)")
+        # Made before the metadata, which records its sha256 (the token id is already known: the content hash).
+        renditions = (self._renditions(media, json.loads(job.hashes_json), request["generator"], added.cid),) if self._renditions else ()
         doc = build(
             MetadataInput(
                 name=request["name"],
@@ -304,6 +309,7 @@ class Certifier:
                 chain_id=self.chain_id,
                 contract=self.contract,
                 issued_at=now_iso(),
+                renditions=renditions,
             )
         )
         cid, digest = pin_signed(doc, self.issuer, SigningDomain(self.chain_id, self.contract), self.store)

@@ -123,6 +123,10 @@ class MetadataInput:
     chain_id: int
     contract: str
     issued_at: str
+    # Other files the certificate covers byte for byte, e.g. the C2PA copy `mint --c2pa-out`
+    # writes: each {"sha256", "type", "mime", "size"}. Empty: the member is left out, so
+    # documents without renditions keep their bytes and digest.
+    renditions: tuple[dict, ...] = ()
 
 
 def now_iso() -> str:
@@ -152,11 +156,25 @@ def build(data: MetadataInput) -> dict:
             "chain": {"chain_id": data.chain_id, "contract": data.contract},
         },
     }
+    if data.renditions:
+        doc["provenance"]["renditions"] = [dict(r) for r in data.renditions]
     if data.media["kind"] == "video":
         doc["animation_url"] = media_link
     else:
         doc["image"] = media_link
     return doc
+
+
+def signed_rendition(doc: dict | None, sha256: str) -> dict | None:
+    """The rendition entry of `doc` whose sha256 is `sha256`, or None.
+
+    Only meaningful on a document whose digest and signature were checked: the
+    entry is then the issuer's word that these exact bytes carry the certificate.
+    """
+    for entry in (doc or {}).get("provenance", {}).get("renditions", []):
+        if isinstance(entry, dict) and entry.get("sha256") == sha256:
+            return dict(entry)
+    return None
 
 
 def _verdict_traits(detection: dict) -> list[dict]:

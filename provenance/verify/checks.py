@@ -19,7 +19,7 @@ from ..hashing import PERCEPTUAL_MATCH_CAVEAT, ImageHashes, best_match, image_ha
 from ..hashing.video import FrameHash, VideoHashes, video_distance
 from ..ipfs import BlockMismatch, ContentStore, FetchLimits, IpfsError, NoIntactCopy, raw_cid_from_sha256
 from ..media import MediaFile
-from ..metadata import MAX_METADATA_BYTES, MetadataError, parse, recover_signer
+from ..metadata import MAX_METADATA_BYTES, MetadataError, parse, recover_signer, signed_rendition
 from ..verdicts import chain_verdict
 from .report import CheckResult, Status
 
@@ -226,6 +226,10 @@ class ContentMatch:
         if ev.media.sha256 == ev.certificate.content_hash.hex():
             ev.match = {"kind": "exact"}
             return _ok(self.name, "the file's sha256 equals the certified content hash (exact copy)")
+        rendition = signed_rendition(ev.metadata, ev.media.sha256)
+        if rendition is not None:  # e.g. the C2PA copy made at mint: its sha256 is in the signed metadata
+            ev.match = {"kind": "rendition", **rendition}
+            return _ok(self.name, f"the file's sha256 is a rendition the issuer signed for this content ({rendition.get('type', 'copy')})")
         perceptual = ev.metadata["provenance"]["perceptual"]
         thresholds = ev.settings.thresholds
         if ev.media.kind == "video" and perceptual.get("frames"):

@@ -16,11 +16,24 @@ from .report import Candidate
 MAX_CANDIDATES = 5
 
 
-def find_candidates(chain: ChainSession, ledger: Ledger, settings: Settings, media: MediaFile, query: QueryHashes) -> list[Candidate]:
-    """By exact content hash on chain; else by perceptual hash in the ledger's near-duplicate index."""
+def find_candidates(
+    chain: ChainSession, ledger: Ledger, settings: Settings, media: MediaFile, query: QueryHashes, hint: int | None = None
+) -> list[Candidate]:
+    """By exact content hash on chain; else the token the file's C2PA manifest names (`hint`, first when the chain
+    holds it), then by perceptual hash in the ledger's near-duplicate index."""
     exact = chain.registry.token_of_content(bytes.fromhex(media.sha256))
     if exact is not None:
         return [Candidate(token_id=f"0x{exact:064x}", found_by="content_hash", distance=0, hash_kind="sha256")]
+    # Only a hint: the checks then hold the file to what the issuer signed for that token (a rendition's sha256).
+    named = chain.registry.token_of_content(hint.to_bytes(32, "big")) if hint else None
+    if named is not None:
+        first = Candidate(token_id=f"0x{named:064x}", found_by="c2pa_manifest")
+        rest = [c for c in _perceptual(chain, ledger, settings, query) if c.token_id != first.token_id]
+        return [first, *rest][:MAX_CANDIDATES]
+    return _perceptual(chain, ledger, settings, query)
+
+
+def _perceptual(chain: ChainSession, ledger: Ledger, settings: Settings, query: QueryHashes) -> list[Candidate]:
     sync(chain, ledger)  # the index is fed from the chain's mint events
     index = NearDuplicateIndex(ledger.engine, create_tables=False)
     prefix = index_key(chain.deployment.chain_id, chain.deployment.address, "")

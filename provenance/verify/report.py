@@ -81,6 +81,8 @@ class VerificationReport:
     match: dict | None = None
     caveat: str | None = None
     certificate: dict | None = None
+    # The file's C2PA manifest, reported beside the status and never changing it (provenance/c2pa).
+    c2pa: dict | None = None
 
     def __post_init__(self) -> None:
         self.summary = redact_secrets(self.summary)  # e.g. "lookup failed: <client error>"
@@ -95,7 +97,7 @@ class VerificationReport:
             "checks": [c.to_dict() for c in self.checks],
             "candidates": [c.to_dict() for c in self.candidates],
         }
-        for key in ("match", "caveat", "certificate"):
+        for key in ("match", "caveat", "certificate", "c2pa"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out

@@ -47,13 +47,22 @@ class Verifier:
         self.scanner = scanner
 
     def verify(self, path: Path, token: int | None = None) -> VerificationReport:
+        """The report of one file, with its C2PA section (read first: its Provenance assertion can name the token)."""
+        from ..c2pa.service import c2pa_for_verify
+
+        manifest, hint = c2pa_for_verify(path, self.parts)
+        report = self._verify(path, token, hint)
+        report.c2pa = manifest.to_dict()
+        return report
+
+    def _verify(self, path: Path, token: int | None, hint: int | None = None) -> VerificationReport:
         try:
             media = load_media(path)
         except MediaError as exc:
             return VerificationReport(file=str(path), status=Status.ERROR, summary=str(exc))
         query = QueryHashes(media)
         try:
-            candidates = [Candidate(f"0x{token:064x}", "token")] if token else self._lookup(media, query)
+            candidates = [Candidate(f"0x{token:064x}", "token")] if token else self._lookup(media, query, hint)
         except (ProvenanceError, IpfsError) as exc:
             return VerificationReport(str(path), Status.ERROR, f"lookup failed: {exc}", media.sha256)
         if not candidates:
@@ -63,9 +72,9 @@ class Verifier:
             )
         return self._check(path, media, query, candidates)
 
-    def _lookup(self, media, query) -> list[Candidate]:
+    def _lookup(self, media, query, hint: int | None = None) -> list[Candidate]:
         p = self.parts
-        return find_candidates(p.chain, p.ledger, p.settings, media, query)
+        return find_candidates(p.chain, p.ledger, p.settings, media, query, hint)
 
     def _check(self, path, media, query, candidates) -> VerificationReport:
         chosen = candidates[0]
