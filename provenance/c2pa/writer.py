@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,10 @@ class RenditionWriter:
         self.identity = identity
         self.ref = ref
         self.written: dict[str, Path] = {}
+        # Files are prepared on several threads: two inputs named alike (a/x.jpg, b/x.jpg) must not
+        # overwrite each other's copy, or the first certificate would name bytes no longer on disk.
+        self._lock = threading.Lock()
+        self._taken: dict[Path, str] = {}  # copy path -> the content it holds
 
     def check_folder(self) -> None:
         """Fail before any work if the folder cannot be made or written."""
@@ -89,6 +94,11 @@ class RenditionWriter:
         dest = self.out_dir / Path(media.path).name
         if dest.resolve() == Path(media.path).resolve():
             raise C2paWriteError(f"{media.path}: --c2pa-out would overwrite the original; choose another folder")
+        with self._lock:
+            holder = self._taken.setdefault(dest, media.sha256)
+        if holder != media.sha256:
+            raise C2paWriteError(f"{media.path}: another file of this run already writes {dest}; certify files named alike in separate runs "
+                                 "or folders")
         manifest = self._manifest(media, hashes, generator, media_cid)
         tmp = dest.with_name(f".{dest.name}.c2pa-tmp")
         try:

@@ -180,3 +180,19 @@ def test_wrong_key_password_is_one_clear_error(parts, dev_cert, tmp_path, monkey
     with pytest.raises(C2paKeyError, match="password") as caught:
         rendition_writer(tmp_path / "c2pa", parts)
     assert "Zq-not" not in str(caught.value)
+
+
+def test_two_files_named_alike_do_not_overwrite_each_others_copy(parts, dev_cert, tmp_path):
+    from scripts.make_samples import scene
+
+    first, second = tmp_path / "a" / "pic.png", tmp_path / "b" / "pic.png"
+    for path, seed in ((first, 3), (second, 4)):
+        path.parent.mkdir()
+        scene(seed=seed).save(path)
+    results, writer = mint_with_copy(parts, [first, second], tmp_path / "c2pa")
+    assert [r.error is None for r in results].count(True) == 1
+    failed = next(r for r in results if r.error)
+    assert "already writes" in failed.error
+    kept = next(r for r in results if not r.error)
+    v = Verifier(parts).verify(writer.written[kept.content_sha256])
+    assert v.status is Status.VERIFIED and v.token_id == kept.token_id
