@@ -166,7 +166,6 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
     function mint(address to, MintRequest calldata request) external onlyRole(ISSUER_ROLE) returns (uint256 tokenId) {
         uint96 issuerBits = _issuerBits(msg.sender);
         tokenId = _issue(to, request, issuerBits);
-        _addBalance(to, 1);
     }
 
     /// @notice Mints one certificate per request to `to`, in one transaction.
@@ -182,7 +181,6 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
         for (uint256 i = 0; i < count; ++i) {
             tokenIds[i] = _issue(to, requests[i], issuerBits);
         }
-        _addBalance(to, count);
     }
 
     /// @notice Issues a revoked certificate again, after an admin approved the caller for it.
@@ -195,10 +193,9 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
         delete _reissuers[tokenId];
         PastRecord[] storage past = _history[tokenId];
         past.push(PastRecord(_packedOf(tokenId), _metadataDigests[tokenId]));
-        _burnPacked(tokenId);
+        _burn(tokenId);
         uint96 extra = _record(request, _issuerBits(msg.sender));
-        _mintPacked(to, tokenId, extra);
-        _addBalance(to, 1);
+        _mint(to, tokenId, extra);
         _metadataDigests[tokenId] = request.metadataDigest;
         emit CertificateReissued(
             tokenId,
@@ -347,7 +344,7 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
         uint96 extra = issuerBits |
             (uint96(uint8(request.label)) << uint96(_LABEL_SHIFT)) |
             (uint96(request.scoreBps) << uint96(_SCORE_SHIFT));
-        _mintPacked(to, tokenId, extra);
+        _mint(to, tokenId, extra);
         _metadataDigests[tokenId] = request.metadataDigest;
         emit CertificateIssued(
             tokenId,

@@ -93,20 +93,8 @@ abstract contract ERC721Packed is ERC165, IERC721, IERC721Metadata, IERC721Error
     /// @inheritdoc IERC721
     function transferFrom(address from, address to, uint256 tokenId) public virtual {
         if (to == address(0)) revert ERC721InvalidReceiver(address(0));
-        uint256 packed = _packed[tokenId];
-        address owner = address(uint160(packed));
-        if (owner == address(0)) revert ERC721NonexistentToken(tokenId);
-        if (owner != from) revert ERC721IncorrectOwner(from, tokenId, owner);
-        if (msg.sender != owner && !isApprovedForAll(owner, msg.sender) && _tokenApprovals[tokenId] != msg.sender) {
-            revert ERC721InsufficientApproval(msg.sender, tokenId);
-        }
-        delete _tokenApprovals[tokenId];
-        unchecked {
-            _balances[from] -= 1;
-            _balances[to] += 1;
-        }
-        _packed[tokenId] = (packed & ~_OWNER_MASK) | uint256(uint160(to));
-        emit Transfer(from, to, tokenId);
+        address previousOwner = _update(to, tokenId, 0, msg.sender);
+        if (previousOwner != from) revert ERC721IncorrectOwner(from, tokenId, previousOwner);
     }
 
     /// @inheritdoc IERC721
@@ -141,35 +129,59 @@ abstract contract ERC721Packed is ERC165, IERC721, IERC721Metadata, IERC721Error
         _packed[tokenId] = (_packed[tokenId] & _OWNER_MASK) | (uint256(extra) << 160);
     }
 
-    /// @dev Mints without touching the receiver's balance; callers add to the
-    /// balance once per batch through `_addBalance`, which saves a storage
-    /// write per token in a batch.
-    function _mintPacked(address to, uint256 tokenId, uint96 extra) internal {
-        if (_packed[tokenId] != 0) revert ERC721InvalidSender(address(0));
-        _packed[tokenId] = uint256(uint160(to)) | (uint256(extra) << 160);
-        emit Transfer(address(0), to, tokenId);
-    }
-
     /// @dev The token's whole slot: owner (low 160 bits) and extra data (high 96 bits); 0 if it does not exist.
     function _packedOf(uint256 tokenId) internal view returns (uint256) {
         return _packed[tokenId];
     }
 
-    /// @dev Burns an existing token: its slot and approval are cleared, its owner's balance goes down by one.
-    function _burnPacked(uint256 tokenId) internal {
-        address owner = _requireOwned(tokenId);
-        delete _tokenApprovals[tokenId];
-        delete _packed[tokenId];
-        unchecked {
-            _balances[owner] -= 1;
-        }
-        emit Transfer(owner, address(0), tokenId);
+    /// @dev Mints `tokenId` to `to` with its 96 bits of per-token data. Reverts if the token exists.
+    function _mint(address to, uint256 tokenId, uint96 extra) internal {
+        if (to == address(0)) revert ERC721InvalidReceiver(address(0));
+        address previousOwner = _update(to, tokenId, extra, address(0));
+        if (previousOwner != address(0)) revert ERC721InvalidSender(address(0));
     }
 
-    function _addBalance(address to, uint256 count) internal {
-        if (to == address(0)) revert ERC721InvalidReceiver(address(0));
-        unchecked {
-            _balances[to] += count;
+    /// @dev Burns an existing token: its slot and approval are cleared, its owner's balance goes down by one.
+    function _burn(uint256 tokenId) internal {
+        address previousOwner = _update(address(0), tokenId, 0, address(0));
+        if (previousOwner == address(0)) revert ERC721NonexistentToken(tokenId);
+    }
+
+    /**
+     * @dev The one place a token changes hands: mint (no owner before), transfer, or burn (`to` is zero).
+     * Owner slot, balances, the single-token approval and the Transfer event change here and nowhere
+     * else, so the balances always count what the slots say. `auth`, when not zero, must be the owner
+     * or approved for the token (transfers); mints and burns are authorised by their callers and pass
+     * zero. `extra` is OR-ed into the token's 96 bits of data: a mint sets them (its slot was empty),
+     * a transfer passes 0 and keeps them, a burn clears the whole slot.
+     * Returns the owner before the change (zero for a mint); callers check it is the one they expected.
+     */
+    function _update(address to, uint256 tokenId, uint96 extra, address auth) internal returns (address from) {
+        uint256 packed = _packed[tokenId];
+        from = address(uint160(packed));
+        if (auth != address(0)) _checkAuthorized(from, auth, tokenId);
+        if (from != address(0)) {
+            delete _tokenApprovals[tokenId];
+            unchecked {
+                _balances[from] -= 1; // an owned token was counted in its owner's balance
+            }
+        }
+        if (to != address(0)) {
+            unchecked {
+                _balances[to] += 1; // fewer tokens than 2**256 can exist
+            }
+            _packed[tokenId] = (packed & ~_OWNER_MASK) | uint256(uint160(to)) | (uint256(extra) << 160);
+        } else {
+            delete _packed[tokenId];
+        }
+        emit Transfer(from, to, tokenId);
+    }
+
+    /// @dev Reverts unless `spender` may move `owner`'s token: the owner, an operator, or the approved account.
+    function _checkAuthorized(address owner, address spender, uint256 tokenId) private view {
+        if (owner == address(0)) revert ERC721NonexistentToken(tokenId);
+        if (spender != owner && !isApprovedForAll(owner, spender) && _tokenApprovals[tokenId] != spender) {
+            revert ERC721InsufficientApproval(spender, tokenId);
         }
     }
 }

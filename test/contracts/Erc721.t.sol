@@ -8,6 +8,7 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {RegistryFixture} from "./RegistryFixture.sol";
+import {CertificateRegistry} from "../../contracts/CertificateRegistry.sol";
 
 /// @notice Accepts tokens and remembers the last call.
 contract Receiver is IERC721Receiver {
@@ -115,6 +116,49 @@ contract Erc721Test is RegistryFixture {
         registry.balanceOf(address(0));
         vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721NonexistentToken.selector, 77));
         registry.ownerOf(77);
+    }
+
+    // ---- balances: mint, transfer and burn all go through one place ----
+
+    /// @dev After any sequence of batch mints, transfers and re-issues (a burn then a mint), each
+    /// holder's balance is the number of tokens whose owner it is.
+    function testFuzz_BalancesCountWhatTheOwnersSay(uint8 batch, uint256 moves) public {
+        address[3] memory holders = [ALICE, BOB, STRANGER];
+        uint256 count = uint256(batch) % 6 + 1;
+        vm.prank(ISSUER);
+        uint256[] memory ids = registry.mintBatch(BOB, requests(100, count));
+        for (uint256 step = 0; step < 12; ++step) {
+            uint256 pick = (moves >> (step * 4)) & 0xf;
+            uint256 id = pick % 2 == 0 ? tokenId : ids[pick % count];
+            address owner = registry.ownerOf(id);
+            address to = holders[(pick >> 1) % 3];
+            if (pick % 5 == 4 && !registry.certificate(id).revoked) {
+                // Revoked, approved and re-issued: the old holder loses it, `to` gets it.
+                vm.prank(ISSUER);
+                registry.revoke(id, "fuzzed");
+                vm.prank(ADMIN);
+                registry.approveReissue(id, ISSUER, "fuzzed");
+                CertificateRegistry.MintRequest memory again = request(id == tokenId ? 9 : 100 + _indexOf(ids, id));
+                vm.prank(ISSUER);
+                registry.reissue(to, again);
+            } else {
+                vm.prank(owner);
+                registry.transferFrom(owner, to, id);
+            }
+        }
+        uint256 total;
+        for (uint256 h = 0; h < holders.length; ++h) {
+            uint256 owned = registry.ownerOf(tokenId) == holders[h] ? 1 : 0;
+            for (uint256 i = 0; i < count; ++i) owned += registry.ownerOf(ids[i]) == holders[h] ? 1 : 0;
+            assertEq(registry.balanceOf(holders[h]), owned, "balance counts owned tokens");
+            total += owned;
+        }
+        assertEq(total, count + 1, "every token has one holder");
+    }
+
+    function _indexOf(uint256[] memory ids, uint256 id) private pure returns (uint256) {
+        for (uint256 i = 0; i < ids.length; ++i) if (ids[i] == id) return i;
+        revert("not minted");
     }
 
     // ---- ERC-165 ----
