@@ -37,8 +37,9 @@ from PIL import Image, ImageEnhance, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from detect.analyze import Analyzer, _Decoded  # noqa: E402
+from detect.analyze import Analyzer  # noqa: E402
 from detect.ensemble import EnsembleConfig  # noqa: E402
+from detect.stills import DecodedStill  # noqa: E402
 from detect.tiles import tiles  # noqa: E402
 from detect.train.metrics import accuracy, roc_auc  # noqa: E402
 from detect.train.sources import CORPUS, corpus_images, corpus_samples  # noqa: E402
@@ -50,7 +51,7 @@ from detect.train.synth import h264, jpeg  # noqa: E402
 def score_samples(analyzer: Analyzer, samples):
     rows = []
     for name, rgb, label in samples:
-        results, faces = analyzer.detector_results(_Decoded(rgb=rgb))
+        results, faces = analyzer.detector_results(DecodedStill(rgb=rgb))
         ran = {r.name: r.score for r in results if not r.skipped}
         rows.append((name, label, ran, analyzer.ensemble.fuse(ran)))
     return rows
@@ -170,7 +171,8 @@ def bench_throughput(analyzer: Analyzer, paths: list[Path], repeats: int) -> lis
         analyzer.analyze_files(paths)
         e2e.append(time.perf_counter() - started)
     # Same inputs, models only: tiles and face crops prepared beforehand.
-    from detect.analyze import FACE_MARGIN, decode_image
+    from detect.scoring import FACE_MARGIN
+    from detect.stills import decode_image
 
     prepared = []
     for path in paths:

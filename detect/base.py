@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import torch
 
@@ -42,6 +42,19 @@ class Detector(Protocol):
     card: ModelCard
 
     def score(self, batch: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class LandmarkDetector(Detector, Protocol):
+    """A face detector that reads found faces (their landmarks) rather than face crops: the corneal highlights.
+
+    `score_faces` gives each face a score, or None where the cue cannot be read
+    (no highlight in an eye); `skip_reason` says why none could be scored.
+    """
+
+    def score_faces(self, faces: Sequence[Any]) -> list[float | None]: ...
+
+    def skip_reason(self, faces: Sequence[Any]) -> str: ...
 
 
 class Label(str, Enum):
@@ -97,4 +110,4 @@ class VerdictReport:
         return cls(label=Label.UNSCANNED, score=0.0, threshold=0.0)
 
 
-__all__ = ["Task", "ModelCard", "Detector", "Label", "DetectorResult", "VerdictReport", "asdict"]
+__all__ = ["Task", "ModelCard", "Detector", "LandmarkDetector", "Label", "DetectorResult", "VerdictReport", "asdict"]

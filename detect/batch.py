@@ -17,8 +17,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from detect.analyze import AnalysisError, _Decoded, decode_image
 from detect.device import uses_pinned_memory
+from detect.stills import AnalysisError, DecodedStill, decode_image
 
 
 class _Stills(torch.utils.data.Dataset):
@@ -70,7 +70,7 @@ def _faces(arrays, rgb: np.ndarray) -> list | None:
     image = Image.fromarray(rgb)
     boxes, landmarks, confidence = (np.asarray(arrays[k]) for k in ("boxes", "landmarks", "confidence"))
     return [
-        Face(box=tuple(map(float, b)), landmarks=tuple((float(x), float(y)) for x, y in pts), confidence=float(c), image=image)
+        Face(box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])), landmarks=tuple((float(x), float(y)) for x, y in pts), confidence=float(c), image=image)
         for b, pts, c in zip(boxes, landmarks, confidence)
     ]
 
@@ -95,7 +95,7 @@ def default_workers(count: int, device: torch.device | None = None) -> int:
 
 def decoded_stills(
     paths: Sequence[Path], tile_sizes: Sequence[int], workers: int | None, device: torch.device, find_faces: bool = False
-) -> Iterator[tuple[int, _Decoded | None, str]]:
+) -> Iterator[tuple[int, DecodedStill | None, str]]:
     """Yield (index into paths, decoded still or None, error message), in order.
 
     With `find_faces` (and worker processes) each still comes with its faces already found.
@@ -115,4 +115,4 @@ def decoded_stills(
             yield int(index), None, error
         else:
             pixels = np.asarray(rgb)
-            yield int(index), _Decoded(rgb=pixels, tiles=dict(tiles), faces=_faces(faces, pixels), notes=tuple(notes)), ""
+            yield int(index), DecodedStill(rgb=pixels, tiles=dict(tiles), faces=_faces(faces, pixels), notes=tuple(notes)), ""

@@ -1,8 +1,10 @@
 """Videos: frames sampled evenly, faces tracked, scores aggregated, frames named.
 
-Frame sampling, face tracking and the per-track aggregation rule come from
-`detect.video` (a track's score is the mean over its frames; the video takes
-its highest track). Here each detector gets one video-level score:
+The frames are the media's one sample (`provenance.media`: the frames its
+certificate hashes), handed in as they are; face tracking and the per-track
+aggregation rule come from `detect.video` (a track's score is the mean over its
+frames; the video takes its highest track). Here each detector gets one
+video-level score:
 
 - whole-image detectors: the mean of their per-frame scores;
 - face-crop detectors: `detect.video.aggregate` over the face tracks;
@@ -20,72 +22,85 @@ detect/weights/ensemble.json's reasons) does not pick the frames either.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
-from detect.base import DetectorResult, VerdictReport
+from detect.base import DetectorResult, LandmarkDetector
+from detect.detectors import DetectorSet
+from detect.scoring import face_crop_tensor, scored, skipped
+from detect.stills import MAX_TILES
+from detect.tiles import tiles, to_rgb_array
+from detect.video import aggregate, score_tracks, track_faces
 
-if TYPE_CHECKING:
-    from detect.analyze import Analyzer
-
-FRAMES = 8
 TOP_FRAMES = 3
 
 
-def analyze_video(analyzer: "Analyzer", path: Path) -> VerdictReport:
-    from detect.analyze import AnalysisError, _crop_tensor, _result, _skipped
-    from detect.tiles import tiles, to_rgb_array
-    from detect.video import VideoError, aggregate, sample_frames, score_tracks, track_faces
+class Frame(Protocol):
+    """A sampled video frame: `provenance.media.SampledFrame` is one."""
 
-    try:
-        frames = sample_frames(path, FRAMES)
-    except VideoError as exc:
-        raise AnalysisError(str(exc)) from None
+    @property
+    def index(self) -> int: ...  # frame number from the start, 0-based
 
+    @property
+    def image(self) -> Image.Image: ...  # RGB
+
+
+@dataclass(frozen=True)
+class VideoScores:
+    results: list[DetectorResult]
+    faces: int  # the most faces found in one frame
+    frames: tuple[int, ...]  # the frames that drove the verdict, highest fused score first
+
+
+def score_video(detectors: DetectorSet, frames: Sequence[Frame]) -> VideoScores:
+    """Every detector's video-level score over `frames`, and the frames that drove them."""
     results: list[DetectorResult] = []
     rgbs = {frame.index: to_rgb_array(frame.image) for frame in frames}
     image_scores: dict[str, dict[int, float]] = {}
-    for detector in analyzer.set.image:
+    for detector in detectors.image:
         size = detector.card.input_size[0]
-        per_frame = {i: float(analyzer.set.run(detector, tiles(rgb, size, 8)).mean()) for i, rgb in rgbs.items()}
+        per_frame = {i: float(detectors.run(detector, tiles(rgb, size, MAX_TILES)).mean()) for i, rgb in rgbs.items()}
         image_scores[detector.card.name] = per_frame
-        results.append(_result(detector, float(np.mean(list(per_frame.values())))))
+        results.append(scored(detector, float(np.mean(list(per_frame.values())))))
     frame_scores: dict[int, dict[str, float]] = {i: {n: v[i] for n, v in image_scores.items()} for i in rgbs}
 
     detections = []
-    if analyzer.set.face and analyzer.set.find_faces is not None:
-        detections = [(frame.index, analyzer.set.find_faces(frame.image)) for frame in frames]
+    if detectors.face and detectors.find_faces is not None:
+        detections = [(frame.index, detectors.find_faces(frame.image)) for frame in frames]
     tracks = track_faces(detections) if detections else []
     faces = max((len(found) for _, found in detections), default=0)
-    for detector in analyzer.set.face:
-        if analyzer.set.find_faces is None:
-            results.append(_skipped(detector, "face detector not available"))
+    for detector in detectors.face:
+        if detectors.find_faces is None:
+            results.append(skipped(detector, "face detector not available"))
         elif not tracks:
-            results.append(_skipped(detector, "no face found in the sampled frames"))
-        elif hasattr(detector, "score_faces"):
-            per_frame = []
+            results.append(skipped(detector, "no face found in the sampled frames"))
+        elif isinstance(detector, LandmarkDetector):
+            best_per_frame: list[float] = []
             for _, found in detections:
                 usable = [v for v in detector.score_faces(found) if v is not None] if found else []
                 if usable:
-                    per_frame.append(max(usable))
-            if per_frame:
-                results.append(_result(detector, float(np.mean(per_frame))))
+                    best_per_frame.append(max(usable))
+            if best_per_frame:
+                results.append(scored(detector, float(np.mean(best_per_frame))))
             else:
-                results.append(_skipped(detector, detector.skip_reason([f for _, found in detections for f in found])))
+                results.append(skipped(detector, detector.skip_reason([f for _, found in detections for f in found])))
         else:
             size = detector.card.input_size[0]
-            scores = score_tracks(
-                tracks, lambda faces: analyzer.set.run(detector, torch.stack([_crop_tensor(face, size) for face in faces])).tolist()
-            )
+
+            def crops_scored(found, detector=detector, size=size) -> list[float]:
+                return detectors.run(detector, torch.stack([face_crop_tensor(face, size) for face in found])).tolist()
+
+            scores = score_tracks(tracks, crops_scored)
             score, _frames_used = aggregate(tracks, scores)
-            results.append(_result(detector, score))
+            results.append(scored(detector, score))
             for (_track, index), value in scores.items():
                 per = frame_scores[index]
                 per[detector.card.name] = max(value, per.get(detector.card.name, 0.0))
 
-    fused = {i: analyzer.ensemble.fuse(scores) for i, scores in frame_scores.items()}
+    fused = {i: detectors.ensemble.fuse(scores) for i, scores in frame_scores.items()}
     top = tuple(sorted(fused, key=lambda i: (-fused[i], i))[:TOP_FRAMES])
-    return analyzer.verdict(results, faces=faces, frames=top)
+    return VideoScores(results, faces, top)

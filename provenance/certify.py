@@ -33,11 +33,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .claims import ClaimTimeout, ContentClaims
 from .chain import ChainError, ChainSession, MintRequest, TransactionFailed, token_id_of
+from .claims import ClaimTimeout, ContentClaims
+from .content import ContentChanged, cid_of_hashed
 from .errors import ProvenanceError
 from .failpoints import hit
-from .content import ContentChanged, cid_of_hashed
 from .ipfs import ContentStore, IpfsError
 from .ipfs.profile import ImportProfile
 from .ledger import JobState, Ledger, MintJob
@@ -95,8 +95,10 @@ class FileResult:
 class _Work:
     result: FileResult
     job: MintJob | None = None
-    media: MediaFile | None = None  # without its decoded frames once hashed
+    media: MediaFile | None = None  # without its decoded frames once hashed and scanned
     hashes: dict | None = None  # perceptual hashes, computed when the file was loaded
+    verdict: dict | None = None  # the detectors' verdict, computed on the frames hashed while they were loaded
+    scan_error: ProvenanceError | None = None  # why the detectors could not score them
     reissue: bool = False  # goes on chain with `reissue`: its revoked certificate was approved for this issuer
 
 
@@ -114,6 +116,7 @@ class Certifier:
         self.scanner = scanner
         self.issuer = chain.registry.signer
         self._scan_lock = threading.Lock()
+        self._verdicts: dict[str, dict] = {}  # by content sha256: verdicts computed in this run
         self.chain_id = chain.deployment.chain_id
         self.contract = chain.deployment.address
         self._claims = ContentClaims(claims_dir)
@@ -124,8 +127,9 @@ class Certifier:
     ) -> list[FileResult]:
         # Preparing is per-file I/O (fsyncs, SQLite commits) and C code that
         # releases the GIL (decoding, hashing), so a few threads overlap it.
+        self._verdicts.clear()
         with ThreadPoolExecutor(max_workers=max(1, min(PREPARE_THREADS, len(paths)))) as pool:
-            loaded = list(pool.map(lambda p: self._load(Path(p)), paths))
+            loaded = list(pool.map(lambda p: self._load(Path(p), options), paths))
             # One job per content: a later path with the same bytes takes the first one's result.
             works, copies = _one_per_content(loaded)
             # A content another process is certifying waits until our own are done and its claim is free;
@@ -178,17 +182,41 @@ class Certifier:
         self._mint(to_send, options)
 
     # ---- per-file preparation ----------------------------------------
-    def _load(self, path: Path) -> _Work:
-        """Decode and hash one file; the decoded pixels are let go once hashed."""
+    def _load(self, path: Path, options: CertifyOptions) -> _Work:
+        """Read, decode and hash one file, and score it while its frames are decoded; then let the pixels go.
+
+        The file is read once here (`load_media`): hashing and the detectors use the same
+        decoded frames. Scanning happens now, not when the job reaches `hashed`, so that the
+        pixels of a whole run are never held at once; a content whose job is past scanning
+        is not scored again.
+        """
         work = _Work(FileResult(file=str(path)))
         try:
             media = load_media(path)
             work.result.content_sha256 = media.sha256
             work.hashes = perceptual_hashes(media)
-            work.media = replace(media, frames=())
+            if self._needs_scan(media.sha256, options):
+                self._scan_loaded(work, media)
+            work.media = media.without_pixels()
         except (MediaError, ProvenanceError) as exc:
             work.result.error = str(exc)
         return work
+
+    def _needs_scan(self, sha256: str, options: CertifyOptions) -> bool:
+        job = self.ledger.job_for(self.chain_id, self.contract, sha256)
+        return job is None or job.state in (JobState.NEW, JobState.HASHED) or (options.reissue and job.state in _FINISHED)
+
+    def _scan_loaded(self, work: _Work, media: MediaFile) -> None:
+        with self._scan_lock:  # detectors keep model state; one file at a time
+            known = self._verdicts.get(media.sha256)  # the same bytes under another path of this run
+            if known is None:
+                try:
+                    known = self.scanner.scan(media)
+                except ProvenanceError as exc:
+                    work.scan_error = exc
+                    return
+                self._verdicts[media.sha256] = known
+        work.verdict = known
 
     def _prepare(self, work: _Work, options: CertifyOptions) -> _Work:
         if work.result.error is not None:
@@ -272,8 +300,7 @@ class Certifier:
             job = self.ledger.update_job(job.id, state=JobState.HASHED, hashes_json=json.dumps(work.hashes))
             hit("hashed")
         if job.state == JobState.HASHED:
-            with self._scan_lock:  # detectors keep model state; one file at a time
-                verdict = self.scanner.scan(media.path)
+            verdict = self._verdict_of(work)
             job = self.ledger.update_job(job.id, state=JobState.SCANNED, verdict_json=json.dumps(verdict))
             hit("scanned")
         if job.state == JobState.SCANNED:
@@ -281,6 +308,21 @@ class Certifier:
             hit("stored")
         work.job = job
         self._fill_result(work)
+
+    def _verdict_of(self, work: _Work) -> dict:
+        """The verdict computed when the file was loaded; or, for a job that came back to `hashed`
+        after loading (a re-issue started over), the file read again and checked to be the same bytes."""
+        if work.scan_error is not None:
+            raise work.scan_error
+        if work.verdict is not None:
+            return work.verdict
+        assert work.media is not None
+        media = load_media(work.media.path)
+        if media.sha256 != work.media.sha256:
+            raise ContentChanged(f"{media.path}: changed since it was hashed (sha256 {work.media.sha256[:16]}... then, "
+                                 f"{media.sha256[:16]}... now)")
+        self._scan_loaded(work, media)
+        return self._verdict_of(work)
 
     def _store(self, job: MintJob, media: MediaFile) -> MintJob:
         request = json.loads(job.request_json)

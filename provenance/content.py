@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from .ipfs.importer import import_stream
 from .ipfs.profile import ImportProfile
@@ -48,7 +49,7 @@ def cid_of_hashed(path: Path, sha256: str, profile: ImportProfile | None = None)
     try:
         with open(path, "rb", buffering=0) as raw:
             reader = _HashingReader(raw)
-            cid = str(import_stream(reader, profile, parallel=False).cid)
+            cid = str(import_stream(cast(BinaryIO, reader), profile, parallel=False).cid)  # a raw reader reads like a file
     except OSError as exc:
         raise ContentChanged(f"{path}: cannot be read again ({exc.strerror or exc})") from None
     now = reader.digest.hexdigest()

@@ -14,6 +14,14 @@ while decoding; sampled video frames are scaled by FFmpeg to at most
 (`MAX_VIDEO_PIXELS`), and the time spent decoding it (`DECODE_SECONDS`).
 Hashes are computed on what is kept, so certify and verify see the same
 pixels. Memory and time of the worst cases: bench/bench_hostile_media.py.
+
+Read once (issue 19): `load_media` opens the file once and does everything
+from that one descriptor: the type from its first bytes, the sha256 in one
+pass, then one decode (Pillow is handed the open file; PyAV too). The
+`MediaFile` it returns carries the frame sample that hashing *and* the
+detectors use (this is the project's one frame sampler: `detect` scores
+`MediaFile.sample`, never a sample of its own), so a video certificate's
+hashed frames are the frames its verdict was computed on.
 """
 
 from __future__ import annotations
@@ -24,8 +32,9 @@ import os
 import stat
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -58,6 +67,22 @@ class MediaError(ProvenanceError):
 
 
 @dataclass(frozen=True)
+class SampledFrame:
+    """One frame of the sample: hashed into the certificate and scored by the detectors.
+
+    `image` is RGB. `decoded` is the picture as the decoder gave it, before it
+    became RGB: an image file's mode, EXIF orientation and JPEG tables, which
+    the detectors read (they turn the picture upright, put alpha on white and
+    judge JPEG quality); for video frames it is `image` itself.
+    """
+
+    index: int  # frame number from the start of the stream, 0-based (0 for an image)
+    time: float  # seconds from the start (0.0 for an image)
+    image: Image.Image = field(repr=False, compare=False)
+    decoded: Image.Image = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class MediaFile:
     path: Path
     kind: str  # "image" | "video"
@@ -68,11 +93,20 @@ class MediaFile:
     height: int
     duration_s: float | None = None
     frame_count: int | None = None
-    frames: tuple[Image.Image, ...] = field(default=(), repr=False, compare=False)  # RGB; one for images
+    sample: tuple[SampledFrame, ...] = field(default=(), repr=False, compare=False)  # one for images
+
+    @property
+    def frames(self) -> tuple[Image.Image, ...]:
+        """The sampled frames' RGB pictures, in stream order."""
+        return tuple(frame.image for frame in self.sample)
 
     @property
     def first_frame(self) -> Image.Image:
-        return self.frames[0]
+        return self.sample[0].image
+
+    def without_pixels(self) -> MediaFile:
+        """The same facts without the decoded frames (they are the bulk of its memory)."""
+        return replace(self, sample=())
 
     def describe(self) -> dict:
         out = {"mime": self.mime, "kind": self.kind, "size": self.size, "width": self.width, "height": self.height}
@@ -103,22 +137,35 @@ def check_path(path: Path) -> int:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as src:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
+        return _sha256_of(src)
+
+
+def _sha256_of(src: BinaryIO) -> str:
+    """The sha256 of everything from the start of `src`, which is left at its start again."""
+    digest = hashlib.sha256()
+    src.seek(0)
+    while chunk := src.read(1 << 20):
+        digest.update(chunk)
+    src.seek(0)
     return digest.hexdigest()
 
 
 def load_media(path: Path) -> MediaFile:
+    """Validate, hash and decode one file, opened once (see the module's docstring)."""
     path = Path(path)
     size = check_path(path)
-    with open(path, "rb") as src:
+    try:
+        src = open(path, "rb")
+    except OSError as exc:
+        raise MediaError(f"{path}: {exc.strerror or exc}") from None
+    with src:
         head = src.read(64)
-    video = _video_container(head)
-    if video:
-        return _load_video(path, size, video)
-    return _load_image(path, size)
+        sha256 = _sha256_of(src)
+        video = _video_container(head)
+        if video:
+            return _load_video(path, src, size, sha256, video)
+        return _load_image(path, src, size, sha256)
 
 
 def _video_container(head: bytes) -> str | None:
@@ -132,18 +179,22 @@ def _video_container(head: bytes) -> str | None:
     return None
 
 
-def _load_image(path: Path, size: int) -> MediaFile:
+def _load_image(path: Path, src: BinaryIO, size: int, sha256: str) -> MediaFile:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as probe:
-                fmt = probe.format
-                width, height = probe.size
-                _check_dimensions(path, width, height)
-                probe.verify()
-            with Image.open(path) as img:
-                img.seek(0)  # GIF and multi-page TIFF: the first frame
-                rgb = _bounded_rgb(img)
+            # Structure first (verify() checks what decoding does not, PNG chunk CRCs): it leaves the
+            # image unusable, so the pixels are decoded by a second parse of the same open file.
+            probe = Image.open(src)
+            fmt = probe.format
+            width, height = probe.size
+            _check_dimensions(path, width, height)
+            probe.verify()
+            src.seek(0)
+            img = Image.open(src)
+            img.seek(0)  # GIF and multi-page TIFF: the first frame
+            decoded = _bounded(img)
+            rgb = decoded if decoded.mode == "RGB" else decoded.convert("RGB")
     except MediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -159,18 +210,20 @@ def _load_image(path: Path, size: int) -> MediaFile:
     if fmt not in IMAGE_MIME:
         raise MediaError(f"{path}: image format {fmt} is not supported (JPEG, PNG, WebP, GIF, TIFF)")
     return MediaFile(
-        path=path, kind="image", mime=IMAGE_MIME[fmt], size=size, sha256=sha256_file(path),
-        width=width, height=height, frames=(rgb,),
+        path=path, kind="image", mime=IMAGE_MIME[fmt], size=size, sha256=sha256,
+        width=width, height=height, sample=(SampledFrame(0, 0.0, rgb, decoded),),
     )
 
 
-def _bounded_rgb(img: Image.Image) -> Image.Image:
-    """The decoded image in RGB, reduced to at most WORK_PIXELS pixels (unchanged when it is smaller)."""
+def _bounded(img: Image.Image) -> Image.Image:
+    """The decoded image, reduced to at most WORK_PIXELS pixels (the decoder's own image when it is smaller).
+
+    A reduced image is RGB or grey; one that is not reduced keeps its mode, EXIF and JPEG tables.
+    """
     width, height = img.size
     if width * height <= WORK_PIXELS:
-        rgb = img.convert("RGB")
-        rgb.load()
-        return rgb
+        img.load()
+        return img
     if img.format == "JPEG":
         # libjpeg scales by 1/2, 1/4 or 1/8 while decoding: the full picture is never in memory.
         factor = math.sqrt(width * height / WORK_PIXELS)
@@ -222,11 +275,11 @@ class _Budget:
             raise MediaError(f"{self.path}: decoding the video took longer than {DECODE_SECONDS:g} s (the limit)")
 
 
-def _load_video(path: Path, size: int, container_kind: str) -> MediaFile:
+def _load_video(path: Path, src: BinaryIO, size: int, sha256: str, container_kind: str) -> MediaFile:
     import av  # PyAV is only needed for video
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(src) as container:
             if not container.streams.video:
                 raise MediaError(f"{path}: no video stream")
             stream = container.streams.video[0]
@@ -239,7 +292,8 @@ def _load_video(path: Path, size: int, container_kind: str) -> MediaFile:
         if count and len(images) < max(1, min(count, VIDEO_FRAMES) // 2):
             # The declared duration does not describe the frames (a lying or broken
             # header): sample them by their number instead, and measure the duration.
-            with av.open(str(path)) as container:
+            src.seek(0)
+            with av.open(src) as container:
                 stream = container.streams.video[0]
                 images = _frames_by_number(container, stream, count, budget)
             duration = None
@@ -254,8 +308,8 @@ def _load_video(path: Path, size: int, container_kind: str) -> MediaFile:
     if not count or not images:
         raise MediaError(f"{path}: video has no decodable frames")
     return MediaFile(
-        path=path, kind="video", mime=VIDEO_MIME[container_kind], size=size, sha256=sha256_file(path),
-        width=width, height=height, duration_s=round(duration or last_t, 3), frame_count=count, frames=images,
+        path=path, kind="video", mime=VIDEO_MIME[container_kind], size=size, sha256=sha256,
+        width=width, height=height, duration_s=round(duration or last_t, 3), frame_count=count, sample=images,
     )
 
 
@@ -277,31 +331,40 @@ def _frame_image(frame) -> Image.Image:
     return frame.to_image(**size, interpolation="AREA")
 
 
-def _sample_frames(container, stream, duration: float | None, budget: _Budget) -> tuple[int, tuple[Image.Image, ...], float]:
+def _sampled(frame, index: int, seconds: float) -> SampledFrame:
+    image = _frame_image(frame)
+    return SampledFrame(index, seconds, image, image)
+
+
+def _frame_time(frame, stream, index: int) -> float:
+    return float(frame.pts * stream.time_base) if frame.pts is not None and stream.time_base else float(index)
+
+
+def _sample_frames(container, stream, duration: float | None, budget: _Budget) -> tuple[int, tuple[SampledFrame, ...], float]:
     """Decode the whole stream (a truncated file fails here) keeping VIDEO_FRAMES evenly spaced frames."""
     targets = [duration * (i + 0.5) / VIDEO_FRAMES for i in range(VIDEO_FRAMES)] if duration else []
-    kept: list[Image.Image] = []
+    kept: list[SampledFrame] = []
     count, t = 0, 0.0
     for frame in container.decode(stream):
-        t = float(frame.pts * stream.time_base) if frame.pts is not None and stream.time_base else float(count)
+        t = _frame_time(frame, stream, count)
         count += 1
         budget.spend()
         if targets and len(kept) < len(targets) and t >= targets[len(kept)]:
-            kept.append(_frame_image(frame))
+            kept.append(_sampled(frame, count - 1, t))
         elif not targets and count <= VIDEO_FRAMES:
-            kept.append(_frame_image(frame))
+            kept.append(_sampled(frame, count - 1, t))
     return count, tuple(kept), t
 
 
-def _frames_by_number(container, stream, count: int, budget: _Budget) -> tuple[Image.Image, ...]:
+def _frames_by_number(container, stream, count: int, budget: _Budget) -> tuple[SampledFrame, ...]:
     """Decode again, keeping min(count, VIDEO_FRAMES) frames evenly spaced by their number."""
     wanted = min(count, VIDEO_FRAMES)
     targets = sorted({min(count - 1, int(count * (i + 0.5) / wanted)) for i in range(wanted)})
-    kept: list[Image.Image] = []
+    kept: list[SampledFrame] = []
     for index, frame in enumerate(container.decode(stream)):
         budget.spend(first_pass=False)
         if len(kept) < len(targets) and index == targets[len(kept)]:
-            kept.append(_frame_image(frame))
+            kept.append(_sampled(frame, index, _frame_time(frame, stream, index)))
         if len(kept) == len(targets):
             break
     return tuple(kept)

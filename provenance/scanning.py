@@ -1,15 +1,22 @@
-"""The narrow door to the detectors: a file in, the verdict report as a dict out.
+"""The narrow door to the detectors: loaded media in, the verdict report as a dict out.
 
 `detect` is imported only here and only when scanning is asked for, so the
-certify pipeline and the chain code never load torch otherwise.
+certify pipeline and the chain code never load torch otherwise. The
+detectors score the frames the media object already holds (`MediaFile.sample`,
+decoded once by `provenance.media`): the pixels hashed into a certificate
+are the pixels its verdict was computed on, and the file is not read again.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import ProvenanceError
+from .media import MediaFile, load_media
+
+if TYPE_CHECKING:  # detect (and torch) only when a scan runs
+    from detect.analyze import Analyzer
 
 UNSCANNED = {"label": "unscanned", "score": 0.0, "threshold": 0.0, "detectors": [], "faces": 0, "frames": []}
 
@@ -19,31 +26,40 @@ class ScanError(ProvenanceError):
 
 
 class Scanner(Protocol):
-    def scan(self, path: Path) -> dict: ...
+    def scan(self, media: MediaFile | Path) -> dict:
+        """The verdict of loaded media (a path is loaded first, by `provenance.media`)."""
+        ...
 
 
 class NoScanner:
     """Certificates say `unscanned` when detection is turned off."""
 
-    def scan(self, path: Path) -> dict:
+    def scan(self, media: MediaFile | Path) -> dict:
         return dict(UNSCANNED)
 
 
 class DetectorScanner:
     def __init__(self) -> None:
-        self._analyzer = None
+        self._analyzer: Analyzer | None = None
 
-    def scan(self, path: Path) -> dict:
+    def scan(self, media: MediaFile | Path) -> dict:
         from detect.analyze import AnalysisError, Analyzer
 
+        if not isinstance(media, MediaFile):
+            media = load_media(Path(media))
+        if not media.sample:
+            raise ScanError(f"{media.path}: no decoded frames to score (the media was let go of its pixels)")
         if self._analyzer is None:
             self._analyzer = Analyzer()
         try:
-            report = self._analyzer.analyze_file(path)
+            if media.kind == "video":
+                report = self._analyzer.analyze_frames(media.sample)
+            else:
+                report = self._analyzer.analyze_image(media.sample[0].decoded)
         except AnalysisError as exc:
-            raise ScanError(f"{path}: detectors failed: {exc}") from None
+            raise ScanError(f"{media.path}: detectors failed: {exc}") from None
         except Exception as exc:  # a detector bug must not stop the other files of a run
-            raise ScanError(f"{path}: detector crashed ({type(exc).__name__}: {exc})") from exc
+            raise ScanError(f"{media.path}: detector crashed ({type(exc).__name__}: {exc})") from exc
         return _rounded(report.to_dict())
 
 

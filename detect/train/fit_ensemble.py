@@ -56,12 +56,12 @@ Usable = Callable[[str, int], bool]
 
 def detector_scores(analyzer, splits=("train", "calib")) -> tuple[list[dict[str, float]], list[int], list[str]]:
     """Per sample: {detector: raw score} for the detectors that ran, its label, its split."""
-    from detect.analyze import _Decoded
+    from detect.stills import DecodedStill
 
     rows, labels, where = [], [], []
     for split in splits:
         for _name, rgb, label in corpus_samples(split):
-            results, _faces = analyzer.detector_results(_Decoded(rgb=rgb))
+            results, _faces = analyzer.detector_results(DecodedStill(rgb=rgb))
             rows.append({r.name: float(r.score) for r in results if not r.skipped and r.score is not None})
             labels.append(label)
             where.append(split)

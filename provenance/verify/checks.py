@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 from ..chain import Certificate, OnChainLabel, Registry
 from ..config import Settings
 from ..hashing import PERCEPTUAL_MATCH_CAVEAT, ImageHashes, best_match, image_hashes
-from ..hashing.video import FrameHash, VideoHashes, video_distance
+from ..hashing.frames import FrameHash, VideoHashes, video_distance
 from ..ipfs import BlockMismatch, ContentStore, FetchLimits, IpfsError, NoIntactCopy, raw_cid_from_sha256
 from ..media import MediaFile
 from ..metadata import MAX_METADATA_BYTES, MetadataError, parse, recover_signer, signed_rendition

@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from detect.analyze import AnalysisError, decode_image
 from detect.base import Label
 from detect.detectors import PUBLISHED
 from detect.models.spectral import DEFAULT_WEIGHTS
+from detect.stills import AnalysisError, decode_image
 from detect.tiles import tile_grid, tiles, to_rgb_array
 from tests.detect.ens_helpers import CORPUS, needs_corpus, textured_image
 
@@ -216,7 +216,7 @@ def test_small_real_photos_do_not_read_as_manipulated(analyzer):
 
 @pytest.mark.parametrize("quality", [15, 35, 50, 75, 95])
 def test_jpeg_quality_is_read_back_from_the_luma_table(tmp_path, quality):
-    from detect.analyze import jpeg_quality
+    from detect.stills import jpeg_quality
 
     path = tmp_path / "q.jpg"
     textured_image(9, 96).save(path, quality=quality)

@@ -1,4 +1,4 @@
-"""Video sampling, face tracking and per-video aggregation, on videos encoded here and the corpus clips."""
+"""Face tracking and per-video aggregation over the media's one frame sample, on videos encoded here and the corpus clips."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detect import video
 from detect.faces import find_faces
 from detect.faces.face import Face
-from detect.video import Track, VideoError, aggregate, probe, sample_frames, score_tracks, track_faces
+from detect.video import Track, aggregate, score_tracks, track_faces
+from provenance.media import VIDEO_FRAMES, MediaError, load_media
 
 DATA = Path(__file__).resolve().parent / "data"
 CORPUS = Path(__file__).resolve().parents[2] / "../shared/corpus"
@@ -54,38 +54,24 @@ def _number(image: Image.Image) -> int:
     return int(round((level - 20) / 4))
 
 
-def test_probe_and_even_sampling_return_the_right_frames(clip) -> None:
-    info = probe(clip)
-    assert (info.frames, info.width, info.height) == (FRAMES, 320, 240)
-    assert info.fps == pytest.approx(25)
-    frames = sample_frames(clip, 6)
-    assert [f.index for f in frames] == [0, 10, 20, 29, 39, 49]
-    assert [_number(f.image) for f in frames] == [f.index for f in frames]
-    assert frames[3].time == pytest.approx(29 / 25, abs=1e-3)
+def test_the_one_sample_is_spread_over_the_clip_and_numbers_its_frames(clip) -> None:
+    media = load_media(clip)
+    frames = media.sample
+    assert (media.frame_count, media.width, media.height) == (FRAMES, 320, 240)
+    indices = [f.index for f in frames]
+    assert len(indices) == VIDEO_FRAMES and indices == sorted(set(indices))
+    assert indices[0] <= 2 and indices[-1] >= FRAMES - 3  # from the start to the end
+    assert [_number(f.image) for f in frames] == indices  # the index is the frame's number in the stream
+    assert all(f.time == pytest.approx(f.index / 25, abs=1e-3) for f in frames)
 
 
-def test_seeking_path_finds_the_same_frames(clip, monkeypatch) -> None:
-    monkeypatch.setattr(video, "SEQUENTIAL_LIMIT", 0)  # force timestamp seeking, as for long videos
-    frames = sample_frames(clip, 6)
-    assert [f.index for f in frames] == [0, 10, 20, 29, 39, 49]
-    assert [_number(f.image) for f in frames] == [f.index for f in frames]
-
-
-def test_more_samples_than_frames_gives_every_frame_once(clip) -> None:
-    assert [f.index for f in sample_frames(clip, 500)] == list(range(FRAMES))
-
-
-def test_unreadable_files_raise_video_error(tmp_path) -> None:
+def test_unreadable_files_are_media_errors(tmp_path) -> None:
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 500)
-    with pytest.raises(VideoError):
-        sample_frames(junk)
-    still = tmp_path / "still.png"
-    Image.new("RGB", (8, 8)).save(still)
-    with pytest.raises(VideoError):
-        sample_frames(still)
-    with pytest.raises(VideoError):
-        probe(tmp_path / "absent.mp4")
+    with pytest.raises(MediaError):
+        load_media(junk)
+    with pytest.raises(MediaError):
+        load_media(tmp_path / "absent.mp4")
 
 
 def _face(box) -> Face:
@@ -128,14 +114,15 @@ def test_tracked_faces_are_scored_in_one_batch_and_name_the_frames_that_drove_it
         seen.append(len(faces))
         return [float(face.box[0]) / 320 for face in faces]
 
-    frames = sample_frames(clip, 5)
+    frames = load_media(clip).sample
+    indices = [frame.index for frame in frames]
     tracks = track_faces([(frame.index, find_faces(frame.image)) for frame in frames])
     assert len(tracks) == 1
     scores = score_tracks(tracks, scorer)
-    assert seen == [5]  # every face scored in one batch
-    assert sorted(index for _, index in scores) == [0, 12, 24, 37, 49]
+    assert seen == [len(frames)]  # every face scored in one batch
+    assert sorted(index for _, index in scores) == indices
     score, driving = aggregate(tracks, scores)
-    assert driving == (49, 37, 24)
+    assert driving == tuple(indices[-3:][::-1])
     assert score == pytest.approx(np.mean(list(scores.values())))
 
 
@@ -149,8 +136,8 @@ def test_video_without_faces_has_no_tracks(tmp_path) -> None:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    frames = sample_frames(path, 5)
-    assert len(frames) == 5
+    frames = load_media(path).sample
+    assert frames
     assert track_faces([(frame.index, find_faces(frame.image)) for frame in frames]) == []
     with pytest.raises(ValueError, match="no face tracks"):
         aggregate([], {})
@@ -160,11 +147,11 @@ def test_video_without_faces_has_no_tracks(tmp_path) -> None:
 @pytest.mark.slow
 @needs_corpus
 def test_faceforensics_clip_gives_one_face_track() -> None:
-    frames = sample_frames(CORPUS / "video/real/ffpp_004.mp4", 4)
-    assert [f.index for f in frames] == [0, 103, 205, 308]
+    frames = load_media(CORPUS / "video/real/ffpp_004.mp4").sample
+    assert len(frames) == VIDEO_FRAMES
     tracks = track_faces([(f.index, find_faces(f.image, max_side=640)) for f in frames])
     longest = max(tracks, key=lambda t: len(t.faces))
-    assert longest.frames == (0, 103, 205, 308)
+    assert longest.frames == tuple(f.index for f in frames)
 
 
 class _Ramp:
@@ -190,15 +177,15 @@ def test_video_verdict_names_the_frames_the_weighted_detectors_drove(clip, weigh
     from detect.analyze import Analyzer
     from detect.detectors import DetectorSet
     from detect.ensemble import EnsembleConfig
-    from detect.video_analysis import FRAMES as SAMPLED, TOP_FRAMES, analyze_video
+    from detect.video_analysis import TOP_FRAMES
 
     weights = {"up": 0.0, "down": 0.0} | {weighted: 1.0}
     detectors = DetectorSet(
         image=[], face=[_Ramp("up", True), _Ramp("down", False)], unavailable=[], device=torch.device("cpu"),
         ensemble=EnsembleConfig(weights=weights), find_faces=find_faces, batch_sizes={"up": 64, "down": 64},
     )
-    report = analyze_video(Analyzer(detectors), clip)
-    sampled = [f.index for f in sample_frames(clip, SAMPLED)]
+    report = Analyzer(detectors).analyze_file(clip)
+    sampled = [f.index for f in load_media(clip).sample]  # the frames a certificate of the clip hashes
     assert len(report.frames) == TOP_FRAMES
     expected = sampled[-TOP_FRAMES:][::-1] if expected_late else sampled[:TOP_FRAMES]
     assert list(report.frames) == expected  # the zero-weight detector does not pick them

@@ -1,4 +1,4 @@
-"""Video frame hashes and the alignment-tolerant distance, on made and corpus clips."""
+"""Video frame hashes (the media's one frame sample, hashed) and the alignment-tolerant distance."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import av
 import numpy as np
 import pytest
 
-from provenance.hashing import DEFAULT_PHASH_THRESHOLD, UnreadableMediaError
-from provenance.hashing.video import VideoHashes, video_distance, video_hashes
+from provenance.hashing import DEFAULT_PHASH_THRESHOLD
+from provenance.hashing.frames import FrameHash, VideoHashes, video_distance
+from provenance.media import VIDEO_FRAMES, MediaError, load_media
+from provenance.perceptual import perceptual_hashes
 
 from .conftest import photo_like
 
@@ -51,15 +53,22 @@ def _transcode(source: Path, target: Path, skip_seconds: float = 0.0, codec: str
     return target
 
 
+def video_hashes(path: Path) -> VideoHashes:
+    """The clip's sampled frames hashed as a certificate carries them (`perceptual.frames`)."""
+    media = load_media(path)
+    rows = perceptual_hashes(media)["frames"]
+    frames = tuple(FrameHash(f.time, r["phash"], r["pdq"], r["pdq_quality"]) for f, r in zip(media.sample, rows))
+    return VideoHashes(media.duration_s or 0.0, frames)
+
+
 def test_made_clip_copies_are_close_and_other_clips_far(tmp_path):
     original = _write_clip(tmp_path / "a.mp4", [1, 2, 3, 4])
-    hashes = video_hashes(original, frames=8)
-    assert len(hashes.frames) == 8
+    hashes = video_hashes(original)
+    assert len(hashes.frames) == VIDEO_FRAMES
     assert [f.timestamp for f in hashes.frames] == sorted(f.timestamp for f in hashes.frames)
-    assert VideoHashes.from_dict(hashes.to_dict()) == hashes
-    reencoded = video_hashes(_transcode(original, tmp_path / "b.mp4"), frames=8)
-    trimmed = video_hashes(_transcode(original, tmp_path / "c.mp4", skip_seconds=1.5), frames=8)
-    other = video_hashes(_write_clip(tmp_path / "d.mp4", [7, 8, 9, 10]), frames=8)
+    reencoded = video_hashes(_transcode(original, tmp_path / "b.mp4"))
+    trimmed = video_hashes(_transcode(original, tmp_path / "c.mp4", skip_seconds=1.5))
+    other = video_hashes(_write_clip(tmp_path / "d.mp4", [7, 8, 9, 10]))
     assert video_distance(hashes, hashes) == 0
     assert video_distance(hashes, reencoded) <= DEFAULT_PHASH_THRESHOLD
     assert video_distance(hashes, trimmed) <= DEFAULT_PHASH_THRESHOLD
@@ -69,8 +78,14 @@ def test_made_clip_copies_are_close_and_other_clips_far(tmp_path):
 def test_unreadable_videos_raise_project_error(tmp_path):
     (tmp_path / "x.mp4").write_bytes(b"not a video at all")
     for path in (tmp_path / "missing.mp4", tmp_path / "x.mp4"):
-        with pytest.raises(UnreadableMediaError):
+        with pytest.raises(MediaError):
             video_hashes(path)
+
+
+def test_distance_needs_frames_on_both_sides():
+    one = VideoHashes(1.0, (FrameHash(0.0, "0" * 16, "0" * 64, 100),))
+    with pytest.raises(ValueError, match="at least one hashed frame"):
+        video_distance(one, VideoHashes(0.0, ()))
 
 
 @pytest.mark.corpus

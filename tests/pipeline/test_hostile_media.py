@@ -14,7 +14,6 @@ from PIL import Image
 
 import provenance.media as media_module
 from provenance.hashing.distance import phash_distance
-from provenance.hashing.video import video_hashes
 from provenance.media import MediaError, load_media
 from provenance.perceptual import perceptual_hashes
 from scripts.make_samples import scene
@@ -43,10 +42,11 @@ def test_absurd_declared_duration_still_samples_the_frames(long_mkv):
     assert len(hashes["frames"]) == len(media.frames)
 
 
-def test_video_hashes_of_absurd_duration_spread_over_the_clip(long_mkv):
-    hashes = video_hashes(long_mkv, frames=4)
-    assert hashes.duration < 10
-    assert len({f.timestamp for f in hashes.frames}) >= 3
+def test_absurd_duration_sample_is_spread_over_the_clip_by_frame_number(long_mkv):
+    media = load_media(long_mkv)
+    indices = [frame.index for frame in media.sample]
+    assert indices == sorted(set(indices)) and indices[0] <= 1 and indices[-1] >= 4
+    assert len({frame.time for frame in media.sample}) == len(indices)
 
 
 def test_hash_command_survives_absurd_duration_and_isolates_bad_files(long_mkv, tmp_path):
@@ -87,7 +87,7 @@ def test_unexpected_image_decoder_errors_become_media_errors(tmp_path, monkeypat
     def explode(*args, **kwargs):
         raise exc
 
-    monkeypatch.setattr(media_module, "_bounded_rgb", explode)
+    monkeypatch.setattr(media_module, "_bounded", explode)
     with pytest.raises(MediaError) as info:
         load_media(path)
     assert str(path) in str(info.value)
@@ -138,23 +138,6 @@ def test_video_frames_are_kept_at_a_bounded_size(tmp_path, monkeypatch):
     assert (media.width, media.height) == (160, 120)
     assert all(f.width * f.height <= 4_800 for f in media.frames)
     assert len(media.frames) == len(full.frames) and media.frame_count == 10
-
-
-def test_video_hashes_decode_frames_at_a_bounded_size(tmp_path, monkeypatch):
-    import provenance.hashing.video as hv
-
-    clip = video(tmp_path / "clip.mp4", frames=10, size=(160, 120))
-    seen = []
-    original = hv.image_hashes_batch
-
-    def spy(images, **kwargs):
-        seen.extend(image.size for image in images)
-        return original(images, **kwargs)
-
-    monkeypatch.setattr(hv, "FRAME_PIXELS", 4_800)
-    monkeypatch.setattr(hv, "image_hashes_batch", spy)
-    video_hashes(clip, frames=4)
-    assert seen and all(w * h <= 4_800 for w, h in seen)
 
 
 # ---- frame, pixel and time budgets ------------------------------------------------

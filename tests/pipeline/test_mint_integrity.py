@@ -100,9 +100,9 @@ class _SwappingScanner(NoScanner):
     def __init__(self, swap):
         self._swap = swap
 
-    def scan(self, path):
-        self._swap(path)
-        return super().scan(path)
+    def scan(self, media):
+        self._swap(media.path)  # the detectors score the frames already decoded; the file on disk is what changes
+        return super().scan(media)
 
 
 def _swap_with(source):

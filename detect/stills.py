@@ -1,0 +1,112 @@
+"""A still picture decoded for the detectors: RGB pixels, tiles, faces, and why it may be out of scope.
+
+The lowest layer of the analysis: `detect.batch` decodes stills here in
+worker processes, `detect.analyze` scores what this module produced. It
+imports neither of them.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from detect.tiles import tiles, to_rgb_array
+
+MAX_TILES = 8  # per image and detector: enough coverage, bounded cost on huge images
+# An image above this many pixels is refused before it is decoded (provenance.media's limit):
+# decoding 100 Mpx already takes about 1.7 GB here (pixels, array, face search).
+MAX_PIXELS = 100_000_000
+
+
+class AnalysisError(Exception):
+    """The input cannot be analysed (unreadable, not an image or video)."""
+
+
+@dataclass
+class DecodedStill:
+    """A decoded still: pixels plus the tiles each whole-image input size needs.
+
+    `faces` is None until faces have been searched for (the batch pipeline
+    does it in its decoding workers on the CPU, see detect.batch).
+    """
+
+    rgb: np.ndarray
+    tiles: dict[int, torch.Tensor] = field(default_factory=dict)
+    faces: list | None = None
+    notes: tuple[str, ...] = ()  # why the detectors cannot judge this input (see out_of_scope)
+
+
+# Below this many pixels on the shorter side the artifact traces are too few to judge.
+MIN_SIDE = 64
+# A JPEG saved below this quality has had its fine detail, where the traces live, quantised away.
+MIN_JPEG_QUALITY = 40
+
+
+def jpeg_quality(image: Image.Image) -> int | None:
+    """The IJG quality a JPEG's luma table corresponds to (None: not a JPEG or no table)."""
+    tables = getattr(image, "quantization", None) or {}
+    if 0 not in tables or len(tables[0]) != 64:
+        return None
+    # Scaling keeps the order of the entries, so sorted tables compare whatever the storage order;
+    # entries clamped at 255 (low qualities) say nothing about the scale and are left out.
+    table = np.sort(np.asarray(tables[0], dtype=np.float64))
+    usable = table < 255
+    if not usable.any():
+        return 1
+    scale = float(np.median(table[usable] / _IJG_LUMA_SORTED[usable]))  # IJG scale factor / 100
+    quality = (200 - 100 * scale) / 2 if scale <= 1 else 50 / scale
+    return int(round(min(100.0, max(1.0, quality))))
+
+
+# The IJG standard luminance table (quality 50), sorted.
+_IJG_LUMA_SORTED = np.sort(np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+], dtype=np.float64))
+
+
+def out_of_scope(width: int, height: int, quality: int | None) -> tuple[str, ...]:
+    """Reasons an input lies outside what the detectors were trained on: its verdict is `uncertain`."""
+    notes = []
+    if min(width, height) < MIN_SIDE:
+        notes.append(f"too small to judge ({width}x{height} px; the detectors need {MIN_SIDE} px or more)")
+    if quality is not None and quality < MIN_JPEG_QUALITY:
+        notes.append(f"heavily compressed (JPEG quality about {quality}): compression erases the traces the detectors look for")
+    return tuple(notes)
+
+
+def still_of(image: Image.Image, tile_sizes: Iterable[int] = ()) -> DecodedStill:
+    """A decoded picture (as its decoder gave it: mode, EXIF orientation, JPEG tables) ready for the detectors."""
+    rgb = to_rgb_array(image)
+    notes = out_of_scope(rgb.shape[1], rgb.shape[0], jpeg_quality(image))
+    return DecodedStill(rgb=rgb, tiles={s: tiles(rgb, s, MAX_TILES) for s in tile_sizes}, notes=notes)
+
+
+def decode_image(data: bytes | Path, tile_sizes: Iterable[int] = ()) -> DecodedStill:
+    """Decode an image file (path or bytes) and cut its tiles; raises AnalysisError."""
+    try:
+        source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+        with Image.open(source) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise AnalysisError(f"image dimensions {width}x{height} are beyond the limit ({MAX_PIXELS:,} pixels)")
+            image.load()
+            rgb = to_rgb_array(image)
+            quality = jpeg_quality(image)
+    except AnalysisError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise AnalysisError(f"not a readable image ({exc})") from None
+    except MemoryError:
+        raise AnalysisError("image too large to decode in the memory available") from None
+    except Exception as exc:  # any other decoder failure is this file's, never the batch's
+        raise AnalysisError(f"not a readable image ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
+    notes = out_of_scope(rgb.shape[1], rgb.shape[0], quality)
+    return DecodedStill(rgb=rgb, tiles={s: tiles(rgb, s, MAX_TILES) for s in tile_sizes}, notes=notes)
