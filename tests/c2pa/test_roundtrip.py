@@ -196,3 +196,31 @@ def test_two_files_named_alike_do_not_overwrite_each_others_copy(parts, dev_cert
     kept = next(r for r in results if not r.error)
     v = Verifier(parts).verify(writer.written[kept.content_sha256])
     assert v.status is Status.VERIFIED and v.token_id == kept.token_id
+
+
+def test_own_certificate_from_config(parts, photo, dev_cert, tmp_path, home, monkeypatch):
+    """Production users point [c2pa] sign_cert / sign_key at their own chain and key (here an unencrypted key)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from provenance.c2pa.certs import ENV_C2PA_KEY_PASSWORD
+    from provenance.config import load_settings
+    from provenance.context import open_parts
+
+    from .conftest import PASSWORD
+
+    own = tmp_path / "own"
+    own.mkdir()
+    key = serialization.load_pem_private_key(dev_cert.key.read_bytes(), PASSWORD.encode())
+    (own / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (own / "chain.pem").write_bytes(dev_cert.chain.read_bytes())
+    monkeypatch.delenv(ENV_C2PA_KEY_PASSWORD)
+    (home / "config.toml").write_text(f'[c2pa]\nsign_cert = "{own / "chain.pem"}"\nsign_key = "{own / "key.pem"}"\n')
+    configured = open_parts(load_settings(), signer=True)
+    [result], writer = mint_with_copy(configured, [photo], tmp_path / "c2pa")
+    assert result.error is None and read_c2pa(writer.written[result.content_sha256]).failures == ["signingCredential.untrusted"]
+
+    (home / "config.toml").write_text(f'[c2pa]\nsign_cert = "{own / "chain.pem"}"\nsign_key = "{own / "missing.pem"}"\n')
+    from provenance.errors import ProvenanceError
+
+    with pytest.raises(ProvenanceError, match="missing.pem"):
+        rendition_writer(tmp_path / "c2pa2", open_parts(load_settings(), signer=True))
