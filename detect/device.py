@@ -87,9 +87,3 @@ def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
     if batch.dim() != 4:
         return batch
     return batch.contiguous(memory_format=torch.channels_last)
-
-
-def make_deterministic(seed: int = 0) -> None:
-    """Seed torch and ask for deterministic kernels (used by tests and benchmarks)."""
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)

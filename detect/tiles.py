@@ -58,11 +58,6 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     return image
 
 
-def to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (3, H, W) float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
-
-
 def _starts(length: int, size: int, count: int) -> list[int]:
     if length <= size or count <= 1:
         return [max(0, (length - size) // 2)]
@@ -105,4 +100,4 @@ def fill_tile(rgb: np.ndarray, size: int) -> np.ndarray:
     height, width = rgb.shape[:2]
     scale = size / min(height, width)
     target = (max(size, round(width * scale)), max(size, round(height * scale)))
-    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(target, Image.LANCZOS))
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(target, Image.Resampling.LANCZOS))

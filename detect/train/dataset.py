@@ -52,20 +52,6 @@ def draw(rng: np.random.Generator, pools: ImagePools, size: int, kinds: dict[str
     return synth.augment(rng, tile), 1
 
 
-class TileStream(torch.utils.data.IterableDataset):
-    """Endless stream of (3, size, size) float tiles and labels; seeded per worker."""
-
-    def __init__(self, pools: ImagePools, size: int, seed: int, kinds: dict[str, float] = FAKE_MIX):
-        self.pools, self.size, self.seed, self.kinds = pools, size, seed, kinds
-
-    def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, info.id if info else 0])
-        while True:
-            tile, label = draw(rng, self.pools, self.size, self.kinds)
-            yield torch.from_numpy(tile.copy()).permute(2, 0, 1).float().div_(255.0), torch.tensor(float(label))
-
-
 def fixed_set(pools: ImagePools, size: int, count: int, seed: int, kinds: dict[str, float] = FAKE_MIX) -> tuple[torch.Tensor, torch.Tensor]:
     """A reproducible batch (validation / fitting): tiles (N, 3, S, S) and labels (N,)."""
     rng = np.random.default_rng(seed)

@@ -56,10 +56,6 @@ class Cid:
             raise BlockMismatch(str(self), source)
 
 
-def sha256_cid(version: int, codec: int, digest: bytes) -> Cid:
-    return Cid(version=version, codec=codec, digest=digest)
-
-
 def parse_cid(text: str) -> Cid:
     """Parse a CIDv0 (base58btc `Qm...`) or a CIDv1 in base32 (`b...`) or base58btc (`z...`)."""
     if not isinstance(text, str) or not text.strip():
