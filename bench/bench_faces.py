@@ -29,7 +29,8 @@ from detect.device import autocast_context, pick_device, to_device  # noqa: E402
 from detect.faces import MTCNN, find_faces  # noqa: E402
 from detect.models.mesonet import MesoNetDetector  # noqa: E402
 from detect.registry import installed_weights  # noqa: E402
-from detect.video import aggregate, sample_frames, score_tracks, track_faces  # noqa: E402
+from detect.video import aggregate, score_tracks, track_faces  # noqa: E402
+from provenance.media import load_media  # noqa: E402
 
 CORPUS = (ROOT / "../shared/corpus").resolve()
 PORTRAITS = ["obama.jpg", "biden.jpg", "two_people.jpg", "lin-manuel-miranda.png", "multiface.jpg", "obama_and_biden.jpg", "skimage_astronaut.png"]
@@ -174,7 +175,7 @@ def main() -> None:
     clip = CORPUS / "video/real/ffpp_004.mp4"
     if clip.is_file():
         start = time.perf_counter()
-        frames = sample_frames(clip, 16)
+        frames = load_media(clip).sample  # the one sampler (16 frames), as mint and detect use it
         sampling = time.perf_counter() - start
 
         def meso_faces(faces):
@@ -182,11 +183,11 @@ def main() -> None:
                 return meso.score(to_device(_tensor([f.crop(256) for f in faces]), device)).tolist()
 
         start = time.perf_counter()
-        tracks = track_faces([(frame.index, find_faces(frame.image, detector=detector)) for frame in sample_frames(clip, 16)])
+        tracks = track_faces([(frame.index, find_faces(frame.image, detector=detector)) for frame in load_media(clip).sample])
         video_score, driving = aggregate(tracks, score_tracks(tracks, meso_faces))
         whole = time.perf_counter() - start
         video_rows = [
-            f"| sample 16 frames of a 12.4 s 720p clip (PyAV) | {sampling:.2f} s | {len(frames) / sampling:.1f} frames/s |",
+            f"| load (hash + sample 16 frames) of a 12.4 s 720p clip (provenance.media) | {sampling:.2f} s | {len(frames) / sampling:.1f} frames/s |",
             f"| sample + MTCNN + track + MesoNet, 16 frames | {whole:.2f} s | {16 / whole:.2f} frames/s; score {video_score:.3f}, frames {list(driving)} |",
         ]
 

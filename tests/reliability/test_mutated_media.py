@@ -104,14 +104,23 @@ def _without_segment_info(path):
 @pytest.mark.parametrize("codec, container, suffix", [("libx264", "matroska", ".mkv"), ("libvpx", "webm", ".webm")])
 def test_a_clip_without_a_duration_header_is_read_by_the_detectors_as_by_hash(tmp_path, codec, container, suffix):
     """Found by bench/bench_reliability.py: `hash` and `verify` read such a clip (provenance.media counts
-    its frames), but the detectors' sampler took its frame count from the header, found none, and said
-    "no decodable frames": `mint`, which runs the detectors, refused the file on every run."""
-    from detect.video import sample_frames
+    its frames), but the detectors' own sampler took its frame count from the header, found none, and said
+    "no decodable frames": `mint`, which runs the detectors, refused the file on every run. The detectors
+    now score provenance.media's sample."""
+    import torch
+
+    from detect.analyze import Analyzer
+    from detect.detectors import DetectorSet
+    from detect.ensemble import EnsembleConfig
     from provenance.media import load_media
     from tests.pipeline.hostile_media import video
 
     clip = _without_segment_info(video(tmp_path / f"clip{suffix}", frames=5, size=(64, 48), codec=codec, fmt=container))
-    assert load_media(clip).frame_count == 5
-    frames = sample_frames(clip, count=16)
-    assert [f.index for f in frames] == [0, 1, 2, 3, 4]
-    assert len({f.image.tobytes() for f in frames}) == 5
+    media = load_media(clip)  # since issue 19 the one sampler, for hashing and the detectors alike
+    assert media.frame_count == 5
+    assert [f.index for f in media.sample] == [0, 1, 2, 3, 4]
+    assert len({f.image.tobytes() for f in media.sample}) == 5
+    bare = Analyzer(DetectorSet(image=[], face=[], unavailable=[], device=torch.device("cpu"),
+                                ensemble=EnsembleConfig(weights={}), find_faces=None, batch_sizes={}))
+    report = bare.analyze_file(clip)  # `provenance detect`'s path: no "no decodable frames"
+    assert report.frames and set(report.frames) <= {0, 1, 2, 3, 4}
