@@ -24,7 +24,6 @@ DAG_PB = 0x70
 RAW = 0x55
 SHA2_256 = 0x12
 SHA2_256_LEN = 32
-CODEC_NAMES = {DAG_PB: "dag-pb", RAW: "raw"}
 
 
 @dataclass(frozen=True)

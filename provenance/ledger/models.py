@@ -48,7 +48,7 @@ class DeploymentRow(Base):
 
 
 class JobState:
-    """A mint job moves forward through these states; `failed` can be retried."""
+    """A mint job moves forward through these states, in the order written; `failed` can be retried."""
 
     NEW = "new"
     HASHED = "hashed"
@@ -57,7 +57,6 @@ class JobState:
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
-    ORDER = (NEW, HASHED, SCANNED, STORED, SUBMITTED, CONFIRMED)
 
 
 class MintJob(Base):

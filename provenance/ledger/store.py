@@ -389,12 +389,6 @@ class Ledger:
         else:
             state.next_block, state.last_block_hash = next_block, last_block_hash
 
-    def next_block(self, session: Session, chain_id: int, contract: str, default: int) -> int:
-        return self.sync_position(session, chain_id, contract, default)[0]
-
-    def set_next_block(self, session: Session, chain_id: int, contract: str, block: int, block_hash: str | None = None) -> None:
-        self.set_sync_position(session, chain_id, contract, block, block_hash)
-
     def synced_blocks(self, session: Session, chain_id: int, contract: str, below: int) -> list[tuple[int, str]]:
         """(number, hash) of the blocks below `below` that indexed events came from, ascending."""
         did = self.deployment_id(session, chain_id, contract)
