@@ -337,13 +337,9 @@ contract CertificateRegistry is ERC721Packed, AccessControl, IERC4906 {
     }
 
     function _issue(address to, MintRequest calldata request, uint96 issuerBits) private returns (uint256 tokenId) {
-        if (request.contentHash == 0 || request.metadataDigest == 0) revert EmptyHash();
-        if (request.scoreBps > MAX_SCORE_BPS) revert InvalidScore(request.scoreBps);
+        uint96 extra = _record(request, issuerBits); // validates the request, as for a re-issue
         tokenId = uint256(request.contentHash);
         if (_exists(tokenId)) revert CertificateExists(tokenId);
-        uint96 extra = issuerBits |
-            (uint96(uint8(request.label)) << uint96(_LABEL_SHIFT)) |
-            (uint96(request.scoreBps) << uint96(_SCORE_SHIFT));
         _mint(to, tokenId, extra);
         _metadataDigests[tokenId] = request.metadataDigest;
         emit CertificateIssued(

@@ -12,9 +12,7 @@ contract LifecycleTest is RegistryFixture {
 
     function setUp() public override {
         super.setUp();
-        minted = request(42);
-        minted.label = CertificateRegistry.Label.LikelyAuthentic;
-        minted.scoreBps = 1_250;
+        minted = labelled(42, CertificateRegistry.Label.LikelyAuthentic, 1_250);
         tokenId = mintAs(ISSUER, ALICE, minted);
         vm.warp(T0 + 1 days);
     }
@@ -213,12 +211,6 @@ contract LifecycleTest is RegistryFixture {
     }
 
     function _assertUnchangedExceptRevoked(CertificateRegistry.Certificate memory cert) private view {
-        assertEq(cert.contentHash, minted.contentHash, "contentHash");
-        assertEq(cert.metadataDigest, minted.metadataDigest, "metadataDigest");
-        assertEq(cert.issuer, ISSUER, "issuer");
-        assertEq(cert.issuedAt, T0, "issuedAt");
-        assertEq(uint256(cert.label), uint256(minted.label), "label");
-        assertEq(cert.scoreBps, minted.scoreBps, "scoreBps");
-        assertEq(cert.owner, ALICE, "owner");
+        assertRecord(cert, minted, ISSUER, T0, ALICE);
     }
 }

@@ -222,14 +222,8 @@ contract MintingTest is RegistryFixture {
         address owner
     ) private view {
         CertificateRegistry.Certificate memory cert = registry.certificate(tokenId);
-        assertEq(cert.contentHash, req.contentHash, "contentHash");
-        assertEq(cert.metadataDigest, req.metadataDigest, "metadataDigest");
-        assertEq(cert.issuer, issuer, "issuer");
-        assertEq(cert.issuedAt, issuedAt, "issuedAt");
-        assertEq(uint256(cert.label), uint256(req.label), "label");
-        assertEq(cert.scoreBps, req.scoreBps, "scoreBps");
+        assertRecord(cert, req, issuer, issuedAt, owner);
         assertEq(cert.revoked, false, "revoked");
-        assertEq(cert.owner, owner, "owner");
     }
 
     function _count(Vm.Log[] memory logs, bytes32 topic0) private pure returns (uint256 n) {

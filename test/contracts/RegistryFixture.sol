@@ -49,6 +49,34 @@ abstract contract RegistryFixture is TestBase {
             });
     }
 
+    /// @dev `request(seed)` with the given verdict.
+    function labelled(
+        uint256 seed,
+        CertificateRegistry.Label label,
+        uint16 scoreBps
+    ) internal pure returns (CertificateRegistry.MintRequest memory req) {
+        req = request(seed);
+        req.label = label;
+        req.scoreBps = scoreBps;
+    }
+
+    /// @dev The certificate holds what `req` asked for, from `issuer` at `issuedAt`, held by `owner`.
+    function assertRecord(
+        CertificateRegistry.Certificate memory cert,
+        CertificateRegistry.MintRequest memory req,
+        address issuer,
+        uint40 issuedAt,
+        address owner
+    ) internal pure {
+        assertEq(cert.contentHash, req.contentHash, "contentHash");
+        assertEq(cert.metadataDigest, req.metadataDigest, "metadataDigest");
+        assertEq(cert.issuer, issuer, "issuer");
+        assertEq(cert.issuedAt, issuedAt, "issuedAt");
+        assertEq(uint256(cert.label), uint256(req.label), "label");
+        assertEq(cert.scoreBps, req.scoreBps, "scoreBps");
+        assertEq(cert.owner, owner, "owner");
+    }
+
     function mintAs(
         address issuer,
         address to,

@@ -22,9 +22,7 @@ contract ReissueTest is RegistryFixture {
 
     function setUp() public override {
         super.setUp();
-        squatted = request(42);
-        squatted.label = CertificateRegistry.Label.LikelyAuthentic;
-        squatted.scoreBps = 1_000;
+        squatted = labelled(42, CertificateRegistry.Label.LikelyAuthentic, 1_000);
         tokenId = mintAs(ISSUER, ALICE, squatted);
         vm.warp(T0 + 1 days);
         vm.prank(ADMIN);
