@@ -176,3 +176,17 @@ def _no_scan():
     from provenance.scanning import NoScanner
 
     return NoScanner()
+
+
+def test_untrusted_issuer_renders(start_server, certify, browser, shots, monkeypatch, tmp_path):
+    photo = tmp_path / "elsewhere.png"
+    scene(seed=13).save(photo)
+    certify(photo)
+    # This verifier trusts one other issuer only (a fixed, valid address nobody here holds the key of).
+    monkeypatch.setenv("PROVENANCE_TRUSTED_ISSUERS", "0x000000000000000000000000000000000000dEaD")
+    server = start_server()
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    seen = upload(page, server.url, photo)
+    assert seen["status"] == "untrusted_issuer" and "does not trust" in seen["meaning"]
+    assert ["issuer_trusted", "fail"] in [r[:2] for r in seen["checks"]]
+    screenshot(page, shots, "untrusted-issuer")
