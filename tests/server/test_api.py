@@ -43,6 +43,7 @@ def test_exact_copy_is_verified_with_the_cli_report(server, certify, photo):
     assert body["status"] == "verified" and body["token_id"] == minted.token_id
     assert body == as_cli_would(server, photo, "received.png")
     assert uploads_left(server) == []  # the upload's temp file is gone once answered
+    assert (server.home / "uploads").stat().st_mode & 0o777 == 0o700  # uploads wait in an owner-only folder
 
 
 def test_modified_copy(server, certify, photo, tmp_path):
@@ -218,3 +219,15 @@ def test_request_timeout_is_504(start_server, certify, photo):
     with server.client() as c:
         r = post_file(c, photo)
     assert r.status_code == 504 and r.json() == {"error": "the request took longer than 0.001 s"}
+
+
+def test_rescan_runs_the_detectors(server, certify, photo):
+    (minted,) = certify(photo)  # certified without the detectors: verdict `unscanned`
+    with server.client() as c:
+        plain = post_file(c, photo).json()
+        rescanned = post_file(c, photo, params={"rescan": "true"}).json()
+    assert "rescan" not in [ch["check"] for ch in plain["checks"]]
+    (check,) = [ch for ch in rescanned["checks"] if ch["check"] == "rescan"]
+    assert check["details"]["now"]["label"] in ("likely_authentic", "uncertain", "likely_manipulated")
+    assert 0.0 <= check["details"]["now"]["score"] <= 1.0
+    assert rescanned["status"] == "verified" and rescanned["token_id"] == minted.token_id
