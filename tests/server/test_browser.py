@@ -106,6 +106,8 @@ def test_every_status_renders(server, parts, browser, shots, tmp_path):
     notes.write_text("not a picture\n")
 
     page = browser.new_page(viewport={"width": 1000, "height": 900})
+    blocked: list[str] = []  # anything the page's Content-Security-Policy refused
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and blocked.append(msg.text))
 
     seen = upload(page, server.url, photo)
     assert seen["status"] == "verified" and seen["shown"] == "VERIFIED"
@@ -117,6 +119,10 @@ def test_every_status_renders(server, parts, browser, shots, tmp_path):
     for d in detection["detectors"]:
         assert seen["bars"][d["name"]] == ("" if d.get("skipped") else str(d["score"]))
     assert page.locator("[data-testid=received-image] img").count() == 1
+    # The bars are drawn (their width survives the page's Content-Security-Policy).
+    width = page.locator("[data-testid=bar][data-name=ensemble] .fill").evaluate("e => e.getBoundingClientRect().width")
+    track = page.locator("[data-testid=bar][data-name=ensemble] .track").evaluate("e => e.getBoundingClientRect().width")
+    assert width == pytest.approx(track * detection["score"], abs=track * 0.01 + 1)
     screenshot(page, shots, "verified")
 
     seen = upload(page, server.url, resized)
@@ -145,6 +151,7 @@ def test_every_status_renders(server, parts, browser, shots, tmp_path):
 
     page.goto(server.url + "/")
     screenshot(page, shots, "upload")
+    assert blocked == []
 
 
 def test_a_dropped_file_is_verified(server, certify, browser, tmp_path):
