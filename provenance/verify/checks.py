@@ -1,65 +1,50 @@
-"""Verification checks, each a small policy that passes or fails with a reason.
+"""The verification checks: each judges one thing and passes, or fails with a reason and a status.
 
-The checks run in order over one `Evidence` value; each reads what earlier
-ones established. A check that cannot run because an earlier one failed is not
-run at all, and a report is never `verified` unless every one of
-`REQUIRED_CHECKS` ran and passed (an empty policy fails).
+Two readers first establish what the checks judge: `read_certificate` (the
+chain's record of the token) and `read_metadata` (the metadata it names,
+fetched and hashed to the on-chain digest). Together they make a `Certified`
+value, which no check can change. Every check after them is a policy
+(`policy.Policy`): built with what it needs beyond that value (a deployment, an
+allowlist, the comparison of the received file), it judges the value.
+`integrity_policy` and `standing_policy` compose them; `verifier.py` runs them
+in that order.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Callable, Protocol
+from typing import Callable, Generic, TypeVar
 
-from ..chain import Certificate, OnChainLabel, Registry
-from ..config import Settings
-from ..hashing import PERCEPTUAL_MATCH_CAVEAT, ImageHashes, best_match, image_hashes
-from ..hashing.frames import FrameHash, VideoHashes, video_distance
+from ..chain import Certificate, Registry
 from ..ipfs import BlockMismatch, ContentStore, FetchLimits, IpfsError, NoIntactCopy, raw_cid_from_sha256
-from ..media import MediaFile
-from ..metadata import MAX_METADATA_BYTES, MetadataError, parse, recover_signer, signed_rendition
+from ..metadata import MAX_METADATA_BYTES, MetadataError, parse, recover_signer
 from ..verdicts import chain_verdict
+from .content import Comparison, Exact, NearVideo, Rendition
+from .policy import AllOf, EachOf
 from .report import CheckResult, Status
 
-
-class QueryHashes:
-    """Perceptual hashes of the received file, computed only if a check needs them."""
-
-    def __init__(self, media: MediaFile):
-        self._media = media
-
-    @cached_property
-    def image(self) -> ImageHashes:  # first frame for video
-        return image_hashes(self._media.first_frame)
-
-    @cached_property
-    def frames(self) -> list[ImageHashes]:
-        return [image_hashes(f) for f in self._media.frames] if self._media.kind == "video" else []
+T = TypeVar("T")
 
 
-@dataclass
-class Evidence:
-    media: MediaFile
-    query: QueryHashes
+@dataclass(frozen=True)
+class Certified:
+    """What the checks judge: a token, the chain's record of it and the metadata that record names.
+
+    `metadata` is only ever set from bytes that hashed to the on-chain digest and fit the schema.
+    """
+
     token_id: int
-    registry: Registry
-    store: ContentStore
-    settings: Settings
-    chain_id: int
-    contract: str
-    rescan: Callable[[], dict] | None = None
-    certificate: Certificate | None = None
-    metadata: dict | None = None
-    match: dict | None = None
-    revoke_reason: str | None = None  # from the ledger's event index, when synced
+    certificate: Certificate
+    metadata: dict
 
 
-class Check(Protocol):
-    name: str
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """A reader's outcome: its check result, and the value it read when that passed."""
 
-    def run(self, ev: Evidence) -> CheckResult: ...
+    result: CheckResult
+    value: T | None = None
 
 
 def _ok(name: str, reason: str, **details) -> CheckResult:
@@ -70,75 +55,80 @@ def _fail(name: str, status: Status, reason: str, **details) -> CheckResult:
     return CheckResult(name, False, reason, details, fails_as=status)
 
 
-class TokenExists:
-    name = "token_exists"
-
-    def run(self, ev: Evidence) -> CheckResult:
-        ev.certificate = ev.registry.certificate(ev.token_id)
-        if ev.certificate is None:
-            return _fail(self.name, Status.NOT_FOUND, f"no certificate with token id {ev.token_id:#066x} on this deployment")
-        return _ok(self.name, f"certificate found, issued at {ev.certificate.issued_at} by {ev.certificate.issuer}")
-
+TOKEN_EXISTS = "token_exists"
+METADATA_INTEGRITY = "metadata_integrity"
 
 # Metadata is one raw block of at most MAX_METADATA_BYTES; a source may not take longer than this.
 METADATA_LIMITS = FetchLimits(max_bytes=MAX_METADATA_BYTES, deadline_s=30.0)
 
 
-class MetadataIntegrity:
-    """The metadata fetched from IPFS hashes to the digest the chain stores."""
+def read_certificate(registry: Registry, token_id: int) -> Read[Certificate]:
+    certificate = registry.certificate(token_id)
+    if certificate is None:
+        return Read(_fail(TOKEN_EXISTS, Status.NOT_FOUND, f"no certificate with token id {token_id:#066x} on this deployment"))
+    return Read(_ok(TOKEN_EXISTS, f"certificate found, issued at {certificate.issued_at} by {certificate.issuer}"), certificate)
 
-    name = "metadata_integrity"
 
-    def run(self, ev: Evidence) -> CheckResult:
-        digest = ev.certificate.metadata_digest
-        cid = raw_cid_from_sha256(digest)
-        uri = ev.registry.token_uri(ev.token_id)
-        if uri != f"ipfs://{cid}":
-            return _fail(self.name, Status.TAMPERED, f"tokenURI {uri} does not name the on-chain digest's CID {cid}")
-        try:
-            raw = ev.store.cat(cid, limits=METADATA_LIMITS)
-        except BlockMismatch as exc:
-            return _fail(self.name, Status.TAMPERED, f"metadata bytes in the store do not match the on-chain digest: {exc}", cid=cid)
-        except NoIntactCopy as exc:
-            # Garbled bytes from a gateway are not the metadata: they say nothing about the
-            # certificate, so the outcome is 'could not be fetched', naming who lied.
-            liars = f" (sent altered bytes: {', '.join(exc.mismatched)})" if exc.mismatched else ""
-            return _fail(self.name, Status.ERROR, f"metadata {cid} could not be fetched intact{liars}: {exc}", cid=cid)
-        except IpfsError as exc:
-            return _fail(self.name, Status.ERROR, f"metadata {cid} could not be fetched: {exc}", cid=cid)
-        if hashlib.sha256(raw).digest() != digest:
-            return _fail(self.name, Status.TAMPERED, "metadata bytes do not hash to the on-chain digest", cid=cid)
-        try:
-            ev.metadata = parse(raw)
-        except MetadataError as exc:
-            return _fail(self.name, Status.TAMPERED, str(exc), cid=cid)
-        return _ok(self.name, f"metadata {cid} hashes to the on-chain digest and fits the schema", cid=cid)
+def read_metadata(registry: Registry, store: ContentStore, token_id: int, certificate: Certificate) -> Read[dict]:
+    """The metadata fetched from IPFS, if it hashes to the digest the chain stores and fits the schema."""
+    name = METADATA_INTEGRITY
+    digest = certificate.metadata_digest
+    cid = raw_cid_from_sha256(digest)
+    uri = registry.token_uri(token_id)
+    if uri != f"ipfs://{cid}":
+        return Read(_fail(name, Status.TAMPERED, f"tokenURI {uri} does not name the on-chain digest's CID {cid}"))
+    try:
+        raw = store.cat(cid, limits=METADATA_LIMITS)
+    except BlockMismatch as exc:
+        return Read(_fail(name, Status.TAMPERED, f"metadata bytes in the store do not match the on-chain digest: {exc}", cid=cid))
+    except NoIntactCopy as exc:
+        # Garbled bytes from a gateway are not the metadata: they say nothing about the
+        # certificate, so the outcome is 'could not be fetched', naming who lied.
+        liars = f" (sent altered bytes: {', '.join(exc.mismatched)})" if exc.mismatched else ""
+        return Read(_fail(name, Status.ERROR, f"metadata {cid} could not be fetched intact{liars}: {exc}", cid=cid))
+    except IpfsError as exc:
+        return Read(_fail(name, Status.ERROR, f"metadata {cid} could not be fetched: {exc}", cid=cid))
+    if hashlib.sha256(raw).digest() != digest:
+        return Read(_fail(name, Status.TAMPERED, "metadata bytes do not hash to the on-chain digest", cid=cid))
+    try:
+        metadata = parse(raw)
+    except MetadataError as exc:
+        return Read(_fail(name, Status.TAMPERED, str(exc), cid=cid))
+    return Read(_ok(name, f"metadata {cid} hashes to the on-chain digest and fits the schema", cid=cid), metadata)
+
+
+# ---- integrity: the metadata is the issuer's word about this content, for this deployment ----
 
 
 class IssuerSignature:
     name = "issuer_signature"
 
-    def run(self, ev: Evidence) -> CheckResult:
+    def __init__(self, chain_id: int, contract: str):
+        self.chain_id = chain_id
+        self.contract = contract
+
+    def check(self, subject: Certified) -> CheckResult:
         try:
-            signer = recover_signer(ev.metadata)
+            signer = recover_signer(subject.metadata)
         except MetadataError as exc:
             return _fail(self.name, Status.TAMPERED, str(exc))
-        declared = ev.metadata["provenance"]["signature"]
-        domain = declared["domain"]
-        if int(domain["chainId"]) != ev.chain_id or domain["verifyingContract"].lower() != ev.contract.lower():
+        domain = subject.metadata["provenance"]["signature"]["domain"]
+        if int(domain["chainId"]) != self.chain_id or domain["verifyingContract"].lower() != self.contract.lower():
             return _fail(self.name, Status.TAMPERED, "the signature is bound to another chain or contract", domain=domain)
-        if signer.lower() != ev.certificate.issuer.lower():
-            return _fail(self.name, Status.TAMPERED, f"metadata signed by {signer}, but the chain names issuer {ev.certificate.issuer}")
+        issuer = subject.certificate.issuer
+        if signer.lower() != issuer.lower():
+            return _fail(self.name, Status.TAMPERED, f"metadata signed by {signer}, but the chain names issuer {issuer}")
         return _ok(self.name, f"EIP-712 signature by the issuer {signer} is valid")
 
 
 class MetadataContentHash:
     name = "metadata_content_hash"
 
-    def run(self, ev: Evidence) -> CheckResult:
-        declared = ev.metadata["provenance"]["content"]["sha256"]
-        if declared != ev.certificate.content_hash.hex():
-            return _fail(self.name, Status.TAMPERED, f"metadata names content {declared[:16]}..., the chain {ev.certificate.content_hash.hex()[:16]}...")
+    def check(self, subject: Certified) -> CheckResult:
+        declared = subject.metadata["provenance"]["content"]["sha256"]
+        on_chain = subject.certificate.content_hash.hex()
+        if declared != on_chain:
+            return _fail(self.name, Status.TAMPERED, f"metadata names content {declared[:16]}..., the chain {on_chain[:16]}...")
         return _ok(self.name, "metadata and chain name the same content hash")
 
 
@@ -154,9 +144,9 @@ class VerdictBinding:
 
     name = "verdict_binding"
 
-    def run(self, ev: Evidence) -> CheckResult:
-        detection = ev.metadata["provenance"]["detection"]
-        cert = ev.certificate
+    def check(self, subject: Certified) -> CheckResult:
+        detection = subject.metadata["provenance"]["detection"]
+        cert = subject.certificate
         on_chain = {"label": cert.label.text, "score_bps": cert.score_bps}
         try:
             label, score_bps = chain_verdict(detection)
@@ -174,13 +164,19 @@ class VerdictBinding:
         return _ok(self.name, f"the on-chain verdict {cert.label.text} ({cert.score_bps / 10_000:.4f}) is the signed one", **details)
 
 
+# ---- standing: independent questions about a sound certificate ----
+
+
 class NotRevoked:
     name = "not_revoked"
 
-    def run(self, ev: Evidence) -> CheckResult:
-        if ev.certificate.revoked:
-            reason = ev.revoke_reason
-            return _fail(self.name, Status.REVOKED, "the certificate was revoked" + (f": {reason}" if reason else ""))
+    def __init__(self, revoke_reason: str | None = None):
+        self.revoke_reason = revoke_reason  # from the ledger's event index, when synced
+
+    def check(self, subject: Certified) -> CheckResult:
+        if subject.certificate.revoked:
+            why = f": {self.revoke_reason}" if self.revoke_reason else ""
+            return _fail(self.name, Status.REVOKED, "the certificate was revoked" + why)
         return _ok(self.name, "the certificate is not revoked")
 
 
@@ -196,47 +192,50 @@ class IssuerTrusted:
 
     name = "issuer_trusted"
 
-    def run(self, ev: Evidence) -> CheckResult:
-        issuer = ev.certificate.issuer
-        if ev.settings.trusted_issuers:
-            return self._allowlist(ev, issuer, ev.settings.trusted_issuers)
-        if ev.registry.is_issuer(issuer):
-            return _ok(self.name, f"issuer {issuer} holds ISSUER_ROLE on the registry (no trusted_issuers list is set)")
-        return _fail(
-            self.name, Status.UNTRUSTED_ISSUER, f"issuer {issuer} no longer holds ISSUER_ROLE on the registry (no trusted_issuers list is set)"
-        )
+    def __init__(self, holds_role: Callable[[str], bool], trusted_issuers: tuple[str, ...]):
+        self.holds_role = holds_role  # the registry's ISSUER_ROLE, asked now
+        self.trusted_issuers = trusted_issuers
 
-    def _allowlist(self, ev: Evidence, issuer: str, allowlist: tuple[str, ...]) -> CheckResult:
+    def check(self, subject: Certified) -> CheckResult:
+        issuer = subject.certificate.issuer
+        allowlist = self.trusted_issuers
+        if not allowlist:
+            if self.holds_role(issuer):
+                return _ok(self.name, f"issuer {issuer} holds ISSUER_ROLE on the registry (no trusted_issuers list is set)")
+            return _fail(
+                self.name, Status.UNTRUSTED_ISSUER,
+                f"issuer {issuer} no longer holds ISSUER_ROLE on the registry (no trusted_issuers list is set)",
+            )
         if issuer.lower() not in {a.lower() for a in allowlist}:
             return _fail(
                 self.name, Status.UNTRUSTED_ISSUER,
                 f"issuer {issuer} is not in your trusted_issuers ({len(allowlist)} address(es));"
                 " with a list set, holding ISSUER_ROLE on the registry is not enough",
             )
-        role = "" if ev.registry.is_issuer(issuer) else "; it no longer holds ISSUER_ROLE on the registry, your list decides"
+        role = "" if self.holds_role(issuer) else "; it no longer holds ISSUER_ROLE on the registry, your list decides"
         return _ok(self.name, f"issuer {issuer} is in your trusted_issuers{role}")
 
 
 class ContentMatch:
-    """Exact sha256 match, else a perceptual match within the thresholds (never `verified`)."""
+    """The file is the certified content: its exact bytes or a signed rendition; a perceptual match is never `verified`."""
 
     name = "content_match"
 
-    def run(self, ev: Evidence) -> CheckResult:
-        if ev.media.sha256 == ev.certificate.content_hash.hex():
-            ev.match = {"kind": "exact"}
+    def __init__(self, comparison: Comparison):
+        self.comparison = comparison
+
+    def check(self, subject: Certified) -> CheckResult:
+        found = self.comparison
+        if isinstance(found, Exact):
             return _ok(self.name, "the file's sha256 equals the certified content hash (exact copy)")
-        rendition = signed_rendition(ev.metadata, ev.media.sha256)
-        if rendition is not None:  # e.g. the C2PA copy made at mint: its sha256 is in the signed metadata
-            ev.match = {"kind": "rendition", **rendition}
-            return _ok(self.name, f"the file's sha256 is a rendition the issuer signed for this content ({rendition.get('type', 'copy')})")
-        perceptual = ev.metadata["provenance"]["perceptual"]
-        thresholds = ev.settings.thresholds
-        if ev.media.kind == "video" and perceptual.get("frames"):
-            return self._video(ev, perceptual["frames"], thresholds.phash)
-        reference = ImageHashes(perceptual["phash"], perceptual["pdq"], perceptual.get("pdq_quality", 0), (), ())
-        match = best_match(ev.query.image, reference, thresholds.phash, thresholds.pdq)
-        ev.match = {"kind": "perceptual", **match.to_dict()}
+        if isinstance(found, Rendition):  # e.g. the C2PA copy made at mint: its sha256 is in the signed metadata
+            return _ok(self.name, f"the file's sha256 is a rendition the issuer signed for this content ({found.entry.get('kind', 'copy')})")
+        if isinstance(found, NearVideo):
+            details = found.section()
+            if found.within_threshold:
+                return _fail(self.name, Status.MODIFIED, f"not an exact copy; frame pHash distance {found.distance:g} <= {found.threshold}", **details)
+            return _fail(self.name, Status.NOT_FOUND, f"the video is not the certified content (frame distance {found.distance:g})", **details)
+        match = found.match
         if match.within_threshold:
             return _fail(
                 self.name, Status.MODIFIED,
@@ -250,26 +249,18 @@ class ContentMatch:
             **match.to_dict(),
         )
 
-    def _video(self, ev: Evidence, frames: list[dict], threshold: int) -> CheckResult:
-        distance = video_distance(_as_video(ev.query.frames), _as_video(frames))
-        ev.match = {"kind": "perceptual", "hash_kind": "phash_frames", "distance": distance, "threshold": threshold}
-        if distance <= threshold:
-            return _fail(self.name, Status.MODIFIED, f"not an exact copy; frame pHash distance {distance:g} <= {threshold}", **ev.match)
-        return _fail(self.name, Status.NOT_FOUND, f"the video is not the certified content (frame distance {distance:g})", **ev.match)
-
-
-def _as_video(frames) -> VideoHashes:
-    """Sampled frame hashes as the hashing package's video value (times are not compared)."""
-    rows = [f if isinstance(f, dict) else f.to_dict() for f in frames]
-    return VideoHashes(0.0, tuple(FrameHash(0.0, r["phash"], r["pdq"], int(r.get("pdq_quality", 0))) for r in rows))
-
 
 class Rescan:
+    """The detectors' verdict now, beside the recorded one; a disagreement is reported, never a status."""
+
     name = "rescan"
 
-    def run(self, ev: Evidence) -> CheckResult:
-        recorded = ev.metadata["provenance"]["detection"]
-        fresh = ev.rescan()
+    def __init__(self, scan: Callable[[], dict]):
+        self.scan = scan
+
+    def check(self, subject: Certified) -> CheckResult:
+        recorded = subject.metadata["provenance"]["detection"]
+        fresh = self.scan()
         details = {"recorded": {"label": recorded["label"], "score": recorded["score"]}, "now": {"label": fresh["label"], "score": fresh["score"]}}
         if recorded["label"] == "unscanned":
             return _ok(self.name, f"no recorded verdict; the detectors now say {fresh['label']} ({fresh['score']:.3f})", **details)
@@ -278,24 +269,37 @@ class Rescan:
         return CheckResult(self.name, False, f"detectors now say {fresh['label']} ({fresh['score']:.3f}), the certificate says {recorded['label']}", details)
 
 
-def default_checks(rescan: bool) -> list[Check]:
-    checks: list[Check] = [
-        TokenExists(), MetadataIntegrity(), IssuerSignature(), MetadataContentHash(), VerdictBinding(),
-        NotRevoked(), IssuerTrusted(), ContentMatch(),
-    ]
-    if rescan:
-        checks.append(Rescan())
-    return checks
+def integrity_policy(chain_id: int, contract: str) -> AllOf[Certified]:
+    """Signed by the chain's issuer for this deployment, about the chain's content, with the chain's verdict.
+
+    In order, stopping at the first failure: after one, the metadata is not the issuer's sound word.
+    """
+    return AllOf(IssuerSignature(chain_id, contract), MetadataContentHash(), VerdictBinding())
 
 
-# A report is `verified` (or `modified`) only if each of these ran and passed
-# (`content_match` aside for `modified`). Listing them, rather than trusting
-# whatever checks happened to run, makes a policy that skips one, or runs
-# none, fail instead of pass.
+def standing_policy(
+    revoke_reason: str | None,
+    holds_role: Callable[[str], bool],
+    trusted_issuers: tuple[str, ...],
+    comparison: Comparison,
+    scan: Callable[[], dict] | None = None,
+) -> EachOf[Certified]:
+    """Not revoked, issued by someone you trust, about this file (and, asked for, the detectors now): each reported."""
+    policies: list = [NotRevoked(revoke_reason), IssuerTrusted(holds_role, trusted_issuers), ContentMatch(comparison)]
+    if scan is not None:
+        policies.append(Rescan(scan))
+    return EachOf(*policies)
+
+
+# A report is `verified` (or `modified`) only if each of these ran and passed (see policy.outcome).
+# Listing them, rather than trusting whatever checks happened to run, makes a composition that
+# leaves one out, or checks nothing, fail instead of pass.
 REQUIRED_CHECKS = (
-    "token_exists", "metadata_integrity", "issuer_signature", "metadata_content_hash", "verdict_binding",
-    "not_revoked", "issuer_trusted", "content_match",
+    TOKEN_EXISTS, METADATA_INTEGRITY, IssuerSignature.name, MetadataContentHash.name, VerdictBinding.name,
+    NotRevoked.name, IssuerTrusted.name, ContentMatch.name,
 )
 
-
-__all__ = ["Check", "Evidence", "REQUIRED_CHECKS", "chain_verdict", "default_checks", "PERCEPTUAL_MATCH_CAVEAT"]
+__all__ = [
+    "Certified", "ContentMatch", "IssuerSignature", "IssuerTrusted", "MetadataContentHash", "NotRevoked", "REQUIRED_CHECKS",
+    "Read", "Rescan", "VerdictBinding", "integrity_policy", "read_certificate", "read_metadata", "standing_policy",
+]

@@ -10,7 +10,7 @@ from ..indexer import sync
 from ..ledger import Ledger
 from ..media import MediaFile
 from ..records import index_key, split_index_key
-from .checks import QueryHashes
+from .content import QueryHashes
 from .report import Candidate
 
 MAX_CANDIDATES = 5
@@ -45,8 +45,8 @@ def _perceptual(chain: ChainSession, ledger: Ledger, settings: Settings, query: 
     found = index.query_variants(phashes=hashes.phash_dihedral or (hashes.phash,), radius=settings.thresholds.phash)
     if pdqs:
         found += index.query_variants(pdqs=pdqs, radius=settings.thresholds.pdq_lookup_radius)
-    def score(c: Candidate) -> float:  # distance relative to its hash's threshold
-        return c.distance / max(1, settings.thresholds.phash if c.hash_kind == "phash" else settings.thresholds.pdq)
+    def score(c: Candidate) -> float:  # distance relative to its hash's threshold (a perceptual candidate has one)
+        return (c.distance or 0) / max(1, settings.thresholds.phash if c.hash_kind == "phash" else settings.thresholds.pdq)
 
     for match in found:
         if not match.key.startswith(prefix):

@@ -22,7 +22,8 @@ from provenance.context import open_parts
 from provenance.reattest import Reattester
 from provenance.verify import Status
 from provenance.verify import verifier as verifier_module
-from provenance.verify.checks import ContentMatch, TokenExists
+from provenance.verify.checks import ContentMatch, MetadataContentHash
+from provenance.verify.policy import AllOf, EachOf
 from provenance.verify.verifier import Verifier
 
 from .cli_helpers import json_out, run_cli
@@ -169,9 +170,10 @@ def test_cli_rejects_malformed_trusted_issuers(parts, certify, photo):
 
 
 def test_a_policy_that_skips_checks_cannot_verify(parts, certify, photo, monkeypatch):
-    """Only an exact content match ran: no signature, no trust, no integrity. Not `verified`."""
+    """Only the content hash and an exact content match ran: no signature, no trust. Not `verified`."""
     certify(photo)
-    monkeypatch.setattr(verifier_module, "default_checks", lambda rescan: [TokenExists(), ContentMatch()])
+    monkeypatch.setattr(verifier_module, "integrity_policy", lambda chain_id, contract: AllOf(MetadataContentHash()))
+    monkeypatch.setattr(verifier_module, "standing_policy", lambda comparison, **_: EachOf(ContentMatch(comparison)))
     report = verify(parts, photo)
     assert report.status is Status.ERROR, report.to_dict()
     assert "issuer_signature" in report.summary and "issuer_trusted" in report.summary
@@ -179,8 +181,10 @@ def test_a_policy_that_skips_checks_cannot_verify(parts, certify, photo, monkeyp
 
 def test_an_empty_policy_cannot_verify(parts, certify, photo, monkeypatch):
     certify(photo)
-    monkeypatch.setattr(verifier_module, "default_checks", lambda rescan: [])
-    assert verify(parts, photo).status is Status.ERROR
+    monkeypatch.setattr(verifier_module, "integrity_policy", lambda chain_id, contract: AllOf())
+    report = verify(parts, photo)
+    assert report.status is Status.ERROR
+    assert [c.name for c in report.checks if not c.passed] == ["policy"]
 
 
 # ---- 3. credentials in configured URLs are never echoed ------------------------------------------
