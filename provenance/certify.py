@@ -31,7 +31,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from .chain import ChainError, ChainSession, MintRequest, TransactionFailed, token_id_of
 from .claims import ClaimTimeout, ContentClaims
@@ -100,6 +100,20 @@ class _Work:
     verdict: dict | None = None  # the detectors' verdict, computed on the frames hashed while they were loaded
     scan_error: ProvenanceError | None = None  # why the detectors could not score them
     reissue: bool = False  # goes on chain with `reissue`: its revoked certificate was approved for this issuer
+
+    @property
+    def mint_job(self) -> MintJob:
+        """The job; every work that got past `_prepare` without an error has one."""
+        if self.job is None:
+            raise ProvenanceError(f"{self.result.file}: no mint job (internal error)")
+        return self.job
+
+    @property
+    def loaded(self) -> MediaFile:
+        """The loaded media (without its pixels); every work that loaded without an error has it."""
+        if self.media is None:
+            raise ProvenanceError(f"{self.result.file}: not loaded (internal error)")
+        return self.media
 
 
 class Certifier:
@@ -178,7 +192,7 @@ class Certifier:
                 self._fill_result(work)
         pending = [w for w in works if w.result.error is None and w.job and w.job.state != JobState.CONFIRMED]
         self._reconcile(pending, options)
-        to_send = [w for w in pending if w.result.error is None and w.job.state != JobState.CONFIRMED]
+        to_send = [w for w in pending if w.result.error is None and w.mint_job.state != JobState.CONFIRMED]
         self._mint(to_send, options)
 
     # ---- per-file preparation ----------------------------------------
@@ -221,7 +235,7 @@ class Certifier:
     def _prepare(self, work: _Work, options: CertifyOptions) -> _Work:
         if work.result.error is not None:
             return work
-        media = work.media
+        media = work.loaded
         path = media.path
         try:
             job = self.ledger.job_for(self.chain_id, self.contract, media.sha256) or self.ledger.create_job(
@@ -245,7 +259,7 @@ class Certifier:
         and approved for re-issue by this issuer start over from `hashed`; the others end as they would have."""
         registry = self.chain.registry
         for work in works:
-            job = work.job
+            job = work.mint_job
             token = token_id_of(bytes.fromhex(job.content_sha256))
             try:
                 cert = registry.certificate(token)
@@ -289,7 +303,7 @@ class Certifier:
         )
 
     def _advance(self, work: _Work) -> None:
-        job, media = work.job, work.media
+        job, media = work.mint_job, work.loaded
         assert job is not None and media is not None
         if job.state == JobState.CONFIRMED:
             self._fill_result(work, already=True)
@@ -316,10 +330,10 @@ class Certifier:
             raise work.scan_error
         if work.verdict is not None:
             return work.verdict
-        assert work.media is not None
-        media = load_media(work.media.path)
-        if media.sha256 != work.media.sha256:
-            raise ContentChanged(f"{media.path}: changed since it was hashed (sha256 {work.media.sha256[:16]}... then, "
+        loaded = work.loaded
+        media = load_media(loaded.path)
+        if media.sha256 != loaded.sha256:
+            raise ContentChanged(f"{media.path}: changed since it was hashed (sha256 {loaded.sha256[:16]}... then, "
                                  f"{media.sha256[:16]}... now)")
         self._scan_loaded(work, media)
         return self._verdict_of(work)
@@ -336,7 +350,7 @@ class Certifier:
         if added.cid != expected:
             raise ContentChanged(f"{media.path}: changed since it was hashed (it was replaced while being stored)")
         # Made before the metadata, which records its sha256 (the token id is already known: the content hash).
-        renditions = (self._renditions(media, json.loads(job.hashes_json), request["generator"], added.cid),) if self._renditions else ()
+        renditions = (self._renditions(media, _json(job.hashes_json, "hashes"), request["generator"], added.cid),) if self._renditions else ()
         doc = build(
             MetadataInput(
                 name=request["name"],
@@ -344,8 +358,8 @@ class Certifier:
                 media_cid=added.cid,
                 import_profile=added.profile.to_dict(),
                 media={**media.describe(), "sha256": media.sha256},
-                perceptual=json.loads(job.hashes_json),
-                detection=json.loads(job.verdict_json),
+                perceptual=_json(job.hashes_json, "hashes"),
+                detection=_json(job.verdict_json, "verdict"),
                 generator=request["generator"],
                 issuer=self.issuer.address,
                 chain_id=self.chain_id,
@@ -364,14 +378,15 @@ class Certifier:
         """Settle jobs whose token may already exist: the chain is the last word."""
         registry = self.chain.registry
         works = [w for w in works if w.job is not None and w.job.metadata_digest is not None]
-        tokens = registry.tokens_of_contents([bytes.fromhex(w.job.content_sha256) for w in works])
+        tokens = registry.tokens_of_contents([bytes.fromhex(w.mint_job.content_sha256) for w in works])
         for work, token in zip(works, tokens):
-            job = work.job
-            if token is None:
+            job = work.mint_job
+            # A token listed a moment ago can be gone with a reorganisation: it counts as absent.
+            cert = registry.certificate(token) if token is not None else None
+            if token is None or cert is None:
                 if job.state == JobState.SUBMITTED:
                     work.job = self.ledger.update_job(job.id, state=JobState.STORED, tx_hash=None)
                 continue
-            cert = registry.certificate(token)
             if cert.metadata_digest.hex() == job.metadata_digest:
                 minted = self.chain.registry.mint_of(token, self.chain.deployment.deploy_block)
                 tx_hash, block = minted if minted else (job.tx_hash, 0)
@@ -402,17 +417,17 @@ class Certifier:
         for group in groups:
             try:
                 if group[0].reissue:
-                    tx = self.chain.registry.send_reissue(recipient, self._mint_request(group[0].job))
+                    tx = self.chain.registry.send_reissue(recipient, self._mint_request(group[0].mint_job))
                 else:
-                    tx = self.chain.registry.send_mint(recipient, [self._mint_request(w.job) for w in group])
+                    tx = self.chain.registry.send_mint(recipient, [self._mint_request(w.mint_job) for w in group])
             except (TransactionFailed, ChainError) as exc:
                 for work in group:
                     work.result.error = str(exc)
-                    self.ledger.update_job(work.job.id, error=str(exc))
+                    self.ledger.update_job(work.mint_job.id, error=str(exc))
                 continue
             hit("sent")
             for work in group:
-                work.job = self.ledger.update_job(work.job.id, state=JobState.SUBMITTED, tx_hash=tx.tx_hash)
+                work.job = self.ledger.update_job(work.mint_job.id, state=JobState.SUBMITTED, tx_hash=tx.tx_hash)
             hit("submitted")
             sent.append((tx.tx_hash, group))
         for tx_hash, group in sent:
@@ -421,20 +436,20 @@ class Certifier:
             except ChainError as exc:
                 for work in group:
                     work.result.error = f"transaction {tx_hash} failed: {exc}"
-                    self.ledger.update_job(work.job.id, state=JobState.STORED, tx_hash=None, error=str(exc))
+                    self.ledger.update_job(work.mint_job.id, state=JobState.STORED, tx_hash=None, error=str(exc))
                 continue
             minted = {cert.token_id: cert for cert in outcome.issued}
             for work in group:
-                cert = minted[token_id_of(bytes.fromhex(work.job.content_sha256))]
+                cert = minted[token_id_of(bytes.fromhex(work.mint_job.content_sha256))]
                 self._confirm(work, cert, tx_hash, outcome.block_number)
                 work.result.reissued = work.reissue
 
     def _mint_request(self, job: MintJob) -> MintRequest:
-        label, score = chain_verdict(json.loads(job.verdict_json))
-        hashes = json.loads(job.hashes_json)
+        label, score = chain_verdict(_json(job.verdict_json, "verdict"))
+        hashes = _json(job.hashes_json, "hashes")
         return MintRequest(
             content_hash=bytes.fromhex(job.content_sha256),
-            metadata_digest=bytes.fromhex(job.metadata_digest),
+            metadata_digest=bytes.fromhex(_text(job.metadata_digest, "metadata digest")),
             label=label,
             score_bps=score,
             phash=int(hashes["phash"], 16),
@@ -442,8 +457,8 @@ class Certifier:
         )
 
     def _confirm(self, work: _Work, cert, tx_hash: str | None, block_number: int) -> None:
-        job = work.job
-        hashes = json.loads(job.hashes_json)
+        job = work.mint_job
+        hashes = _json(job.hashes_json, "hashes")
         with self.ledger.session() as session, session.begin():
             record_certificate(
                 self.ledger, session, self.chain_id, self.contract, cert,
@@ -456,7 +471,7 @@ class Certifier:
         self._fill_result(work)
 
     def _fill_result(self, work: _Work, already: bool = False) -> None:
-        job = work.job
+        job = work.mint_job
         result = work.result
         result.content_sha256 = job.content_sha256
         result.media_cid = job.media_cid
@@ -471,6 +486,17 @@ class Certifier:
 
 # Jobs that end a run as they are, unless a re-issue starts them over.
 _FINISHED = (JobState.CONFIRMED, JobState.FAILED)
+
+
+def _text(value: str | None, what: str) -> str:
+    """A column a job has by its state (hashes once hashed, a digest once stored, ...)."""
+    if value is None:
+        raise ProvenanceError(f"mint job has no {what} at this step (internal error)")
+    return value
+
+
+def _json(value: str | None, what: str) -> Any:
+    return json.loads(_text(value, what))
 
 
 def _request(path: Path, options: CertifyOptions) -> dict:
