@@ -400,27 +400,12 @@ def _entries(run: Run) -> list[dict]:
 # ---- 4. hostile gateways during verify ----------------------------------------------------------
 
 
-def _slow_handler(counter, every_s: float, limit_s: float):
-    """Answers at once, then one byte every `every_s` seconds for up to `limit_s`: no read ever times out."""
-    from tests.ipfs.servers import _Handler, _stream
-
-    class Handler(_Handler):
-        def do_GET(self):
-            counter.requests.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/vnd.ipld.raw")
-            self.end_headers()
-            _stream(self, iter(lambda: b"x", None), counter, pause_s=every_s, limit_s=limit_s)
-
-    return Handler
-
-
 def scenario_gateway(work: Path, files_per_case: int) -> list[str]:
     """A verifier whose own store lacks the metadata reads it from gateways that flood, trickle, lie or redirect."""
     from contextlib import ExitStack
 
     from provenance.ipfs.embedded import EmbeddedStore
-    from tests.ipfs.servers import ServedBytes, flood_handler, gateway_handler, redirect_handler, serve
+    from tests.ipfs.servers import ServedBytes, flood_handler, gateway_handler, redirect_handler, serve, trickle_handler
 
     tally = Tally()
     issuer = Home(work / "gateway-issuer")
@@ -433,7 +418,7 @@ def scenario_gateway(work: Path, files_per_case: int) -> list[str]:
         with ExitStack() as stack:
             honest = stack.enter_context(serve(gateway_handler(store)))[1]
             flood = stack.enter_context(serve(flood_handler(ServedBytes(), total=1536 << 20)))[1]
-            trickle = stack.enter_context(serve(_slow_handler(ServedBytes(), every_s=1.0, limit_s=300)))[1]
+            trickle = stack.enter_context(serve(trickle_handler(ServedBytes(), every_s=1.0, limit_s=300)))[1]
             liar = stack.enter_context(serve(gateway_handler(store, "tamper-all")))[1]
             away = stack.enter_context(serve(redirect_handler(ServedBytes(), honest)))[1]
             cases = [

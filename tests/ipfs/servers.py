@@ -205,8 +205,8 @@ def flood_handler(counter: ServedBytes, *, content_length: int | None = None, ra
     return Handler
 
 
-def trickle_handler(counter: ServedBytes, every_s: float = 0.2):
-    """Answers at once, then sends one byte every `every_s` seconds: no read ever times out."""
+def trickle_handler(counter: ServedBytes, every_s: float = 0.2, limit_s: float = 10.0):
+    """Answers at once, then sends one byte every `every_s` seconds for up to `limit_s`: no read ever times out."""
 
     class Handler(_Handler):
         def do_GET(self):
@@ -214,7 +214,7 @@ def trickle_handler(counter: ServedBytes, every_s: float = 0.2):
             self.send_response(200)
             self.send_header("Content-Type", "application/vnd.ipld.raw")
             self.end_headers()
-            _stream(self, iter(lambda: b"x", None), counter, pause_s=every_s, limit_s=10.0)
+            _stream(self, iter(lambda: b"x", None), counter, pause_s=every_s, limit_s=limit_s)
 
     return Handler
 

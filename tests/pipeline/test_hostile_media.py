@@ -67,30 +67,34 @@ def test_hash_command_survives_absurd_duration_and_isolates_bad_files(long_mkv, 
 # ---- any decoder failure is the file's error ---------------------------------
 
 
-@pytest.mark.parametrize("exc", [IndexError("tuple index out of range"), RuntimeError("boom"), MemoryError()])
-def test_unexpected_video_decoder_errors_become_media_errors(tmp_path, monkeypatch, exc):
-    clip = video(tmp_path / "clip.mp4", frames=8)
+def _clip(tmp_path):
+    return video(tmp_path / "clip.mp4", frames=8)
+
+
+def _photo(tmp_path):
+    return make_photo(tmp_path / "p.png", seed=2)
+
+
+@pytest.mark.parametrize(
+    "make, decoder, exc",
+    [
+        (_clip, "_sample_frames", IndexError("tuple index out of range")),
+        (_clip, "_sample_frames", RuntimeError("boom")),
+        (_clip, "_sample_frames", MemoryError()),
+        (_photo, "_bounded", RuntimeError("decoder bug")),
+        (_photo, "_bounded", MemoryError()),
+    ],
+)
+def test_unexpected_decoder_errors_become_media_errors(tmp_path, monkeypatch, make, decoder, exc):
+    path = make(tmp_path)
 
     def explode(*args, **kwargs):
         raise exc
 
-    monkeypatch.setattr(media_module, "_sample_frames", explode)
-    with pytest.raises(MediaError) as info:
-        load_media(clip)
-    assert str(clip) in str(info.value) and "\n" not in str(info.value)
-
-
-@pytest.mark.parametrize("exc", [RuntimeError("decoder bug"), MemoryError()])
-def test_unexpected_image_decoder_errors_become_media_errors(tmp_path, monkeypatch, exc):
-    path = make_photo(tmp_path / "p.png", seed=2)
-
-    def explode(*args, **kwargs):
-        raise exc
-
-    monkeypatch.setattr(media_module, "_bounded", explode)
+    monkeypatch.setattr(media_module, decoder, explode)
     with pytest.raises(MediaError) as info:
         load_media(path)
-    assert str(path) in str(info.value)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
 def test_hashing_failure_is_a_media_error(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ checked deployment at their chain id and address adopts them."""
 from __future__ import annotations
 
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from provenance.chain.deployments import Deployment
 from provenance.ledger import Ledger
@@ -43,13 +43,19 @@ def _rows_0004(conn) -> None:
     conn.execute(text(f"INSERT INTO sync_state (chain_id, contract, next_block) VALUES (31337, '{ADDRESS}', 9)"))
 
 
-def test_upgrade_keeps_rows_and_the_first_checked_deployment_adopts_them(tmp_path):
+def _upgraded_from_0004(tmp_path):
+    """A ledger made at revision 0004, given rows of that time, then migrated to head: its URL and engine."""
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     engine = make_engine(url)
     _migrate(engine, "0004")
     with engine.begin() as conn:
         _rows_0004(conn)
     _migrate(engine, "head")
+    return url, engine
+
+
+def test_upgrade_keeps_rows_and_the_first_checked_deployment_adopts_them(tmp_path):
+    url, engine = _upgraded_from_0004(tmp_path)
 
     columns = {c["name"] for c in inspect(engine).get_columns("sync_state")}
     assert columns == {"deployment_id", "chain_id", "contract", "next_block", "last_block_hash"}
@@ -81,12 +87,7 @@ def test_upgrade_keeps_rows_and_the_first_checked_deployment_adopts_them(tmp_pat
 
 
 def test_downgrade_drops_retired_deployments_rows(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    engine = make_engine(url)
-    _migrate(engine, "0004")
-    with engine.begin() as conn:
-        _rows_0004(conn)
-    _migrate(engine, "head")
+    url, engine = _upgraded_from_0004(tmp_path)
     ledger = Ledger.open(url)
     ledger.activate(_deployment("0x" + "01" * 32, "0x" + "02" * 32))
     ledger.activate(_deployment("0x" + "03" * 32, "0x" + "04" * 32))

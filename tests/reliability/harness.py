@@ -20,8 +20,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -221,6 +223,17 @@ class Home:
 
     def trust(self, address: str) -> Run:
         return self.cli("chain", "trust", address, "--json", timeout=120)
+
+
+@contextmanager
+def running(home: Home) -> Iterator[Home]:
+    """`home` with its chain up, taken down afterwards even when the test fails (the fixtures' shape)."""
+    try:
+        up = home.up()
+        assert up.code == 0, up.stderr
+        yield home
+    finally:
+        home.down()
 
 
 class SmallDisk:

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import Home, audit, photos, sha256_of
+from .harness import Home, audit, photos, running, sha256_of
 
 
 @pytest.fixture
 def home(tmp_path_factory):
-    home = Home(tmp_path_factory.mktemp("concurrent") / "home")
-    try:
-        up = home.up()
-        assert up.code == 0, up.stderr
+    with running(Home(tmp_path_factory.mktemp("concurrent") / "home")) as home:
         yield home
-    finally:
-        home.down()
 
 
 @pytest.mark.slow

@@ -14,18 +14,13 @@ import time
 
 import pytest
 
-from .harness import Home, IpfsPeer, audit, photos, sha256_of
+from .harness import Home, IpfsPeer, audit, photos, running, sha256_of
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    home = Home(tmp_path_factory.mktemp("faults") / "home")
-    try:
-        up = home.up()
-        assert up.code == 0, up.stderr
+    with running(Home(tmp_path_factory.mktemp("faults") / "home")) as home:
         yield home
-    finally:
-        home.down()
 
 
 def _rerun_until_done(home: Home, files, *extra) -> None:

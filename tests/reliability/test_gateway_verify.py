@@ -12,21 +12,9 @@ from __future__ import annotations
 import pytest
 
 from provenance.ipfs.embedded import EmbeddedStore
-from tests.ipfs.servers import ServedBytes, _Handler, _stream, flood_handler, gateway_handler, serve
+from tests.ipfs.servers import ServedBytes, flood_handler, gateway_handler, serve, trickle_handler
 
 from .harness import Home, photos
-
-
-def _trickle(counter: ServedBytes, every_s: float = 1.0, limit_s: float = 120.0):
-    class Handler(_Handler):
-        def do_GET(self):
-            counter.requests.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/vnd.ipld.raw")
-            self.end_headers()
-            _stream(self, iter(lambda: b"x", None), counter, pause_s=every_s, limit_s=limit_s)
-
-    return Handler
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +45,7 @@ def test_a_trickling_gateway_first_does_not_keep_verify_from_the_honest_one(issu
     work, issuer, contract, files = issued
     store = EmbeddedStore(issuer.path / "ipfs")
     slow = ServedBytes()
-    with serve(_trickle(slow)) as (_, trickle), serve(gateway_handler(store)) as (_, honest):
+    with serve(trickle_handler(slow, every_s=1.0, limit_s=120.0)) as (_, trickle), serve(gateway_handler(store)) as (_, honest):
         run = _verifier(work, issuer, contract, "trickle-first", [trickle, honest]).cli("verify", "--json", files[0])
     assert not run.traceback, run.stderr
     assert run.code == 0, run.stdout[-2000:]
