@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.report import publish  # noqa: E402
 from provenance.ipfs import ImportProfile  # noqa: E402
 from provenance.ipfs.importer import import_stream  # noqa: E402
 from provenance.ipfs.leaves import BATCH_CHUNKS, MAX_WORKERS, _cpus, parallel_plan  # noqa: E402
@@ -131,11 +132,7 @@ def main() -> None:
         "Goal: wall ratio >= 0.9 for both CID versions. The machine is shared, so wall-clock ratios move with "
         "other processes' load; the process CPU ratio shows the total work, whatever the load.",
     ]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
+    publish("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.report import publish  # noqa: E402
 from provenance.certify import Certifier, CertifyOptions  # noqa: E402
 from provenance.chain import EphemeralNode, MintRequest, OnChainLabel, Registry, deploy, open_web3  # noqa: E402
 from provenance.chain.keys import dev_account  # noqa: E402
@@ -102,11 +103,7 @@ def main() -> None:
         f"Verify latency without rescan, exact copies, in process ({len(latencies)} files): p50 {p50:.1f} ms, p95 {p95:.1f} ms (goal p50 <= 50 ms).",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    publish("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ from pathlib import Path
 def write_report(lines: list[str], out: Path) -> None:
     # The load average goes last because other jobs share the machine: a high one explains noisy figures.
     lines = [*lines, f"Load average at end {os.getloadavg()[0]:.1f}."]
-    text = "\n".join(lines) + "\n"
-    out.write_text(text)
+    publish("\n".join(lines) + "\n", out)
+
+
+def publish(text: str, out: Path | None) -> None:
+    """Prints `text` and, given `out`, writes it there (making its folder)."""
     print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
