@@ -1,12 +1,14 @@
-"""Perceptual hashing: exact batched pHash, PDQ, dihedral variants, video and lookup.
+"""Perceptual hashing: exact batched pHash, PDQ, dihedral variants, video frame comparison and lookup.
+
+Files are read and decoded by `provenance.media` (the one loader); this package hashes pictures.
 
 A perceptual match never proves identity; see `PERCEPTUAL_MATCH_CAVEAT`.
 """
 
 from provenance.hashing.dihedral import TRANSFORMS
 from provenance.hashing.distance import pdq_distance, phash_distance
-from provenance.hashing.errors import HashingError, UnreadableMediaError
-from provenance.hashing.image import ImageHashes, image_hashes, image_hashes_batch, load_image
+from provenance.hashing.errors import HashingError
+from provenance.hashing.image import ImageHashes, image_hashes, image_hashes_batch
 from provenance.hashing.matching import PerceptualMatch, best_match, match_per_hash
 from provenance.hashing.policy import (
     DEFAULT_PDQ_THRESHOLD,
@@ -24,11 +26,9 @@ __all__ = [
     "HashingError",
     "ImageHashes",
     "PerceptualMatch",
-    "UnreadableMediaError",
     "best_match",
     "image_hashes",
     "image_hashes_batch",
-    "load_image",
     "match_per_hash",
     "pdq_distance",
     "phash_distance",

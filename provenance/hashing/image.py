@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from provenance.hashing.errors import HashingError, UnreadableMediaError
+from provenance.hashing.errors import HashingError
 from provenance.hashing.pdq import pdq_hash
 from provenance.hashing.phash import phash_batch
 
@@ -38,28 +37,27 @@ class ImageHashes:
             return cls(
                 phash=str(data["phash"]),
                 pdq=str(data["pdq"]),
-                pdq_quality=int(data["pdq_quality"]),  # type: ignore[call-overload]
-                phash_dihedral=tuple(str(h) for h in data.get("phash_dihedral", ())),  # type: ignore[union-attr]
-                pdq_dihedral=tuple(str(h) for h in data.get("pdq_dihedral", ())),  # type: ignore[union-attr]
+                pdq_quality=_whole(data["pdq_quality"]),
+                phash_dihedral=tuple(str(h) for h in _listed(data.get("phash_dihedral"))),
+                pdq_dihedral=tuple(str(h) for h in _listed(data.get("pdq_dihedral"))),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise HashingError(f"malformed image hashes: {exc}") from None
 
 
-def load_image(path: Path) -> Image.Image:
-    """Open and decode an image file, or raise `UnreadableMediaError` with the reason."""
-    try:
-        image = Image.open(path)
-        image.load()
-    except FileNotFoundError:
-        raise UnreadableMediaError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UnreadableMediaError(f"{path}: is a directory") from None
-    except UnidentifiedImageError:
-        raise UnreadableMediaError(f"{path}: not an image format Pillow can read") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise UnreadableMediaError(f"{path}: cannot decode image ({exc})") from None
-    return image
+def _whole(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return int(value)
+
+
+def _listed(value: object) -> list | tuple:
+    """A stored list of hashes (absent: none); anything else is malformed."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"expected a list of hashes, got {type(value).__name__}")
+    return value
 
 
 def image_hashes_batch(

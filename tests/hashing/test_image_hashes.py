@@ -1,4 +1,4 @@
-"""ImageHashes values, dihedral matching, and loading errors."""
+"""ImageHashes values and dihedral matching (loading errors: tests/pipeline/test_media.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from provenance.hashing import (
     TRANSFORMS,
     HashingError,
     ImageHashes,
-    UnreadableMediaError,
     best_match,
     image_hashes,
     image_hashes_batch,
-    load_image,
     match_per_hash,
 )
 from provenance.hashing.dihedral import apply_to_image
+from provenance.media import load_media
 
 from .conftest import photo_like
 
@@ -79,23 +78,10 @@ def test_jpeg_copy_matches(tmp_path):
     original = photo_like(51, (480, 320))
     path = tmp_path / "copy.jpg"
     original.save(path, quality=60)
-    match = best_match(image_hashes(load_image(path), dihedral=False), image_hashes(original))
+    match = best_match(image_hashes(load_media(path).first_frame, dihedral=False), image_hashes(original))
     assert match.within_threshold and match.transform == "identity"
 
 
 def test_caveat_says_a_match_is_not_verification():
     text = PERCEPTUAL_MATCH_CAVEAT.lower()
     assert "modified" in text and "never as 'verified'" in text and "collision" in text
-
-
-def test_load_image_errors(tmp_path):
-    (tmp_path / "notes.txt").write_text("not an image")
-    truncated = tmp_path / "cut.png"
-    photo_like(1).save(truncated)
-    truncated.write_bytes(truncated.read_bytes()[:200])
-    for path in (tmp_path / "missing.png", tmp_path / "notes.txt", truncated, tmp_path):
-        with pytest.raises(UnreadableMediaError, match=str(path.name)):
-            load_image(path)
-    good = tmp_path / "ok.png"
-    photo_like(2).save(good)
-    assert load_image(good).size == (320, 240)
