@@ -14,7 +14,7 @@ stops at a depth limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from provenance.ipfs.cid import DAG_PB, RAW, Cid, cid_from_bytes
@@ -134,16 +134,29 @@ def _check_size(root: Cid, item: _Visit, node: FileNode, limits: FetchLimits) ->
         raise InconsistentDag(f"{item.cid} is an empty node inside {root}")
 
 
-def iter_dag(root: Cid, get_block: GetBlock, seen: set[bytes] | None = None) -> Iterator[tuple[Cid, bytes]]:
-    """Yield every (cid, block) under `root` once, depth first, root first."""
+def walk(roots: Sequence[Cid], children_of: Callable[[Cid], Sequence[Cid]], seen: set[bytes] | None = None) -> Iterator[Cid]:
+    """Every CID under `roots` once, depth first, each before its children (in their order).
+
+    The one DAG walk of the package: a CID met again (a DAG may link one block many times,
+    which is how a small DAG is made to look endless) is neither yielded nor expanded again.
+    `children_of` is asked for a CID's children after the CID is yielded.
+    """
     seen = set() if seen is None else seen
-    stack = [root]
+    stack = list(reversed(roots))
     while stack:
         cid = stack.pop()
         key = cid.to_bytes()
         if key in seen:
             continue
         seen.add(key)
+        yield cid
+        stack.extend(reversed(children_of(cid)))
+
+
+def iter_dag(root: Cid, get_block: GetBlock, seen: set[bytes] | None = None) -> Iterator[tuple[Cid, bytes]]:
+    """Yield every (cid, block) under `root` once, depth first, root first."""
+    fetched: dict[bytes, bytes] = {}  # the block just yielded, whose links walk asks for next
+    for cid in walk([root], lambda c: child_cids(c, fetched.pop(c.to_bytes())), seen):
         block = get_block(cid)
+        fetched[cid.to_bytes()] = block
         yield cid, block
-        stack.extend(reversed(child_cids(cid, block)))

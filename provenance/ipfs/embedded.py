@@ -17,7 +17,7 @@ from typing import Any
 from provenance.ipfs.blockstore import Blockstore, storage_errors
 from provenance.ipfs.car import iter_sections, read_header, write_car
 from provenance.ipfs.cid import Cid, parse_cid
-from provenance.ipfs.dag import child_cids, iter_dag, iter_file
+from provenance.ipfs.dag import child_cids, iter_dag, iter_file, walk
 from provenance.ipfs.errors import BlockMismatch, CorruptCar, InvalidBlock, IpfsError, NotFound
 from provenance.ipfs.importer import import_stream
 from provenance.ipfs.limits import DEFAULT_LIMITS, Deadline, FetchLimits
@@ -151,19 +151,14 @@ class EmbeddedStore:
 
     def _reachable(self, root: Cid) -> Iterator[Cid]:
         """CIDs under `root` that are present; damaged or missing parts are kept, not raised."""
-        seen: set[bytes] = set()
-        stack = [root]
-        while stack:
-            cid = stack.pop()
-            if cid.to_bytes() in seen:
-                continue
-            seen.add(cid.to_bytes())
-            yield cid
+
+        def children(cid: Cid) -> list[Cid]:
             try:
-                block = self.blocks.get(cid)
-                stack.extend(child_cids(cid, block))
+                return child_cids(cid, self.blocks.get(cid))
             except (NotFound, BlockMismatch, InvalidBlock):
-                continue
+                return []
+
+        return walk([root], children)
 
     # -- CAR ------------------------------------------------------------------
 
@@ -205,20 +200,16 @@ class EmbeddedStore:
 
     def _check_complete(self, car_path: Path, roots: list[Cid], children: dict[bytes, list[Cid]]) -> None:
         """Every block under every root must be in the CAR or already in this store."""
-        stack = list(roots)
-        seen: set[bytes] = set()
-        while stack:
-            cid = stack.pop()
-            key = cid.to_bytes()
-            if key in seen:
-                continue
-            seen.add(key)
-            if key in children:
-                stack.extend(children[key])
-            elif self.blocks.has(cid):
-                stack.extend(child_cids(cid, self.blocks.get(cid)))
-            else:
-                raise CorruptCar(f"{car_path} is incomplete: block {cid} under its root is missing")
+
+        def children_of(cid: Cid) -> list[Cid]:
+            if cid.to_bytes() in children:
+                return children[cid.to_bytes()]
+            if self.blocks.has(cid):
+                return child_cids(cid, self.blocks.get(cid))
+            raise CorruptCar(f"{car_path} is incomplete: block {cid} under its root is missing")
+
+        for _ in walk(roots, children_of):
+            pass
 
 
 @contextmanager
