@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = (REPO.parent / "shared" / "corpus").resolve()
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +30,3 @@ def home(tmp_path, monkeypatch) -> Path:
     ):
         monkeypatch.delenv(name, raising=False)
     return path
-
-
-def corpus_or_skip() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS}")
-    return CORPUS

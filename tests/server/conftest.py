@@ -11,16 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from provenance.certify import Certifier, CertifyOptions
-from provenance.chain import deploy, open_web3
-from provenance.chain.keys import dev_account
-from provenance.chain.node import DEV_PRIVATE_KEY
-from provenance.chain_admin import chain_config
 from provenance.config import load_settings
-from provenance.context import Parts, open_parts
-from provenance.scanning import NoScanner
+from provenance.context import Parts
 from provenance.server.options import ServerOptions
 from scripts.make_samples import scene
+from tests.pipeline import conftest as pipeline
+
+# The same fixtures as tests/pipeline: a fresh registry deployment per test, and certifying without detectors.
+parts = pipeline.parts
+certify = pipeline.certify
 
 
 def free_port() -> int:
@@ -58,25 +57,6 @@ class _Running:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(15)
-
-
-@pytest.fixture
-def parts(anvil, home, monkeypatch) -> Parts:
-    monkeypatch.setenv("PROVENANCE_RPC_URL", anvil.url)
-    monkeypatch.setenv("PROVENANCE_PRIVATE_KEY", DEV_PRIVATE_KEY)  # the public dev key, passed as a user passes a real one
-    settings = load_settings()
-    deploy(chain_config(settings), open_web3(anvil.url), anvil.url, dev_account())
-    return open_parts(settings, signer=True)
-
-
-@pytest.fixture
-def certify(parts):
-    certifier = Certifier(parts.chain, parts.store, parts.ledger, NoScanner())
-
-    def run(*paths: Path, **options):
-        return certifier.certify(list(paths), CertifyOptions(**options))
-
-    return run
 
 
 @pytest.fixture
