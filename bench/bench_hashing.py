@@ -33,7 +33,6 @@ from provenance.hashing.phash import _bits_from_blocks, _numpy_blocks, default_w
 CORPUS = (ROOT / "../shared/corpus").resolve()
 ROUNDS = 9
 MIN_SAMPLE_S = 0.05  # each timed sample repeats its call until it lasts this long
-_SIDE = 32  # imagehash resizes to 32 x 32 before its DCT
 
 
 def _sets(workdir: Path) -> dict[str, list[Path]]:
