@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_detect import ImageEnsemble, flagged_fakes, randomized  # noqa: E402
+from bench.report import publish  # noqa: E402
 from detect.analyze import Analyzer  # noqa: E402
 from detect.train.sources import CORPUS  # noqa: E402
 
@@ -131,8 +132,7 @@ def main() -> int:
     ]
     if len(batch) == 0:
         lines += ["No corpus fake is flagged by the image ensemble at 256x256; nothing to attack.", ""]
-        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        print("\n".join(lines))
+        publish("\n".join(lines) + "\n", args.out)
         return 0
     defender = torch.Generator().manual_seed(0)  # the defence's draws when scoring
     attacker = torch.Generator().manual_seed(1)  # the adaptive attacker's own draws (it never sees the defender's)
@@ -183,9 +183,7 @@ def main() -> int:
         "have to cover as well; the attack here is on one 256x256 view.",
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    publish("\n".join(lines) + "\n", args.out)
     return 0
 
 

@@ -37,6 +37,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import publish  # noqa: E402
 from detect.analyze import Analyzer  # noqa: E402
 from detect.ensemble import EnsembleConfig  # noqa: E402
 from detect.stills import DecodedStill  # noqa: E402
@@ -334,9 +335,7 @@ def main() -> int:
             sections += bench_throughput(analyzer, paths, args.repeats)
         if "pgd" not in args.skip:
             sections += bench_pgd(analyzer, args.pgd_steps, args.pgd_limit, args.draws)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(sections) + "\n", encoding="utf-8")
-    print("\n".join(sections))
+    publish("\n".join(sections) + "\n", args.out)
     return 0
 
 

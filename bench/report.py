@@ -17,4 +17,4 @@ def publish(text: str, out: Path | None) -> None:
     print(text)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        out.write_text(text, encoding="utf-8")
