@@ -70,10 +70,10 @@ contract Erc721Test is RegistryFixture {
         // Neither the issuer nor the admin may move a holder's certificate.
         address[3] memory callers = [STRANGER, ISSUER, ADMIN];
         for (uint256 i = 0; i < callers.length; ++i) {
-            vm.expectRevert(
+            expectRevertFrom(
+                callers[i],
                 abi.encodeWithSelector(IERC721Errors.ERC721InsufficientApproval.selector, callers[i], tokenId)
             );
-            vm.prank(callers[i]);
             registry.transferFrom(ALICE, callers[i], tokenId);
         }
         vm.startPrank(ALICE);
@@ -100,17 +100,14 @@ contract Erc721Test is RegistryFixture {
 
     function test_SafeTransferToNonReceiverContractReverts() public {
         address nonReceiver = address(registry); // has code, no onERC721Received
-        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721InvalidReceiver.selector, nonReceiver));
-        vm.prank(ALICE);
+        expectRevertFrom(ALICE, abi.encodeWithSelector(IERC721Errors.ERC721InvalidReceiver.selector, nonReceiver));
         registry.safeTransferFrom(ALICE, nonReceiver, tokenId);
     }
 
     function test_ApprovalErrors() public {
-        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721InvalidApprover.selector, STRANGER));
-        vm.prank(STRANGER);
+        expectRevertFrom(STRANGER, abi.encodeWithSelector(IERC721Errors.ERC721InvalidApprover.selector, STRANGER));
         registry.approve(STRANGER, tokenId);
-        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721InvalidOperator.selector, address(0)));
-        vm.prank(ALICE);
+        expectRevertFrom(ALICE, abi.encodeWithSelector(IERC721Errors.ERC721InvalidOperator.selector, address(0)));
         registry.setApprovalForAll(address(0), true);
         vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721InvalidOwner.selector, address(0)));
         registry.balanceOf(address(0));

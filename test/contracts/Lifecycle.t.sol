@@ -48,10 +48,10 @@ contract LifecycleTest is RegistryFixture {
     function test_OthersCannotRevoke() public {
         address[3] memory others = [OTHER_ISSUER, STRANGER, ALICE]; // ALICE holds the token
         for (uint256 i = 0; i < others.length; ++i) {
-            vm.expectRevert(
+            expectRevertFrom(
+                others[i],
                 abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, others[i], tokenId)
             );
-            vm.prank(others[i]);
             registry.revoke(tokenId, "not mine");
         }
         assertTrue(!registry.isRevoked(tokenId), "still valid");
@@ -60,8 +60,7 @@ contract LifecycleTest is RegistryFixture {
     function test_IssuerThatLostItsRoleCannotRevokeButAdminCan() public {
         vm.prank(ADMIN);
         registry.revokeRole(issuerRole, ISSUER);
-        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, ISSUER, tokenId));
-        vm.prank(ISSUER);
+        expectRevertFrom(ISSUER, abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, ISSUER, tokenId));
         registry.revoke(tokenId, "too late");
 
         vm.prank(ADMIN);
@@ -70,11 +69,9 @@ contract LifecycleTest is RegistryFixture {
     }
 
     function test_RevokingNeedsAReason() public {
-        vm.expectRevert(CertificateRegistry.EmptyReason.selector);
-        vm.prank(ISSUER);
+        expectRevertFrom(ISSUER, abi.encodeWithSelector(CertificateRegistry.EmptyReason.selector));
         registry.revoke(tokenId, "");
-        vm.expectRevert(CertificateRegistry.EmptyReason.selector);
-        vm.prank(ADMIN);
+        expectRevertFrom(ADMIN, abi.encodeWithSelector(CertificateRegistry.EmptyReason.selector));
         registry.revoke(tokenId, "");
         assertTrue(!registry.isRevoked(tokenId), "still valid");
     }
@@ -82,16 +79,14 @@ contract LifecycleTest is RegistryFixture {
     function test_RevokingTwiceReverts() public {
         vm.prank(ISSUER);
         registry.revoke(tokenId, "first");
-        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.CertificateRevokedAlready.selector, tokenId));
-        vm.prank(ADMIN);
+        expectRevertFrom(ADMIN, abi.encodeWithSelector(CertificateRegistry.CertificateRevokedAlready.selector, tokenId));
         registry.revoke(tokenId, "second");
     }
 
     function test_UnknownCertificateCannotBeRevokedOrQueried() public {
         uint256 unknown = uint256(request(1).contentHash);
         bytes memory err = abi.encodeWithSelector(CertificateRegistry.UnknownCertificate.selector, unknown);
-        vm.expectRevert(err);
-        vm.prank(ADMIN);
+        expectRevertFrom(ADMIN, err);
         registry.revoke(unknown, "none");
         vm.expectRevert(err);
         registry.isRevoked(unknown);
@@ -162,8 +157,7 @@ contract LifecycleTest is RegistryFixture {
 
     /// The verdict is the issuer's signed statement: an admin may revoke it, never rewrite it.
     function test_AdminCannotReattestAnotherIssuersCertificate() public {
-        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, ADMIN, tokenId));
-        vm.prank(ADMIN);
+        expectRevertFrom(ADMIN, abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, ADMIN, tokenId));
         registry.reattest(tokenId, HELLO_SHA256, CertificateRegistry.Label.LikelyManipulated, 9_900);
         CertificateRegistry.Certificate memory cert = registry.certificate(tokenId);
         assertEq(cert.metadataDigest, minted.metadataDigest, "digest unchanged");
@@ -173,18 +167,17 @@ contract LifecycleTest is RegistryFixture {
     function test_IssuerThatLostItsRoleCannotReattest() public {
         vm.prank(ADMIN);
         registry.revokeRole(issuerRole, ISSUER);
-        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, ISSUER, tokenId));
-        vm.prank(ISSUER);
+        expectRevertFrom(ISSUER, abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, ISSUER, tokenId));
         registry.reattest(tokenId, HELLO_SHA256, CertificateRegistry.Label.Uncertain, 5_000);
     }
 
     function test_OthersCannotReattest() public {
         address[4] memory others = [OTHER_ISSUER, STRANGER, ALICE, ADMIN];
         for (uint256 i = 0; i < others.length; ++i) {
-            vm.expectRevert(
+            expectRevertFrom(
+                others[i],
                 abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, others[i], tokenId)
             );
-            vm.prank(others[i]);
             registry.reattest(tokenId, HELLO_SHA256, CertificateRegistry.Label.Uncertain, 5_000);
         }
         assertEq(registry.certificate(tokenId).metadataDigest, minted.metadataDigest, "digest unchanged");
@@ -193,8 +186,7 @@ contract LifecycleTest is RegistryFixture {
     function test_RevokedCertificateCannotBeReattested() public {
         vm.prank(ISSUER);
         registry.revoke(tokenId, "final");
-        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.CertificateRevokedAlready.selector, tokenId));
-        vm.prank(ADMIN);
+        expectRevertFrom(ADMIN, abi.encodeWithSelector(CertificateRegistry.CertificateRevokedAlready.selector, tokenId));
         registry.reattest(tokenId, HELLO_SHA256, CertificateRegistry.Label.Uncertain, 5_000);
     }
 

@@ -134,8 +134,7 @@ contract MintingTest is RegistryFixture {
     function test_MintToZeroAddressReverts() public {
         vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721InvalidReceiver.selector, address(0)));
         mintAs(ISSUER, address(0), request(1));
-        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721InvalidReceiver.selector, address(0)));
-        vm.prank(ISSUER);
+        expectRevertFrom(ISSUER, abi.encodeWithSelector(IERC721Errors.ERC721InvalidReceiver.selector, address(0)));
         registry.mintBatch(address(0), requests(1, 3));
     }
 
@@ -170,16 +169,15 @@ contract MintingTest is RegistryFixture {
     }
 
     function test_EmptyBatchReverts() public {
-        vm.expectRevert(CertificateRegistry.EmptyBatch.selector);
-        vm.prank(ISSUER);
+        expectRevertFrom(ISSUER, abi.encodeWithSelector(CertificateRegistry.EmptyBatch.selector));
         registry.mintBatch(ALICE, new CertificateRegistry.MintRequest[](0));
     }
 
     function test_BatchByNonIssuerReverts() public {
-        vm.expectRevert(
+        expectRevertFrom(
+            STRANGER,
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STRANGER, issuerRole)
         );
-        vm.prank(STRANGER);
         registry.mintBatch(ALICE, requests(1, 2));
     }
 
@@ -207,8 +205,7 @@ contract MintingTest is RegistryFixture {
     }
 
     function _expectBatchFailsAtomically(CertificateRegistry.MintRequest[] memory reqs, bytes memory err) private {
-        vm.expectRevert(err);
-        vm.prank(ISSUER);
+        expectRevertFrom(ISSUER, err);
         registry.mintBatch(BOB, reqs);
         assertEq(registry.balanceOf(BOB), 0, "balance after failed batch");
         assertEq(registry.tokenOfContent(reqs[0].contentHash), 0, "first request not minted");

@@ -77,6 +77,12 @@ abstract contract RegistryFixture is TestBase {
         assertEq(cert.owner, owner, "owner");
     }
 
+    /// @dev The next call, made by `caller`, must revert with `err`.
+    function expectRevertFrom(address caller, bytes memory err) internal {
+        vm.expectRevert(err);
+        vm.prank(caller);
+    }
+
     function mintAs(
         address issuer,
         address to,

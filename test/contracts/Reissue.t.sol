@@ -46,10 +46,10 @@ contract ReissueTest is RegistryFixture {
     // ---- without approval nothing changes ----
 
     function test_RevokedContentCannotBeReissuedWithoutApproval() public {
-        vm.expectRevert(
+        expectRevertFrom(
+            OTHER_ISSUER,
             abi.encodeWithSelector(CertificateRegistry.ReissueNotApproved.selector, tokenId, OTHER_ISSUER)
         );
-        vm.prank(OTHER_ISSUER);
         registry.reissue(BOB, _again());
         assertEq(registry.reissueApprovedFor(tokenId), address(0), "no approval");
     }
@@ -74,10 +74,10 @@ contract ReissueTest is RegistryFixture {
     function test_OnlyAnAdminApproves() public {
         address[3] memory callers = [ISSUER, OTHER_ISSUER, ALICE];
         for (uint256 i = 0; i < callers.length; ++i) {
-            vm.expectRevert(
+            expectRevertFrom(
+                callers[i],
                 abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, callers[i], ADMIN_ROLE)
             );
-            vm.prank(callers[i]);
             registry.approveReissue(tokenId, OTHER_ISSUER, "mine now");
         }
     }
@@ -108,10 +108,10 @@ contract ReissueTest is RegistryFixture {
         _approve(OTHER_ISSUER);
         _approve(ISSUER);
         assertEq(registry.reissueApprovedFor(tokenId), ISSUER, "the later approval holds");
-        vm.expectRevert(
+        expectRevertFrom(
+            OTHER_ISSUER,
             abi.encodeWithSelector(CertificateRegistry.ReissueNotApproved.selector, tokenId, OTHER_ISSUER)
         );
-        vm.prank(OTHER_ISSUER);
         registry.reissue(BOB, _again());
     }
 
@@ -172,10 +172,10 @@ contract ReissueTest is RegistryFixture {
         _approve(OTHER_ISSUER);
         vm.prank(OTHER_ISSUER);
         registry.reissue(BOB, _again());
-        vm.expectRevert(
+        expectRevertFrom(
+            OTHER_ISSUER,
             abi.encodeWithSelector(CertificateRegistry.ReissueNotApproved.selector, tokenId, OTHER_ISSUER)
         );
-        vm.prank(OTHER_ISSUER);
         registry.reissue(BOB, _again());
     }
 
@@ -184,8 +184,7 @@ contract ReissueTest is RegistryFixture {
         vm.prank(OTHER_ISSUER);
         registry.reissue(BOB, _again());
         // The new issuer owns its certificate: it may re-attest it; the first issuer may not touch it.
-        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, ISSUER, tokenId));
-        vm.prank(ISSUER);
+        expectRevertFrom(ISSUER, abi.encodeWithSelector(CertificateRegistry.NotCertificateIssuer.selector, ISSUER, tokenId));
         registry.revoke(tokenId, "not mine any more");
         vm.prank(OTHER_ISSUER);
         registry.revoke(tokenId, "second thoughts");
@@ -211,10 +210,10 @@ contract ReissueTest is RegistryFixture {
         _approve(OTHER_ISSUER);
         vm.prank(ADMIN);
         registry.revokeRole(issuerRole, OTHER_ISSUER);
-        vm.expectRevert(
+        expectRevertFrom(
+            OTHER_ISSUER,
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, OTHER_ISSUER, issuerRole)
         );
-        vm.prank(OTHER_ISSUER);
         registry.reissue(BOB, _again());
     }
 
@@ -246,8 +245,7 @@ contract ReissueTest is RegistryFixture {
         vm.prank(OTHER_ISSUER);
         registry.reissue(BOB, _again());
         assertEq(registry.getApproved(tokenId), address(0), "approval of the old token gone");
-        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721InsufficientApproval.selector, STRANGER, tokenId));
-        vm.prank(STRANGER);
+        expectRevertFrom(STRANGER, abi.encodeWithSelector(IERC721Errors.ERC721InsufficientApproval.selector, STRANGER, tokenId));
         registry.transferFrom(BOB, STRANGER, tokenId);
     }
 

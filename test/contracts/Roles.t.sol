@@ -19,10 +19,10 @@ contract RolesTest is RegistryFixture {
 
     function testFuzz_AccountWithoutIssuerRoleCannotMint(address caller) public {
         vm.assume(caller != ISSUER && caller != OTHER_ISSUER);
-        vm.expectRevert(
+        expectRevertFrom(
+            caller,
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, issuerRole)
         );
-        vm.prank(caller);
         registry.mint(ALICE, request(1));
     }
 
@@ -62,10 +62,10 @@ contract RolesTest is RegistryFixture {
 
         vm.prank(ADMIN);
         registry.revokeRole(issuerRole, STRANGER);
-        vm.expectRevert(
+        expectRevertFrom(
+            STRANGER,
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STRANGER, issuerRole)
         );
-        vm.prank(STRANGER);
         registry.mint(ALICE, request(2));
     }
 
@@ -114,15 +114,13 @@ contract RolesTest is RegistryFixture {
     // ---- admin and issuer are separate accounts ----
 
     function test_AnAdminCannotBeGrantedIssuerRole() public {
-        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.RoleConflict.selector, ADMIN, issuerRole));
-        vm.prank(ADMIN);
+        expectRevertFrom(ADMIN, abi.encodeWithSelector(CertificateRegistry.RoleConflict.selector, ADMIN, issuerRole));
         registry.grantRole(issuerRole, ADMIN);
         assertTrue(!registry.hasRole(issuerRole, ADMIN), "admin is no issuer");
     }
 
     function test_AnIssuerCannotBeGrantedAdminRole() public {
-        vm.expectRevert(abi.encodeWithSelector(CertificateRegistry.RoleConflict.selector, ISSUER, ADMIN_ROLE));
-        vm.prank(ADMIN);
+        expectRevertFrom(ADMIN, abi.encodeWithSelector(CertificateRegistry.RoleConflict.selector, ISSUER, ADMIN_ROLE));
         registry.grantRole(ADMIN_ROLE, ISSUER);
         assertTrue(!registry.hasRole(ADMIN_ROLE, ISSUER), "issuer is no admin");
     }
