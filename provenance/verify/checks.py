@@ -19,9 +19,10 @@ from typing import Callable, Generic, TypeVar
 from ..chain import Certificate, Registry
 from ..ipfs import BlockMismatch, ContentStore, FetchLimits, IpfsError, NoIntactCopy, raw_cid_from_sha256
 from ..metadata import MAX_METADATA_BYTES, MetadataError, parse, recover_signer
+from ..times import iso_utc
 from ..verdicts import chain_verdict
 from .content import Comparison, Exact, NearVideo, Rendition
-from .policy import AllOf, EachOf
+from .policy import AllOf, EachOf, Policy
 from .report import CheckResult, Status
 
 T = TypeVar("T")
@@ -66,7 +67,7 @@ def read_certificate(registry: Registry, token_id: int) -> Read[Certificate]:
     certificate = registry.certificate(token_id)
     if certificate is None:
         return Read(_fail(TOKEN_EXISTS, Status.NOT_FOUND, f"no certificate with token id {token_id:#066x} on this deployment"))
-    return Read(_ok(TOKEN_EXISTS, f"certificate found, issued at {certificate.issued_at} by {certificate.issuer}"), certificate)
+    return Read(_ok(TOKEN_EXISTS, f"certificate found, issued at {iso_utc(certificate.issued_at)} by {certificate.issuer}"), certificate)
 
 
 def read_metadata(registry: Registry, store: ContentStore, token_id: int, certificate: Certificate) -> Read[dict]:
@@ -285,7 +286,7 @@ def standing_policy(
     scan: Callable[[], dict] | None = None,
 ) -> EachOf[Certified]:
     """Not revoked, issued by someone you trust, about this file (and, asked for, the detectors now): each reported."""
-    policies: list = [NotRevoked(revoke_reason), IssuerTrusted(holds_role, trusted_issuers), ContentMatch(comparison)]
+    policies: list[Policy[Certified]] = [NotRevoked(revoke_reason), IssuerTrusted(holds_role, trusted_issuers), ContentMatch(comparison)]
     if scan is not None:
         policies.append(Rescan(scan))
     return EachOf(*policies)
