@@ -16,7 +16,9 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
  * a token's own record would need a second slot. Packing the record beside the
  * owner saves one 22,100-gas storage write per mint, which is what makes a
  * certificate cost less than a plain ERC721URIStorage mint. The behaviour,
- * events and errors follow OpenZeppelin's ERC721 (IERC6093 errors).
+ * events and errors follow OpenZeppelin's ERC721 (IERC6093 errors), and as there
+ * every change of owner (mint, transfer, burn) goes through `_update`, the one
+ * place balances, approvals and the owner slot change.
  */
 abstract contract ERC721Packed is ERC165, IERC721, IERC721Metadata, IERC721Errors {
     uint256 private constant _OWNER_MASK = (1 << 160) - 1;
