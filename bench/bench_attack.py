@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_detect import ImageEnsemble, flagged_fakes, randomized  # noqa: E402
-from bench.report import publish  # noqa: E402
+from bench.report import command_line, publish  # noqa: E402
 from detect.analyze import Analyzer  # noqa: E402
 from detect.train.sources import CORPUS  # noqa: E402
 
@@ -121,7 +121,7 @@ def main() -> int:
     threshold = analyzer.ensemble.threshold
     threshold_logit = float(np.log(threshold / (1 - threshold)))
     batch, n_flagged, n_views = flagged_fakes(model, threshold_logit, args.limit)
-    command = "python bench/bench_attack.py " + " ".join(sys.argv[1:])
+    command = command_line(__file__)
     lines = [
         "## Robustness: adaptive PGD (EOT + BPDA) against the randomized-preprocessing defence",
         "",

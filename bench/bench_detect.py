@@ -37,7 +37,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.report import publish  # noqa: E402
+from bench.report import command_line, publish  # noqa: E402
 from detect.analyze import Analyzer  # noqa: E402
 from detect.ensemble import EnsembleConfig  # noqa: E402
 from detect.stills import DecodedStill  # noqa: E402
@@ -321,7 +321,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as home:
         os.environ["PROVENANCE_HOME"] = home  # never read the user's added models
         analyzer = Analyzer()
-        command = "python bench/bench_detect.py " + " ".join(sys.argv[1:])
+        command = command_line(__file__)
         sections = [
             "# Detectors (detect/)", "",
             f"Command: `{command}`  ",

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import publish  # noqa: E402
+from bench.report import command_line, publish  # noqa: E402
 from provenance.ipfs import ImportProfile  # noqa: E402
 from provenance.ipfs.importer import import_stream  # noqa: E402
 from provenance.ipfs.leaves import BATCH_CHUNKS, MAX_WORKERS, _cpus, parallel_plan  # noqa: E402
@@ -105,7 +105,7 @@ def main() -> None:
 
     base_best = min(column(BASELINE, 0))
     base_median = [statistics.median(column(BASELINE, i)) for i in range(2)]
-    command = "python bench/bench_ipfs.py " + " ".join(sys.argv[1:])
+    command = command_line(__file__)
     lines = [
         "## IPFS: CID computation vs hashlib sha256",
         "",

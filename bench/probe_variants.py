@@ -34,6 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import command_line  # noqa: E402
 from detect.models.trained import INPUT_SIZE, TURNS, ProbeFeatures, load_backbone  # noqa: E402
 from detect.tiles import tiles  # noqa: E402
 from detect.train.dataset import FAKE_MIX, ImagePools, fixed_set  # noqa: E402
@@ -164,7 +165,7 @@ def main() -> int:
     torch.manual_seed(0)
     lines = [
         "# Probe recipes over training draws (detect/)", "",
-        f"Command: `python bench/probe_variants.py {' '.join(sys.argv[1:])}`  ",
+        f"Command: `{command_line(__file__)}`  ",
         "Each draw is `python -m detect.train probe --seed S`'s tiles (2400 training, 600 held-out synthetic); "
         "L2 chosen on the held-out synthetic tiles, as the training command does. Calib: the corpus 'calib' split "
         "(5 real, 12 fake images); test: 'test' (6 real, 39 fake). Real photos: the 11 real images of both, "

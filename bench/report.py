@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 
@@ -10,6 +11,11 @@ def write_report(lines: list[str], out: Path) -> None:
     # The load average goes last because other jobs share the machine: a high one explains noisy figures.
     lines = [*lines, f"Load average at end {os.getloadavg()[0]:.1f}."]
     publish("\n".join(lines) + "\n", out)
+
+
+def command_line(script: str) -> str:
+    """How this benchmark was run, as its results file quotes it: `python bench/NAME.py ARGS`."""
+    return " ".join(["python", f"bench/{Path(script).name}", *sys.argv[1:]])
 
 
 def publish(text: str, out: Path | None) -> None:
