@@ -47,6 +47,7 @@ def detect_command(
             files, progress=lambda done: progress.update(task, completed=done), workers=None if workers < 0 else workers
         )
     entries = [file_entry(v.path, v.report.to_dict() if v.report else None, v.error) for v in verdicts]
+    _add_c2pa(entries)
     failed = [e for e in entries if "error" in e]
     if as_json:
         print(json.dumps({"files": entries}, indent=2))
@@ -76,13 +77,14 @@ def _print_table(entries: list[dict]) -> None:
         if entry.get("frames"):
             parts.append(f"frames {', '.join(map(str, entry['frames']))}")
         parts += [f"uncertain: {note}" for note in entry.get("notes", [])]
-        table.add_row(entry["file"], entry["label"], f"{entry['score']:.3f}", f"{entry['threshold']:.2f}",
+        table.add_row(entry["file"], _label_cell(entry), f"{entry['score']:.3f}", f"{entry['threshold']:.2f}",
                       str(entry["faces"]), "\n".join(parts))
     # Piped output is not wrapped at 80 columns: file paths stay on one line for grep.
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(table)
     for name, reason in sorted(common):
         console.print(f"{name}: skipped ({reason})", markup=False, highlight=False)
+    _print_c2pa_lines(console, entries)
 
 
 def _detector_cell(detector: dict) -> str:
@@ -95,3 +97,42 @@ def _skipped_everywhere(scored: list[dict]) -> set[tuple[str, str]]:
     """(name, reason) of the detectors every scored file skipped for that same reason."""
     sets = [{(d["name"], d["reason"]) for d in entry["detectors"] if d.get("skipped")} for entry in scored]
     return set.intersection(*sets) if sets else set()
+
+
+def _add_c2pa(entries: list[dict]) -> None:
+    """Each file's `c2pa` section (docs/verification.md): what its manifest declares, beside the detectors' verdict."""
+    from provenance.c2pa.service import c2pa_report
+    from provenance.config import load_settings
+    from provenance.errors import ProvenanceError
+
+    try:
+        settings = load_settings()
+        for entry in entries:
+            entry["c2pa"] = c2pa_report(Path(entry["file"]), settings).to_dict()
+    except ProvenanceError as exc:  # a broken config.toml or [c2pa] trust anchor file
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+
+
+def _label_cell(entry: dict) -> str:
+    """The detectors' label, with a generative source the file's C2PA manifest declares right beside it."""
+    from rich.markup import escape
+
+    section = entry.get("c2pa") or {}
+    if not section.get("generative"):
+        return escape(entry["label"])
+    from provenance.c2pa.sources import is_generative, term
+
+    declared = ", ".join(term(t) for t in section.get("digital_source_types", []) if is_generative(t))
+    return f"{escape(entry['label'])}\n[bold magenta]C2PA declares generative: {escape(declared)}[/]"
+
+
+def _print_c2pa_lines(console: Console, entries: list[dict]) -> None:
+    from rich.markup import escape
+
+    from provenance.c2pa.cli_text import c2pa_line
+
+    for entry in entries:
+        section = entry.get("c2pa")
+        if section and section.get("state") != "absent":
+            console.print(f"{escape(entry['file'])}: {c2pa_line(section)}", highlight=False, soft_wrap=True)

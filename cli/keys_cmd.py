@@ -32,3 +32,31 @@ def new(
         emit_json({"address": address, "keystore": str(path), "role": role})
     else:
         console.print(f"new {role} key {address} in {path}; set {setting} = '{path}' in config.toml", highlight=False)
+
+
+@app.command("cert")
+def cert(
+    common_name: str = typer.Option("Provenance development issuer", "--name", help="The certificate's common name (shown as the C2PA signer)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing development certificate."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create a development CA and an ES256 X.509 certificate for signing C2PA manifests (`mint --c2pa-out`),
+    under $PROVENANCE_HOME/c2pa; the keys are encrypted with PROVENANCE_C2PA_KEY_PASSWORD or a prompted password.
+    Production: set [c2pa] sign_cert and sign_key in config.toml to your CA-issued certificate instead."""
+    from provenance.c2pa.certs import ENV_C2PA_KEY_PASSWORD, create_dev_certificate
+    from provenance.config import load_settings
+
+    with user_errors():
+        settings = load_settings()
+        password = os.environ.get(ENV_C2PA_KEY_PASSWORD) or typer.prompt(
+            "C2PA key password", hide_input=True, confirmation_prompt=True, err=True
+        )
+        files = create_dev_certificate(settings.home, password, common_name=common_name, force=force)
+    if json_out:
+        emit_json({"certificate": str(files.chain), "key": str(files.key), "ca_certificate": str(files.ca_cert)})
+    else:
+        console.print(
+            f"C2PA signing certificate {files.chain} (key {files.key}, issued by the development CA {files.ca_cert}); "
+            f"verifiers that should trust it set [c2pa] trust_anchors = '{files.ca_cert}'",
+            highlight=False, soft_wrap=True,
+        )

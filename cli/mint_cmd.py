@@ -27,6 +27,11 @@ def mint_command(
         help="Certify again files whose certificate is revoked and whose re-issue by this issuer an admin approved "
         "(`provenance approve-reissue`); the revoked record stays in the token's history.",
     ),
+    c2pa_out: Optional[Path] = typer.Option(
+        None, "--c2pa-out", metavar="DIR",
+        help="Also write DIR/<name>: a copy carrying a C2PA manifest signed with your C2PA certificate (`provenance keys cert`), "
+        "naming the certificate; the certificate covers the copy too (docs/verification.md, C2PA).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON array, one object per file."),
 ) -> None:
     """Certify each file: hash, scan, store on IPFS, mint. Re-running finishes interrupted work."""
@@ -40,14 +45,16 @@ def mint_command(
     options = CertifyOptions(name=name, description=description, generator=declared, to=to, batch=batch, reissue=reissue)
     with user_errors():
         parts = open_parts(load_settings(), signer=True)
+        renditions = _c2pa_writer(c2pa_out, parts)
         certifier = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner() if detect else NoScanner(),
-                              claims_dir=parts.settings.home / "locks" / "contents")
+                              claims_dir=parts.settings.home / "locks" / "contents", renditions=renditions)
         results = _run(certifier, files, options, show_progress=not json_out and console.is_terminal)
     if json_out:
-        emit_json([r.to_dict() for r in results])
+        emit_json([_with_c2pa_copy(r.to_dict(), r, renditions) for r in results])
     else:
         for result in results:
             _print(result)
+            _print_c2pa_copy(result, renditions)
     if any(r.error for r in results):
         raise typer.Exit(1)
 
@@ -58,6 +65,32 @@ def _run(certifier, files: List[Path], options, show_progress: bool) -> list:
     with Progress(TextColumn("certifying"), BarColumn(), MofNCompleteColumn(), console=err_console, transient=True) as bar:
         task = bar.add_task("mint", total=len(files))
         return certifier.certify(files, options, on_file=lambda _: bar.advance(task))
+
+
+def _c2pa_writer(out_dir: Path | None, parts):
+    if out_dir is None:
+        return None
+    from provenance.c2pa.service import rendition_writer  # c2pa loads only when asked for
+
+    return rendition_writer(out_dir, parts)
+
+
+def _with_c2pa_copy(entry: dict, result, renditions) -> dict:
+    """`c2pa_copy`: the path of the signed copy this run wrote (absent without --c2pa-out or when none was written)."""
+    copy = renditions.written.get(result.content_sha256) if renditions is not None and not result.error else None
+    if copy is not None:
+        entry["c2pa_copy"] = str(copy)
+    return entry
+
+
+def _print_c2pa_copy(result, renditions) -> None:
+    if renditions is None or result.error:
+        return
+    copy = renditions.written.get(result.content_sha256)
+    if copy is not None:
+        console.print(f"  C2PA copy {copy} (covered by this certificate)", highlight=False, soft_wrap=True)
+    else:  # the metadata was signed in an earlier run: it names no copy made now
+        console.print("  no C2PA copy: the certificate's metadata was already written in an earlier run", highlight=False, soft_wrap=True)
 
 
 def _is_address(text: str) -> bool:

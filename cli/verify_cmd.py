@@ -60,6 +60,7 @@ def _print(report: VerificationReport) -> None:
                 f"{h['label']} ({h['score']:.3f}) until {h['replaced_at']}, ipfs://{h['metadata_cid']}" for h in reversed(cert["history"])
             )
             console.print(f"  history (newest first): {earlier}", highlight=False, soft_wrap=True)
+    _print_c2pa(report.c2pa)
     if report.checks:
         table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
         table.add_column("check")
@@ -75,3 +76,12 @@ def _print(report: VerificationReport) -> None:
     if report.caveat:
         console.print(f"  [dim]{report.caveat}[/]", highlight=False)
     console.print()
+
+
+def _print_c2pa(section: dict | None) -> None:
+    """One line for the file's C2PA manifest, beside (never instead of) the certificate's status."""
+    from provenance.c2pa.cli_text import c2pa_line
+
+    line = c2pa_line(section)
+    if line:
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
