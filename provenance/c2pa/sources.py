@@ -10,13 +10,14 @@ IPTC_NS = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
 # Declared as made, wholly or in part, by a generative model: shown beside the
 # detector verdict, because the maker says so, whatever the detectors think.
+# Not here: algorithmicMedia (made by a program without a trained model, e.g. a
+# procedural gradient) and algorithmicallyEnhanced (a capture improved by an
+# algorithm, e.g. noise reduction): neither declares generated content.
 GENERATIVE = frozenset({
     "trainedAlgorithmicMedia",
     "compositeWithTrainedAlgorithmicMedia",
-    "compositeSynthetic",  # a composite that includes synthetic elements
-    "algorithmicallyEnhanced",  # a capture changed by a model (e.g. generative fill)
-    # Retired IPTC terms for the same thing, still found in older manifests.
-    "trainedAlgorithmicData",
+    "compositeSynthetic",  # a composite with at least one synthetic element
+    "dataDrivenMedia",  # IPTC's earlier term for media made by a model derived from sampled content
 })
 
 DIGITAL_CAPTURE = IPTC_NS + "digitalCapture"

@@ -170,3 +170,30 @@ def test_commands_that_read_no_manifest_do_not_load_c2pa():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_which_source_types_count_as_generative():
+    from provenance.c2pa.sources import is_generative
+
+    ns = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+    for term in ("trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "compositeSynthetic", "dataDrivenMedia"):
+        assert is_generative(ns + term) and is_generative(" https://cv.iptc.org/newscodes/digitalsourcetype/" + term + "/")
+    for term in ("digitalCapture", "algorithmicMedia", "algorithmicallyEnhanced", "humanEdits", "compositeCapture", ""):
+        assert not is_generative(ns + term)
+    assert not is_generative(None) and not is_generative("")
+
+
+def test_many_bogus_manifest_segments_are_read_in_bounded_time(samples, tmp_path):
+    """~6 MB of APP11 segments claiming JUMBF boxes in front of a real manifest: an answer, quickly, no traceback."""
+    import struct
+    import time
+
+    body = b"JP" + b"\x00\x01" + struct.pack(">I", 1) + b"\x00\x00\xff\xffjumb"
+    segment = b"\xff\xeb" + struct.pack(">H", 65535) + body + b"\x00" * (65535 - 2 - len(body))
+    data = (samples / "C.jpg").read_bytes()
+    hostile = tmp_path / "hostile.jpg"
+    hostile.write_bytes(data[:2] + segment * 100 + data[2:])
+    started = time.monotonic()
+    r = read_c2pa(hostile)
+    assert time.monotonic() - started < 10
+    assert r.state in ("present", "error") and (r.state == "error") == bool(r.reason)
