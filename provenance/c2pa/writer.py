@@ -25,7 +25,18 @@ from .certs import ENV_C2PA_KEY_PASSWORD, C2paKeyError, CertFiles, load_signing_
 from .sources import DIGITAL_CAPTURE, TRAINED_ALGORITHMIC_MEDIA
 
 PERCEPTUAL_LABEL = "org.provenance.perceptual"
-CLAIM_GENERATOR = {"name": "provenance", "version": "0.1.0"}
+
+
+def _own_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("provenance")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0"
+
+
+CLAIM_GENERATOR = {"name": "provenance", "version": _own_version()}
 # The containers c2pa-python signs among those `mint` certifies (WebM, for one, it does not).
 WRITABLE = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "video/mp4", "video/quicktime", "video/x-msvideo"}
 
