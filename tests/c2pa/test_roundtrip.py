@@ -224,3 +224,17 @@ def test_own_certificate_from_config(parts, photo, dev_cert, tmp_path, home, mon
 
     with pytest.raises(ProvenanceError, match="missing.pem"):
         rendition_writer(tmp_path / "c2pa2", open_parts(load_settings(), signer=True))
+
+
+def test_copy_still_verifies_after_reattestation(parts, photo, dev_cert, tmp_path):
+    """A re-attestation writes new signed metadata (new verdict, real detectors); the rendition it covers stays covered."""
+    from provenance.reattest import Reattester
+    from provenance.scanning import DetectorScanner
+
+    out = tmp_path / "c2pa"
+    [result], writer = mint_with_copy(parts, [photo], out)  # unscanned
+    (again,) = Reattester(parts.chain, parts.store, parts.ledger, DetectorScanner()).reattest_files([photo])
+    assert again.status == "reattested", again.error
+    v = Verifier(parts).verify(writer.written[result.content_sha256])
+    assert v.status is Status.VERIFIED and v.match["kind"] == "rendition", v.to_dict()
+    assert v.certificate["history"][0]["label"] == "unscanned"
