@@ -8,6 +8,8 @@ functions, so commands that read no manifest never load it.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +68,9 @@ def read_c2pa(path: Path, options: ReadOptions | None = None) -> C2paReport:
     except ImportError as exc:  # an install without the optional binding still verifies
         return C2paReport(state=UNSUPPORTED, reason=f"c2pa-python is not installed ({exc})")
     try:
+        # Only regular files: opening a FIFO would wait for a writer, a device may never end.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return C2paReport(state=UNSUPPORTED, reason="not a regular file")
         with open(path, "rb") as stream:
             mime = _mime(stream)
             if mime is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,7 +142,11 @@ def test_not_media_empty_and_missing(tmp_path):
     assert read_c2pa(empty).state == "unsupported"
     missing = read_c2pa(tmp_path / "missing.jpg")
     assert missing.state == "error" and "No such file" in missing.reason
-    assert read_c2pa(tmp_path).state == "error"  # a folder
+    assert read_c2pa(tmp_path).state == "unsupported"  # a folder
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    assert read_c2pa(fifo).state == "unsupported"  # returns at once: no writer is waited for
+    assert read_c2pa(Path("/dev/zero")).state == "unsupported"
 
 
 def test_trust_anchor_file_that_cannot_be_used(tmp_path, home):
