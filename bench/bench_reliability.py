@@ -386,8 +386,7 @@ def scenario_ipfs(work: Path, trials: int, files_per_trial: int, rng: random.Ran
 
 
 def _entries(run: Run) -> list[dict]:
-    """The per-file objects of a command's JSON (mint: a list; verify: a list, or one object for one file;
-    detect: {"files": [...]}); none when it printed no JSON."""
+    """The per-file objects of a command's JSON envelope (docs/cli.md); none when it printed no JSON."""
     try:
         doc = run.json()
     except ValueError:

@@ -8,19 +8,18 @@ from rich.table import Table
 from provenance.config import load_settings
 from provenance.errors import ProvenanceError
 
-from .chain_cmd import errors_as
-from .output import console, emit_json
+from .output import command_output, console, iso_time, progress_bar, short_id
 
-JSON = typer.Option(False, "--json", help="Print JSON.")
+JSON = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md).")
 ledger_app = typer.Typer(no_args_is_help=True, help="The local ledger of certificates and mint jobs.")
 
 
 def show_command(token: str = typer.Argument(..., help="Token id (decimal or 0x-hex content sha256)."), json_out: bool = JSON) -> None:
     """Show a certificate as the chain records it."""
     from provenance.context import open_parts
-    from provenance.verify.verifier import parse_token
+    from provenance.tokens import parse_token
 
-    with errors_as(json_out):
+    with command_output("show", json_out) as out:
         token_id = parse_token(token)
         parts = open_parts(load_settings())
         cert = parts.chain.registry.certificate(token_id)
@@ -43,11 +42,22 @@ def show_command(token: str = typer.Argument(..., help="Token id (decimal or 0x-
         approved = parts.chain.registry.reissue_approved_for(token_id)
         if approved:
             data["reissue_approved_for"] = approved
-    if json_out:
-        emit_json(data)
-    else:
-        for key, value in data.items():
-            console.print(f"[bold]{key:>16}[/]  {value}", highlight=False, soft_wrap=True)
+        out.set_result(data)
+        if out.human:
+            _print_certificate(data)
+
+
+def _print_certificate(data: dict) -> None:
+    """`show` prints every id whole (it is where the full token id is one command away) and times as ISO-8601."""
+    for key, value in data.items():
+        if key == "issued_at":
+            value = iso_time(value)
+        elif key == "history":
+            value = "; ".join(
+                f"{h['label']} ({h['score']:.3f}) issued {iso_time(h['issued_at'])} by {h['issuer']}{' (revoked)' if h['revoked'] else ''}"
+                for h in value
+            )
+        console.print(f"[bold]{key:>20}[/]  {value}", highlight=False, soft_wrap=True)
 
 
 def revoke_command(
@@ -61,9 +71,9 @@ def revoke_command(
     """Revoke a certificate (its issuer, or with --admin an admin). It stays readable and says so."""
     from provenance.context import open_parts
     from provenance.indexer import sync
-    from provenance.verify.verifier import parse_token
+    from provenance.tokens import parse_token
 
-    with errors_as(json_out):
+    with command_output("revoke", json_out) as out:
         token_id = parse_token(token)
         if not reason.strip():
             raise ProvenanceError("a revocation needs a reason (--reason)")
@@ -76,10 +86,9 @@ def revoke_command(
             parts = open_parts(settings, signer=True)
             tx_hash = parts.chain.registry.revoke(token_id, reason).tx_hash
             sync(parts.chain, parts.ledger, confirmations=settings.confirmations)
-    if json_out:
-        emit_json({"token_id": f"0x{token_id:064x}", "tx_hash": tx_hash, "revoked": True})
-    else:
-        console.print(f"revoked 0x{token_id:064x} in {tx_hash}", highlight=False, soft_wrap=True)
+        out.set_result({"token_id": f"0x{token_id:064x}", "tx_hash": tx_hash, "revoked": True})
+        if out.human:
+            console.print(f"revoked 0x{token_id:064x} in {tx_hash}", highlight=False, soft_wrap=True)
 
 
 def sync_command(
@@ -93,14 +102,20 @@ def sync_command(
     from provenance.context import open_parts
     from provenance.indexer import sync
 
-    with errors_as(json_out):
+    with command_output("sync", json_out) as out:
         settings = load_settings()
         parts = open_parts(settings)
         depth = settings.confirmations if confirmations is None else confirmations
-        result = sync(parts.chain, parts.ledger, confirmations=depth)
-    if json_out:
-        emit_json(result.to_dict())
-        return
+        with progress_bar("indexing blocks", 1, out.human) as bar:
+            task = bar.add_task("sync", total=None)
+            result = sync(parts.chain, parts.ledger, confirmations=depth,
+                          on_chunk=lambda done, total: bar.update(task, completed=done, total=total))
+        out.set_result(result.to_dict())
+        if out.human:
+            _print_sync(result)
+
+
+def _print_sync(result) -> None:
     if result.rewound_from is not None:
         console.print(f"the chain replaced blocks from {result.rewound_from} on: indexed them again")
     if result.dropped:
@@ -112,27 +127,33 @@ def sync_command(
 
 
 @ledger_app.command("list")
-def ledger_list(json_out: bool = JSON) -> None:
+def ledger_list(
+    full_ids: bool = typer.Option(False, "--full-ids", help="Print token ids whole (shortened to 0x3c17…a9f2 by default)."),
+    json_out: bool = JSON,
+) -> None:
     """Certificates and unfinished mint jobs in the ledger."""
     from provenance.context import open_parts
 
-    with errors_as(json_out):
+    with command_output("ledger list", json_out) as out:
         parts = open_parts(load_settings())
         d = parts.chain.deployment
         certs = parts.ledger.certificates(d.chain_id, d.address)
         jobs = [j for j in parts.ledger.jobs(chain_id=d.chain_id, contract=d.address) if j.state != "confirmed"]
-    cert_rows = [
-        {"token_id": "0x" + c.content_sha256, "label": c.label, "score": c.score_bps / 10_000, "issuer": c.issuer,
-         "owner": c.owner, "revoked": c.revoked, "metadata_cid": c.metadata_cid, "block": c.block_number}
-        for c in certs
-    ]
-    job_rows = [{"file": j.path, "content_sha256": j.content_sha256, "state": j.state, "error": j.error} for j in jobs]
-    if json_out:
-        emit_json({"certificates": cert_rows, "unfinished_jobs": job_rows})
-        return
+        cert_rows = [
+            {"token_id": "0x" + c.content_sha256, "label": c.label, "score": c.score_bps / 10_000, "issuer": c.issuer,
+             "owner": c.owner, "revoked": c.revoked, "metadata_cid": c.metadata_cid, "block": c.block_number}
+            for c in certs
+        ]
+        job_rows = [{"file": j.path, "content_sha256": j.content_sha256, "state": j.state, "error": j.error} for j in jobs]
+        out.set_result({"certificates": cert_rows, "unfinished_jobs": job_rows})
+        if out.human:
+            _print_ledger(cert_rows, job_rows, full_ids)
+
+
+def _print_ledger(cert_rows: list[dict], job_rows: list[dict], full_ids: bool) -> None:
     table = Table("token", "label", "score", "revoked", "block", box=None)
     for c in cert_rows:
-        table.add_row(c["token_id"][:18] + "…", c["label"], f"{c['score']:.3f}", "yes" if c["revoked"] else "", str(c["block"]))
+        table.add_row(short_id(c["token_id"], full_ids), c["label"], f"{c['score']:.3f}", "yes" if c["revoked"] else "", str(c["block"]))
     console.print(table)
     for j in job_rows:
         console.print(f"unfinished: {j['file']} ({j['state']}){': ' + j['error'] if j['error'] else ''}", highlight=False)

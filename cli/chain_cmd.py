@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
-
 import typer
 
 from provenance.config import load_settings, redact_secrets
 
-from .output import _project_errors, console, emit_json, fail
+from .output import EXIT_ERROR, command_output, console
 
 app = typer.Typer(no_args_is_help=True, help="Start, inspect and stop the local chain.")
-JSON = typer.Option(False, "--json", help="Print JSON.")
-
-
-@contextmanager
-def errors_as(json_out: bool) -> Iterator[None]:
-    """`user_errors`, and with --json the message as {"error": ...} on stdout too."""
-    try:
-        yield
-    except _project_errors() as exc:
-        if json_out:
-            emit_json({"error": redact_secrets(str(exc))})
-        raise fail(str(exc)) from None
+JSON = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md).")
 
 
 def _shown(status):
@@ -70,16 +56,15 @@ def up(
     grant the issuer role (the first dev account)."""
     from provenance.chain_admin import chain_up
 
-    with errors_as(json_out):
+    with command_output("chain up", json_out) as out:
         status = chain_up(load_settings(), redeploy=redeploy)
-    if json_out:
-        emit_json(_shown(status).to_dict())
-    else:
-        if status.replaced:
-            console.print(f"[yellow]the recorded registry is gone[/]: {status.replaced}", highlight=False, soft_wrap=True)
-        if status.deployed_now:
-            console.print(f"deployed the registry at {status.contract}")
-        _show(_shown(status))
+        out.set_result(_shown(status).to_dict())
+        if out.human:
+            if status.replaced:
+                console.print(f"[yellow]the recorded registry is gone[/]: {status.replaced}", highlight=False, soft_wrap=True)
+            if status.deployed_now:
+                console.print(f"deployed the registry at {status.contract}")
+            _show(_shown(status))
 
 
 @app.command("status")
@@ -87,14 +72,13 @@ def status(json_out: bool = JSON) -> None:
     """Show node, chain id, contract, issuer and its balance."""
     from provenance.chain_admin import chain_status
 
-    with errors_as(json_out):
+    with command_output("chain status", json_out) as out:
         current = chain_status(load_settings())
-    if json_out:
-        emit_json(_shown(current).to_dict())
-    else:
-        _show(_shown(current))
-    if not current.running:
-        raise typer.Exit(1)
+        out.set_result(_shown(current).to_dict())
+        if out.human:
+            _show(_shown(current))
+        if not current.running:
+            out.exit_with(EXIT_ERROR)
 
 
 @app.command("down")
@@ -102,14 +86,11 @@ def down(json_out: bool = JSON) -> None:
     """Stop the local node; its chain is kept for the next `chain up`."""
     from provenance.chain_admin import chain_down
 
-    with errors_as(json_out):
+    with command_output("chain down", json_out) as out:
         stopped = chain_down(load_settings())
-    if json_out:
-        emit_json({"stopped": stopped})
-    elif stopped:
-        console.print("local chain stopped")
-    else:
-        console.print("local chain was not running")
+        out.set_result({"stopped": stopped})
+        if out.human:
+            console.print("local chain stopped" if stopped else "local chain was not running")
 
 
 @app.command("deploy")
@@ -123,12 +104,11 @@ def deploy(
     account) its issuer, and record it. Keys: PROVENANCE_ADMIN_PRIVATE_KEY or `admin_keystore` for the admin."""
     from provenance.chain_admin import chain_deploy
 
-    with errors_as(json_out):
+    with command_output("chain deploy", json_out) as out:
         status = chain_deploy(load_settings(), issuer)
-    if json_out:
-        emit_json(_shown(status).to_dict())
-    else:
-        _show(_shown(status))
+        out.set_result(_shown(status).to_dict())
+        if out.human:
+            _show(_shown(status))
 
 
 @app.command("trust")
@@ -142,10 +122,9 @@ def trust(
     """Check a registry nobody recorded (its code is the compiled registry, its deploy block) and record it."""
     from provenance.chain_admin import chain_trust
 
-    with errors_as(json_out):
+    with command_output("chain trust", json_out) as out:
         status = chain_trust(load_settings(), address, deploy_block)
-    if json_out:
-        emit_json(_shown(status).to_dict())
-    else:
-        console.print(f"recorded the registry at {status.contract} (deployed in block {status.deploy_block})")
-        _show(_shown(status))
+        out.set_result(_shown(status).to_dict())
+        if out.human:
+            console.print(f"recorded the registry at {status.contract} (deployed in block {status.deploy_block})")
+            _show(_shown(status))

@@ -2,61 +2,50 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import List
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from .output import EXIT_ERROR, command_output, print_error, progress_bar
+
 
 def file_entry(path: Path, report: dict | None, error: str) -> dict:
     if error:
         return {"file": str(path), "error": error}
-    return {"file": str(path), **report}
-
-
-def _load_analyzer():
-    from detect.analyze import Analyzer
-    from detect.device import DeviceError
-    from detect.ensemble import EnsembleError
-
-    try:
-        return Analyzer()
-    except (DeviceError, EnsembleError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    return {"file": str(path), **(report or {})}
 
 
 def detect_command(
     files: List[Path] = typer.Argument(..., help="images or videos to score"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON document instead of a table"),
+    as_json: bool = typer.Option(False, "--json", help="print the JSON envelope (docs/cli.md) instead of a table"),
     workers: int = typer.Option(-1, help="decoding worker processes (-1: automatic)"),
 ) -> None:
     """Print each file's label, ensemble score and per-detector scores."""
-    analyzer = _load_analyzer()
-    show_progress = not as_json and sys.stderr.isatty()
-    with Progress(
-        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), disable=not show_progress, transient=True,
-    ) as progress:
-        task = progress.add_task("scoring", total=len(files))
-        verdicts = analyzer.analyze_files(
-            files, progress=lambda done: progress.update(task, completed=done), workers=None if workers < 0 else workers
-        )
-    entries = [file_entry(v.path, v.report.to_dict() if v.report else None, v.error) for v in verdicts]
-    _add_c2pa(entries)
-    failed = [e for e in entries if "error" in e]
-    if as_json:
-        print(json.dumps({"files": entries}, indent=2))
-    else:
-        _print_table(entries)
-    for entry in failed:
-        print(f"error: {entry['error']}", file=sys.stderr)
-    if failed:
-        raise typer.Exit(1)
+    with command_output("detect", as_json, per_file=True) as out:
+        # The detectors import torch: loaded only here, never for a command that runs none.
+        from detect.analyze import Analyzer
+
+        analyzer = Analyzer()  # a DeviceError or EnsembleError is a one-line error (detect.errors.DetectError)
+        with progress_bar("scoring", len(files), out.human) as progress:
+            task = progress.add_task("scoring", total=len(files))
+            verdicts = analyzer.analyze_files(
+                files, progress=lambda done: progress.update(task, completed=done), workers=None if workers < 0 else workers
+            )
+        entries = [file_entry(v.path, v.report.to_dict() if v.report else None, v.error) for v in verdicts]
+        _add_c2pa(entries)
+        for entry in entries:
+            out.add_file(entry)
+        if out.human:
+            _print_table(entries)
+        failed = [e for e in entries if "error" in e]
+        for entry in failed:
+            print_error(entry["error"])
+        if failed:
+            out.exit_with(EXIT_ERROR)
 
 
 # Single-command app (tests, stand-alone use); cli.main mounts `detect_command` as `provenance detect`.
@@ -103,15 +92,10 @@ def _add_c2pa(entries: list[dict]) -> None:
     """Each file's `c2pa` section (docs/verification.md): what its manifest declares, beside the detectors' verdict."""
     from provenance.c2pa.service import c2pa_report
     from provenance.config import load_settings
-    from provenance.errors import ProvenanceError
 
-    try:
-        settings = load_settings()
-        for entry in entries:
-            entry["c2pa"] = c2pa_report(Path(entry["file"]), settings).to_dict()
-    except ProvenanceError as exc:  # a broken config.toml or [c2pa] trust anchor file
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
+    settings = load_settings()
+    for entry in entries:
+        entry["c2pa"] = c2pa_report(Path(entry["file"]), settings).to_dict()
 
 
 def _label_cell(entry: dict) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from provenance.errors import ProvenanceError
+
+from .output import EXIT_ERROR, command_output, error_line, print_error
 
 
 def _cid(path: Path, sha256: str) -> str | None:
@@ -43,28 +44,24 @@ def _text(record: dict[str, object]) -> str:
 
 def hash_command(
     files: list[Path] = typer.Argument(..., help="Image or video files to hash."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON list of results."),
+    json_out: bool = typer.Option(False, "--json", help="Print the JSON envelope, one object per file (docs/cli.md)."),
 ) -> None:
     """Print sha256, pHash, PDQ (with quality) and CIDv1 of each image or video (per sampled frame too).
 
     Files that cannot be read are reported one line each on stderr; the others
     are still hashed, and the exit status is 1 if any failed.
     """
-    records, failed = [], False
-    for path in files:
-        try:
-            record = _hash_one(path)
-        except (ProvenanceError, OSError) as exc:
-            failed = True
-            message = str(exc) if isinstance(exc, ProvenanceError) else f"{path}: {exc.strerror or exc}"
-            typer.echo(f"error: {message}", err=True)
-            if json_out:
-                records.append({"file": str(path), "error": message})
-            continue
-        records.append(record)
-        if not json_out:
-            typer.echo(_text(record))
-    if json_out:
-        typer.echo(json.dumps(records, indent=2))
-    if failed:
-        raise typer.Exit(1)
+    with command_output("hash", json_out, per_file=True) as out:
+        for path in files:
+            try:
+                record = _hash_one(path)
+            except (ProvenanceError, OSError) as exc:
+                # One unreadable file is reported and the others still hashed.
+                message = error_line(exc)[0] if isinstance(exc, ProvenanceError) else f"{path}: {exc.strerror or exc}"
+                print_error(message)
+                out.add_file({"file": str(path), "error": message}, type(exc).__name__)
+                out.exit_with(EXIT_ERROR)
+                continue
+            out.add_file(record)
+            if out.human:
+                typer.echo(_text(record))

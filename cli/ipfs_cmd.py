@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,33 +11,17 @@ from typing import Optional
 
 import typer
 
-from provenance.config import ConfigError, Settings, load_settings, redact_secrets
-from provenance.errors import ProvenanceError
-from provenance.ipfs import CertificateCids, IpfsError, check_certificates, check_cids, open_store
+from provenance.config import Settings, load_settings
+from provenance.ipfs import CertificateCids, check_certificates, check_cids, open_store
 from provenance.ipfs.embedded import EmbeddedStore
 from provenance.ipfs.hashing import cid_of_file
 from provenance.ipfs.limits import DEFAULT_LIMITS, FetchLimits
 
+from .output import EXIT_ERROR, EXIT_USAGE, CommandOutput, command_output, err_console, fail
+
 app = typer.Typer(no_args_is_help=True, help="Content addressing (CIDs identical to Kubo) and the IPFS content store.")
 
-JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
-
-
-class _Fail(Exception):
-    """An expected, user-facing failure of a command."""
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """One line on stderr and a non-zero exit for every expected error; no traceback."""
-    try:
-        yield
-    except (IpfsError, ConfigError, ProvenanceError, _Fail) as exc:
-        typer.echo(f"error: {redact_secrets(str(exc))}", err=True)  # the API URL may carry a password
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        raise typer.Exit(130) from None
+JsonOpt = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md).")
 
 
 def _store():
@@ -50,34 +33,37 @@ def _embedded() -> EmbeddedStore:
 
     store = primary_of(_store())
     if not isinstance(store, EmbeddedStore):
-        raise _Fail("this command works on the embedded store only (set ipfs_backend = \"embedded\")")
+        raise fail("this command works on the embedded store only (set ipfs_backend = \"embedded\")")
     return store
 
 
-def _emit(as_json: bool, payload: dict, text: str) -> None:
-    typer.echo(json.dumps(payload, ensure_ascii=False) if as_json else text)
+def _emit(out: CommandOutput, payload: dict, text: str) -> None:
+    out.set_result(payload)
+    if out.human and text:
+        typer.echo(text)
 
 
 @contextmanager
 def _progress(path: Path, show: bool) -> Iterator[Callable[[int], None] | None]:
-    if not show or not sys.stdout.isatty():
+    if not show or not err_console.is_terminal:
         yield None
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn()) as bar:
+    columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task(path.name, total=path.stat().st_size)
         yield lambda n: bar.advance(task, n)
 
 
 @contextmanager
 def _counter(what: str, total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
-    if not show or not sys.stdout.isatty() or total == 0:
+    if not show or not err_console.is_terminal or total == 0:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn()) as bar:
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), console=err_console, transient=True) as bar:
         task = bar.add_task(what, total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -85,23 +71,21 @@ def _counter(what: str, total: int, show: bool) -> Iterator[Callable[[int], None
 @contextmanager
 def _spinner(show: bool):
     """A spinner showing the pinning service's latest status; yields the status callback or None."""
-    if not show or not sys.stdout.isatty():
+    if not show or not err_console.is_terminal:
         yield None
         return
-    from rich.console import Console
-
-    with Console().status("asking the pinning service") as status:
+    with err_console.status("asking the pinning service") as status:
         yield lambda pin: status.update(f"pin {pin.cid}: {pin.status}")
 
 
 def _check_version(cid_version: int) -> None:
     if cid_version not in (0, 1):
-        raise _Fail(f"--cid-version must be 0 or 1, got {cid_version}")
+        raise fail(f"--cid-version must be 0 or 1, got {cid_version}", EXIT_USAGE)
 
 
 def _require_file(path: Path) -> None:
     if not path.is_file():
-        raise _Fail(f"{path} is not a readable file")
+        raise fail(f"{path} is not a readable file")
 
 
 @app.command("cid")
@@ -112,13 +96,13 @@ def cid_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Print the CID `ipfs add --only-hash` gives FILE, storing nothing."""
-    with _errors():
+    with command_output("ipfs cid", as_json) as out:
         _check_version(cid_version)
         _require_file(file)
         with _progress(file, not as_json and not quiet) as progress:
             cid = cid_of_file(file, cid_version=cid_version, progress=progress)
         text = cid if quiet else f"added {cid} {file.name}"
-        _emit(as_json, {"cid": cid, "name": file.name, "cid_version": cid_version}, text)
+        _emit(out, {"cid": cid, "name": file.name, "cid_version": cid_version}, text)
 
 
 @app.command("add")
@@ -129,13 +113,13 @@ def add_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Add FILE to the configured store."""
-    with _errors():
+    with command_output("ipfs add", as_json) as out:
         _check_version(cid_version)
         _require_file(file)
         store = _store()
         with _progress(file, not as_json) as progress:
             result = store.add_file(file, cid_version=cid_version, progress=progress, pin=pin)
-        _emit(as_json, {**result.to_dict(), "name": file.name, "pinned": pin}, f"added {result.cid} {file.name}")
+        _emit(out, {**result.to_dict(), "name": file.name, "pinned": pin}, f"added {result.cid} {file.name}")
 
 
 @app.command("cat")
@@ -149,9 +133,9 @@ def cat_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Print (or write) a file's content, every block verified against its CID, streamed in constant memory."""
-    with _errors():
+    with command_output("ipfs cat", as_json) as out:
         if max_size <= 0 or (timeout is not None and timeout <= 0):
-            raise _Fail("--max-size and --timeout must be positive")
+            raise fail("--max-size and --timeout must be positive", EXIT_USAGE)
         chunks = _store().iter_cat(cid, limits=FetchLimits(max_bytes=max_size, deadline_s=timeout))
         digest, size = hashlib.sha256(), 0
         with _sink(output, discard=as_json) as write:
@@ -161,7 +145,7 @@ def cat_cmd(
                 write(chunk)
         if as_json:
             payload = {"cid": cid, "size": size, "sha256": digest.hexdigest()}
-            _emit(True, {**payload, "output": str(output) if output else None}, "")
+            _emit(out, {**payload, "output": str(output) if output else None}, "")
 
 
 @contextmanager
@@ -183,7 +167,7 @@ def _sink(output: Optional[Path], *, discard: bool) -> Iterator[Callable[[bytes]
         partial.replace(output)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise _Fail(f"cannot write {output}: {exc.strerror}") from None
+        raise fail(f"cannot write {output}: {exc.strerror}") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -192,25 +176,25 @@ def _sink(output: Optional[Path], *, discard: bool) -> Iterator[Callable[[bytes]
 @app.command("pin")
 def pin_cmd(cid: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
     """Pin a CID whose whole DAG is in the store."""
-    with _errors():
+    with command_output("ipfs pin", as_json) as out:
         _store().pin(cid)
-        _emit(as_json, {"pinned": cid}, f"pinned {cid}")
+        _emit(out, {"pinned": cid}, f"pinned {cid}")
 
 
 @app.command("unpin")
 def unpin_cmd(cid: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
     """Remove a pin; the blocks stay until `gc`."""
-    with _errors():
+    with command_output("ipfs unpin", as_json) as out:
         _store().unpin(cid)
-        _emit(as_json, {"unpinned": cid}, f"unpinned {cid}")
+        _emit(out, {"unpinned": cid}, f"unpinned {cid}")
 
 
 @app.command("pins")
 def pins_cmd(as_json: bool = JsonOpt) -> None:
     """List pinned CIDs."""
-    with _errors():
+    with command_output("ipfs pins", as_json) as out:
         pins = _store().pins()
-        _emit(as_json, {"pins": pins}, "\n".join(pins))
+        _emit(out, {"pins": pins}, "\n".join(pins))
 
 
 @app.command("export")
@@ -220,9 +204,9 @@ def export_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Export a DAG as a CAR v1 file, for any IPFS node or pinning service."""
-    with _errors():
+    with command_output("ipfs export", as_json) as out:
         count = _embedded().export_car(cid, output)
-        _emit(as_json, {"root": cid, "blocks": count, "output": str(output)}, f"exported {cid} ({count} blocks) to {output}")
+        _emit(out, {"root": cid, "blocks": count, "output": str(output)}, f"exported {cid} ({count} blocks) to {output}")
 
 
 @app.command("import")
@@ -232,18 +216,18 @@ def import_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Import a CAR file; every block is verified before anything is stored."""
-    with _errors():
+    with command_output("ipfs import", as_json) as out:
         result = _embedded().import_car(car, pin=pin)
         roots = ", ".join(result.roots)
-        _emit(as_json, result.to_dict(), f"imported {result.blocks} blocks, root {roots}")
+        _emit(out, result.to_dict(), f"imported {result.blocks} blocks, root {roots}")
 
 
 @app.command("gc")
 def gc_cmd(as_json: bool = JsonOpt) -> None:
     """Delete blocks that no pin reaches."""
-    with _errors():
+    with command_output("ipfs gc", as_json) as out:
         result = _embedded().gc()
-        _emit(as_json, result.to_dict(), f"removed {result.removed} blocks ({result.freed_bytes} bytes), kept {result.kept}")
+        _emit(out, result.to_dict(), f"removed {result.removed} blocks ({result.freed_bytes} bytes), kept {result.kept}")
 
 
 @app.command("check")
@@ -257,26 +241,26 @@ def check_cmd(
     With no CIDs and no --from-file, checks the media and metadata CIDs of every
     certificate in the ledger.
     """
-    with _errors():
+    with command_output("ipfs check", as_json) as out:
         if not cids and from_file is None:
-            ok = _check_ledger(load_settings(), as_json)
+            ok = _check_ledger(load_settings(), out)
         else:
-            ok = _check_listed(list(cids or []), from_file, as_json)
+            ok = _check_listed(list(cids or []), from_file, out)
         if not ok:
-            raise typer.Exit(1)
+            out.exit_with(EXIT_ERROR)
 
 
-def _check_listed(wanted: list[str], from_file: Optional[Path], as_json: bool) -> bool:
+def _check_listed(wanted: list[str], from_file: Optional[Path], out: CommandOutput) -> bool:
     if from_file is not None:
         try:
             wanted += from_file.read_text(encoding="utf-8").split()
         except (OSError, UnicodeDecodeError) as exc:
-            raise _Fail(f"cannot read {from_file}: {exc}") from None
+            raise fail(f"cannot read {from_file}: {exc}") from None
     if not wanted:
-        raise _Fail("no CIDs given (pass CIDs or --from-file)")
+        raise fail("no CIDs given (pass CIDs or --from-file)", EXIT_USAGE)
     report = check_cids(_store(), wanted)
     lines = [f"{r.status:8} {r.cid}" + (f"  {r.detail}" if r.detail else "") for r in report.results]
-    _emit(as_json, report.to_dict(), "\n".join(lines))
+    _emit(out, report.to_dict(), "\n".join(lines))
     return report.ok
 
 
@@ -291,9 +275,9 @@ def _ledger_certificates(settings: Settings) -> list[CertificateCids]:
     return [CertificateCids(r.chain_id, r.contract, r.content_sha256, r.media_cid, r.metadata_cid) for r in rows]
 
 
-def _check_ledger(settings: Settings, as_json: bool) -> bool:
+def _check_ledger(settings: Settings, out: CommandOutput) -> bool:
     certificates = _ledger_certificates(settings)
-    with _counter("checking certificates", len(certificates), not as_json) as progress:
+    with _counter("checking certificates", len(certificates), out.human) as progress:
         report = check_certificates(open_store(settings), certificates, progress)
     summary = report.to_dict()
     problems = summary["problems"]
@@ -309,7 +293,7 @@ def _check_ledger(settings: Settings, as_json: bool) -> bool:
             f"{len(certificates)} certificate(s): {len(problems)} problem(s)"
             + (f", {summary['unrecorded_cids']} CID(s) not recorded in the ledger (not checked)" if summary["unrecorded_cids"] else "")
         )
-    _emit(as_json, summary, "\n".join(lines))
+    _emit(out, summary, "\n".join(lines))
     return report.ok
 
 
@@ -328,12 +312,12 @@ def publish_cmd(
     """
     from provenance.ipfs.publish import pinning_service, publish
 
-    with _errors():
+    with command_output("ipfs publish", as_json) as out:
         if timeout <= 0 or poll <= 0:
-            raise _Fail("--timeout and --poll-interval must be positive")
+            raise fail("--timeout and --poll-interval must be positive", EXIT_USAGE)
         settings = load_settings()
         with pinning_service(settings) as service, _spinner(not as_json) as on_status:
             result = publish(open_store(settings), service, cid, name=name, timeout_s=timeout, poll_s=poll, on_status=on_status)
         text = f"pinned {result.status.cid} at {result.service} (request {result.status.requestid})\n"
         text += f"origins: {', '.join(result.origins)}" if result.origins else result.note
-        _emit(as_json, result.to_dict(), text)
+        _emit(out, result.to_dict(), text)

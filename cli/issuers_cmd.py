@@ -11,14 +11,13 @@ from rich.table import Table
 
 from provenance.config import load_settings
 
-from .chain_cmd import errors_as
-from .output import console, emit_json
+from .output import command_output, console
 
 app = typer.Typer(
     no_args_is_help=True,
     help="Issuers of the registry: list them, or (with the admin key) grant and revoke ISSUER_ROLE.",
 )
-JSON = typer.Option(False, "--json", help="Print JSON.")
+JSON = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md).")
 ADDRESS = typer.Argument(..., help="The issuer's address (0x and 40 hex digits).")
 
 
@@ -27,11 +26,14 @@ def list_command(json_out: bool = JSON) -> None:
     """Every account ever granted ISSUER_ROLE (by issuer number; active = holds it now) and the admins."""
     from provenance.chain_admin import list_issuers
 
-    with errors_as(json_out):
+    with command_output("issuers list", json_out) as out:
         listing = list_issuers(load_settings())
-    if json_out:
-        emit_json(listing)
-        return
+        out.set_result(listing)
+        if out.human:
+            _print_listing(listing)
+
+
+def _print_listing(listing: dict) -> None:
     table = Table("#", "issuer", "active", box=None)
     for entry in listing["issuers"]:
         table.add_row(str(entry["issuer_id"]), entry["address"], "yes" if entry["active"] else "no (role revoked)")
@@ -45,9 +47,11 @@ def grant_command(address: str = ADDRESS, json_out: bool = JSON) -> None:
     """Grant ISSUER_ROLE (admin key). An admin account cannot be an issuer."""
     from provenance.chain_admin import grant_issuer
 
-    with errors_as(json_out):
+    with command_output("issuers grant", json_out) as out:
         result = grant_issuer(load_settings(), address)
-    _report(result, json_out, "granted ISSUER_ROLE to", "already an issuer:")
+        out.set_result(result)
+        if out.human:
+            _report(result, "granted ISSUER_ROLE to", "already an issuer:")
 
 
 @app.command("revoke")
@@ -56,15 +60,15 @@ def revoke_command(address: str = ADDRESS, json_out: bool = JSON) -> None:
     it, verify reports them untrusted_issuer."""
     from provenance.chain_admin import revoke_issuer
 
-    with errors_as(json_out):
+    with command_output("issuers revoke", json_out) as out:
         result = revoke_issuer(load_settings(), address)
-    _report(result, json_out, "revoked ISSUER_ROLE of", "not an issuer:")
+        out.set_result(result)
+        if out.human:
+            _report(result, "revoked ISSUER_ROLE of", "not an issuer:")
 
 
-def _report(result: dict, json_out: bool, changed: str, unchanged: str) -> None:
-    if json_out:
-        emit_json(result)
-    elif result["changed"]:
+def _report(result: dict, changed: str, unchanged: str) -> None:
+    if result["changed"]:
         console.print(f"{changed} {result['address']} in {result['tx_hash']}", highlight=False, soft_wrap=True)
     else:
         console.print(f"{unchanged} {result['address']} (nothing sent)", highlight=False)

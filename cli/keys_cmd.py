@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .output import console, emit_json, user_errors
+from .output import command_output, console
 
 app = typer.Typer(no_args_is_help=True, help="Issuer and admin keys (encrypted keystores; never on the command line).")
 
@@ -16,29 +16,28 @@ app = typer.Typer(no_args_is_help=True, help="Issuer and admin keys (encrypted k
 def new(
     path: Path = typer.Argument(..., help="Where to write the keystore JSON (mode 600)."),
     admin: bool = typer.Option(False, "--admin", help="A key for the registry's admin (deploys, grants issuers, revokes), kept apart from issuer keys."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_out: bool = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md)."),
 ) -> None:
     """Create a new key in an encrypted keystore; the password comes from PROVENANCE_KEYSTORE_PASSWORD
     (PROVENANCE_ADMIN_KEYSTORE_PASSWORD with --admin) or a prompt."""
     from provenance.chain.keys import ENV_ADMIN_KEYSTORE_PASSWORD, ENV_KEYSTORE_PASSWORD, create_keystore
 
     role, setting = ("admin", "admin_keystore") if admin else ("issuer", "keystore")
-    password = os.environ.get(ENV_ADMIN_KEYSTORE_PASSWORD if admin else ENV_KEYSTORE_PASSWORD) or typer.prompt(
-        f"{role.capitalize()} keystore password", hide_input=True, confirmation_prompt=True
-    )
-    with user_errors():
+    with command_output("keys new", json_out) as out:
+        password = os.environ.get(ENV_ADMIN_KEYSTORE_PASSWORD if admin else ENV_KEYSTORE_PASSWORD) or typer.prompt(
+            f"{role.capitalize()} keystore password", hide_input=True, confirmation_prompt=True, err=True
+        )
         address = create_keystore(path.expanduser(), password)
-    if json_out:
-        emit_json({"address": address, "keystore": str(path), "role": role})
-    else:
-        console.print(f"new {role} key {address} in {path}; set {setting} = '{path}' in config.toml", highlight=False)
+        out.set_result({"address": address, "keystore": str(path), "role": role})
+        if out.human:
+            console.print(f"new {role} key {address} in {path}; set {setting} = '{path}' in config.toml", highlight=False)
 
 
 @app.command("cert")
 def cert(
     common_name: str = typer.Option("Provenance development issuer", "--name", help="The certificate's common name (shown as the C2PA signer)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing development certificate."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_out: bool = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md)."),
 ) -> None:
     """Create a development CA and an ES256 X.509 certificate for signing C2PA manifests (`mint --c2pa-out`),
     under $PROVENANCE_HOME/c2pa; the keys are encrypted with PROVENANCE_C2PA_KEY_PASSWORD or a prompted password.
@@ -46,17 +45,16 @@ def cert(
     from provenance.c2pa.certs import ENV_C2PA_KEY_PASSWORD, create_dev_certificate
     from provenance.config import load_settings
 
-    with user_errors():
+    with command_output("keys cert", json_out) as out:
         settings = load_settings()
         password = os.environ.get(ENV_C2PA_KEY_PASSWORD) or typer.prompt(
             "C2PA key password", hide_input=True, confirmation_prompt=True, err=True
         )
         files = create_dev_certificate(settings.home, password, common_name=common_name, force=force)
-    if json_out:
-        emit_json({"certificate": str(files.chain), "key": str(files.key), "ca_certificate": str(files.ca_cert)})
-    else:
-        console.print(
-            f"C2PA signing certificate {files.chain} (key {files.key}, issued by the development CA {files.ca_cert}); "
-            f"verifiers that should trust it set [c2pa] trust_anchors = '{files.ca_cert}'",
-            highlight=False, soft_wrap=True,
-        )
+        out.set_result({"certificate": str(files.chain), "key": str(files.key), "ca_certificate": str(files.ca_cert)})
+        if out.human:
+            console.print(
+                f"C2PA signing certificate {files.chain} (key {files.key}, issued by the development CA {files.ca_cert}); "
+                f"verifiers that should trust it set [c2pa] trust_anchors = '{files.ca_cert}'",
+                highlight=False, soft_wrap=True,
+            )

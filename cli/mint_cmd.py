@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from provenance.config import load_settings
 
-from .output import console, emit_json, err_console, fail, user_errors
+from .output import EXIT_ERROR, EXIT_USAGE, command_output, console, err_console, fail, short_id
 
 
 def mint_command(
@@ -27,36 +27,36 @@ def mint_command(
         help="Certify again files whose certificate is revoked and whose re-issue by this issuer an admin approved "
         "(`provenance approve-reissue`); the revoked record stays in the token's history.",
     ),
+    full_ids: bool = typer.Option(False, "--full-ids", help="Print token ids whole (shortened to 0x3c17…a9f2 by default)."),
     c2pa_out: Optional[Path] = typer.Option(
         None, "--c2pa-out", metavar="DIR",
         help="Also write DIR/<name>: a copy carrying a C2PA manifest signed with your C2PA certificate (`provenance keys cert`), "
         "naming the certificate; the certificate covers the copy too (docs/verification.md, C2PA).",
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print a JSON array, one object per file."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results in the JSON envelope, one object per file (docs/cli.md)."),
 ) -> None:
     """Certify each file: hash, scan, store on IPFS, mint. Re-running finishes interrupted work."""
     from provenance.certify import Certifier, CertifyOptions
     from provenance.context import open_parts
     from provenance.scanning import DetectorScanner, NoScanner
 
-    declared = _parse_generator(generator)
-    if to is not None and not _is_address(to):
-        raise fail(f"--to {to!r} is not an Ethereum address", 2)
-    options = CertifyOptions(name=name, description=description, generator=declared, to=to, batch=batch, reissue=reissue)
-    with user_errors():
+    with command_output("mint", json_out, per_file=True) as out:
+        declared = _parse_generator(generator)
+        if to is not None and not _is_address(to):
+            raise fail(f"--to {to!r} is not an Ethereum address", EXIT_USAGE)
+        options = CertifyOptions(name=name, description=description, generator=declared, to=to, batch=batch, reissue=reissue)
         parts = open_parts(load_settings(), signer=True)
         renditions = _c2pa_writer(c2pa_out, parts)
         certifier = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner() if detect else NoScanner(),
                               claims_dir=parts.settings.home / "locks" / "contents", renditions=renditions)
-        results = _run(certifier, files, options, show_progress=not json_out and console.is_terminal)
-    if json_out:
-        emit_json([_with_c2pa_copy(r.to_dict(), r, renditions) for r in results])
-    else:
+        results = _run(certifier, files, options, show_progress=out.human and err_console.is_terminal)
         for result in results:
-            _print(result)
-            _print_c2pa_copy(result, renditions)
-    if any(r.error for r in results):
-        raise typer.Exit(1)
+            out.add_file(_with_c2pa_copy(result.to_dict(), result, renditions))
+            if out.human:
+                _print(result, full_ids)
+                _print_c2pa_copy(result, renditions)
+        if any(r.error for r in results):
+            out.exit_with(EXIT_ERROR)
 
 
 def _run(certifier, files: List[Path], options, show_progress: bool) -> list:
@@ -105,13 +105,13 @@ def _parse_generator(raw: str | None) -> dict | None:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise fail(f"--generator is not JSON: {exc}", 2) from None
+        raise fail(f"--generator is not JSON: {exc}", EXIT_USAGE) from None
     if not isinstance(value, dict):
-        raise fail("--generator must be a JSON object", 2)
+        raise fail("--generator must be a JSON object", EXIT_USAGE)
     return value
 
 
-def _print(result) -> None:
+def _print(result, full_ids: bool) -> None:
     if result.error:
         reason = result.error.removeprefix(f"{result.file}: ")
         err_console.print(f"[red]✗[/] {result.file}: {reason}", highlight=False, soft_wrap=True)
@@ -120,7 +120,7 @@ def _print(result) -> None:
     if result.duplicate_of:
         state = f"same content as {result.duplicate_of}: {state}"
     console.print(
-        f"[green]✓[/] {result.file}: {state} token {result.token_id} "
+        f"[green]✓[/] {result.file}: {state} token {short_id(result.token_id, full_ids)} "
         f"verdict {result.verdict} metadata ipfs://{result.metadata_cid}",
         highlight=False,
         soft_wrap=True,

@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
+from .output import CommandOutput, command_output
+
 if TYPE_CHECKING:
     from detect.registry import ModelStatus
 
 app = typer.Typer(no_args_is_help=True, help="Published detector weights: list, add a downloaded file, fetch.")
 
-JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """One line on stderr and exit 1 for every expected failure; no traceback."""
-    # The registry imports torch: loaded only when a models command runs, not for every `provenance` start.
-    from detect.registry import RegistryError
-
-    try:
-        yield
-    except RegistryError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted; nothing was installed", err=True)
-        raise typer.Exit(130) from None
+JsonOpt = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md).")
 
 
 def _short(digest: str | None) -> str:
@@ -44,13 +28,17 @@ def _short(digest: str | None) -> str:
 @app.command("list")
 def list_command(as_json: bool = JsonOpt) -> None:
     """Known models, where their weights come from, and their sha256."""
-    with _errors():
+    with command_output("models list", as_json) as out:
+        # The registry imports torch: loaded only when a models command runs, not for every `provenance` start.
         from detect.registry import list_models
 
         models = list_models()
-    if as_json:
-        typer.echo(json.dumps([m.to_dict() for m in models], indent=2))
-        return
+        out.set_result({"models": [m.to_dict() for m in models]})
+        if out.human:
+            _print_models(models)
+
+
+def _print_models(models: list) -> None:
     table = Table("name", "task", "source", "sha256", "published", "terms of use", "description")
     for m in models:
         published = {True: "yes", False: "differs", None: "-"}[m.matches_published]
@@ -58,9 +46,9 @@ def list_command(as_json: bool = JsonOpt) -> None:
     Console().print(table)
 
 
-def _report(status: ModelStatus, as_json: bool, verb: str) -> None:
-    if as_json:
-        typer.echo(json.dumps(status.to_dict(), indent=2))
+def _report(out: CommandOutput, status: ModelStatus, verb: str) -> None:
+    out.set_result(status.to_dict())
+    if not out.human:
         return
     note = "" if status.matches_published is not False else " (differs from the published file)"
     typer.echo(f"{verb} {status.spec.name}: {status.path} sha256 {status.sha256}{note}")
@@ -73,11 +61,11 @@ def add_command(
     as_json: bool = JsonOpt,
 ) -> None:
     """Check that FILE loads as NAME's checkpoint, then install a copy and record its sha256."""
-    with _errors():
+    with command_output("models add", as_json) as out:
         from detect.registry import add_model
 
         status = add_model(name, weights)
-    _report(status, as_json, "added")
+        _report(out, status, "added")
 
 
 @app.command("fetch")
@@ -89,7 +77,7 @@ def fetch_command(
 ) -> None:
     """Download NAME's published weights (needs internet), verify the pinned sha256, install."""
     show = not as_json and sys.stderr.isatty()
-    with _errors():
+    with command_output("models fetch", as_json) as out:
         from detect.registry import fetch_model
 
         if not show:
@@ -99,4 +87,4 @@ def fetch_command(
             with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
                 task = bar.add_task(f"fetching {name}", total=None)
                 status = fetch_model(name, url=url, sha256=sha256, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    _report(status, as_json, "fetched")
+        _report(out, status, "fetched")

@@ -9,13 +9,14 @@ import typer
 
 from provenance.config import load_settings
 
-from .output import console, emit_json, err_console, fail, user_errors
+from .output import EXIT_USAGE, command_output, console, err_console, fail, short_id
 
 
 def reattest_command(
     files: Optional[List[Path]] = typer.Argument(None, help="Certified files (found by their sha256)."),
     all_: bool = typer.Option(False, "--all", help="Every certificate of this issuer in the ledger whose media the IPFS store holds."),
-    json_out: bool = typer.Option(False, "--json", help="Print a JSON array, one object per certificate."),
+    full_ids: bool = typer.Option(False, "--full-ids", help="Print token ids whole (shortened to 0x3c17…a9f2 by default)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the JSON envelope, one object per certificate (docs/cli.md)."),
 ) -> None:
     """Re-score certified media with the current detectors; a changed verdict gets new signed metadata
     (the old verdict in its history) and is recorded on chain. An unchanged one sends nothing.
@@ -27,31 +28,31 @@ def reattest_command(
     from provenance.reattest import EXIT_CODES, Reattester
     from provenance.scanning import DetectorScanner
 
-    if bool(files) == all_:
-        raise fail("give the files to re-attest, or --all (not both)", 2)
-    with user_errors():
+    with command_output("reattest", json_out, per_file=True) as out:
+        if bool(files) == all_:
+            raise fail("give the files to re-attest, or --all (not both)", EXIT_USAGE)
         parts = open_parts(load_settings(), signer=True)
         reattester = Reattester(parts.chain, parts.store, parts.ledger, DetectorScanner())
-        on_result = None if json_out else _print
-        results = reattester.reattest_all(on_result) if all_ else reattester.reattest_files(files, on_result)
-    if json_out:
-        emit_json([r.to_dict() for r in results])
-    elif all_ and not results:
-        console.print(f"no certificates of issuer {reattester.issuer.address} in the ledger", highlight=False)
-    raise typer.Exit(max((EXIT_CODES[r.status] for r in results), default=0))
+        on_result = (lambda result: _print(result, full_ids)) if out.human else None
+        results = reattester.reattest_all(on_result) if all_ else reattester.reattest_files(files or [], on_result)
+        for result in results:
+            out.add_file(result.to_dict())
+            out.exit_with(EXIT_CODES[result.status])
+        if out.human and all_ and not results:
+            console.print(f"no certificates of issuer {reattester.issuer.address} in the ledger", highlight=False)
 
 
-def _print(result) -> None:
+def _print(result, full_ids: bool) -> None:
     verdict = f"verdict {result.label} ({result.score:.3f})" if result.label else ""
     if result.status == "reattested":
         was = result.previous
         console.print(
-            f"[green]✓[/] {result.file}: re-attested token {result.token_id} {verdict}, was {was['label']} ({was['score']:.3f}); "
+            f"[green]✓[/] {result.file}: re-attested token {short_id(result.token_id, full_ids)} {verdict}, was {was['label']} ({was['score']:.3f}); "
             f"metadata ipfs://{result.metadata_cid} tx {result.tx_hash}",
             highlight=False, soft_wrap=True,
         )
     elif result.status == "unchanged":
-        console.print(f"[dim]=[/] {result.file}: unchanged token {result.token_id} {verdict}", highlight=False, soft_wrap=True)
+        console.print(f"[dim]=[/] {result.file}: unchanged token {short_id(result.token_id, full_ids)} {verdict}", highlight=False, soft_wrap=True)
     elif result.status == "skipped":
         console.print(f"[yellow]-[/] {result.file}: skipped: {result.reason}", highlight=False, soft_wrap=True)
     else:

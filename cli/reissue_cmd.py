@@ -12,8 +12,7 @@ import typer
 
 from provenance.config import load_settings
 
-from .chain_cmd import errors_as
-from .output import console, emit_json
+from .output import command_output, console
 
 
 def approve_reissue_command(
@@ -22,19 +21,18 @@ def approve_reissue_command(
     issuer: Optional[str] = typer.Option(
         None, help="The issuer allowed to re-issue it (default: the configured issuer key's address)."
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_out: bool = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md)."),
 ) -> None:
     """Approve one issuer to re-issue a revoked certificate (admin key). The approval is used by one re-issue."""
     from provenance.chain_admin import approve_reissue
-    from provenance.verify.verifier import parse_token
+    from provenance.tokens import parse_token
 
-    with errors_as(json_out):
+    with command_output("approve-reissue", json_out) as out:
         result = approve_reissue(load_settings(), parse_token(token), reason, issuer)
-    if json_out:
-        emit_json(result)
-    else:
-        console.print(
-            f"approved {result['issuer']} to re-issue {result['token_id']} in {result['tx_hash']}; "
-            f"that issuer runs `provenance mint --reissue FILE`",
-            highlight=False, soft_wrap=True,
-        )
+        out.set_result(result)
+        if out.human:
+            console.print(
+                f"approved {result['issuer']} to re-issue {result['token_id']} in {result['tx_hash']}; "
+                f"that issuer runs `provenance mint --reissue FILE`",
+                highlight=False, soft_wrap=True,
+            )

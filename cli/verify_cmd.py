@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from provenance.config import load_settings
 from provenance.verify import EXIT_CODES, Status, VerificationReport
 
-from .output import console, emit_json, user_errors
+from .output import command_output, console, iso_time, progress_bar, short_id
 
 _CODES = ", ".join(f"{code} {status.value}" for status, code in sorted(EXIT_CODES.items(), key=lambda kv: kv[1]))
 _STYLE = {Status.VERIFIED: "green", Status.MODIFIED: "yellow", Status.NOT_FOUND: "blue"}
@@ -21,24 +22,33 @@ def verify_command(
     files: List[Path] = typer.Argument(..., help="Files to verify."),
     token: Optional[str] = typer.Option(None, help="Check against this token id (decimal or 0x-hex) instead of looking it up."),
     rescan: bool = typer.Option(False, "--rescan", help="Run the detectors again and compare with the recorded verdict."),
-    json_out: bool = typer.Option(False, "--json", help="Print the whole report as JSON."),
+    full_ids: bool = typer.Option(False, "--full-ids", help="Print token ids whole (shortened to 0x3c17…a9f2 by default)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the reports in the JSON envelope (docs/cli.md)."),
 ) -> None:
     from provenance.context import open_parts
     from provenance.scanning import DetectorScanner
-    from provenance.verify.verifier import Verifier, parse_token
+    from provenance.tokens import parse_token
+    from provenance.verify.verifier import Verifier
 
-    with user_errors():  # its one line masks credentials in any URL it quotes
+    with command_output("verify", json_out, per_file=True) as out:
         token_id = parse_token(token) if token else None
         parts = open_parts(load_settings())
         verifier = Verifier(parts, DetectorScanner() if rescan else None)
-        reports = [verifier.verify(Path(f), token_id) for f in files]
-    if json_out:
-        data = [r.to_dict() for r in reports]
-        emit_json(data[0] if len(data) == 1 else data)
-    else:
+        reports = []
+        with progress_bar("verifying", len(files), out.human) as bar:
+            task = bar.add_task("verify", total=len(files))
+            for f in files:
+                reports.append(verifier.verify(Path(f), token_id))
+                bar.advance(task)
         for report in reports:
-            _print(report)
-    raise typer.Exit(max(r.status.exit_code for r in reports))
+            out.add_file(report.to_dict())
+            if report.status is Status.ERROR:  # the verifier turned the failure into the report's summary
+                out.add_error(report.summary, "ProvenanceError", report.file)
+            if out.human:
+                _print(report, full_ids)
+        worst = max(reports, key=lambda r: r.status.exit_code)
+        out.status = worst.status.value
+        out.exit_with(worst.status.exit_code)
 
 
 verify_command.__doc__ = f"""Verify files: exact copy, modified copy, unrelated, tampered, revoked, untrusted issuer.
@@ -47,14 +57,21 @@ Exit codes (the highest over all files): {_CODES}.
 """
 
 
-def _print(report: VerificationReport) -> None:
+def _print(report: VerificationReport, full_ids: bool) -> None:
     style = _STYLE.get(report.status, "red")
-    console.print(f"[bold]{report.file}[/]: [{style}]{report.status.value}[/] — {report.summary}", highlight=False, soft_wrap=True)
+    cert = report.certificate
+    # The certificate's recorded detector verdict belongs in the one line a reader skims.
+    verdict = f" (certified verdict: {cert['label']} {cert['score']:.3f})" if cert else ""
+    console.print(
+        f"[bold]{escape(report.file)}[/]: [{style}]{report.status.value}[/] — {escape(report.summary)}{verdict}",
+        highlight=False, soft_wrap=True,
+    )
     if report.token_id:
-        console.print(f"  token {report.token_id}", highlight=False, soft_wrap=True)
-    if report.certificate:
-        cert = report.certificate
-        console.print(f"  verdict {cert['label']} ({cert['score']:.3f})", highlight=False, soft_wrap=True)
+        console.print(f"  token {short_id(report.token_id, full_ids)}", highlight=False, soft_wrap=True)
+    if cert:
+        issued = f", issued {iso_time(cert['issued_at'])} by {cert['issuer']}" if cert.get("issued_at") else ""
+        revoked = " [red](revoked)[/]" if cert.get("revoked") else ""
+        console.print(f"  verdict {cert['label']} ({cert['score']:.3f}){issued}{revoked}", highlight=False, soft_wrap=True)
         if cert.get("history"):
             earlier = "; ".join(
                 f"{h['label']} ({h['score']:.3f}) until {h['replaced_at']}, ipfs://{h['metadata_cid']}" for h in reversed(cert["history"])
@@ -68,10 +85,10 @@ def _print(report: VerificationReport) -> None:
         table.add_column("reason", overflow="fold")
         for check in report.checks:
             mark = "[green]pass[/]" if check.passed else ("[yellow]near[/]" if check.fails_as is Status.MODIFIED else "[red]fail[/]")
-            table.add_row(check.name, mark, check.reason)
+            table.add_row(check.name, mark, escape(check.reason))
         console.print(table)
     if len(report.candidates) > 1:
-        others = ", ".join(f"{c.token_id[:18]}… (d={c.distance})" for c in report.candidates[1:])
+        others = ", ".join(f"{short_id(c.token_id, full_ids)} (d={c.distance})" for c in report.candidates[1:])
         console.print(f"  other candidates: {others}", highlight=False)
     if report.caveat:
         console.print(f"  [dim]{report.caveat}[/]", highlight=False)

@@ -13,6 +13,8 @@ from typing import ContextManager
 
 import torch
 
+from detect.errors import DetectError
+
 # Bytes of activation memory per input pixel that a mid-sized CNN needs in
 # half precision, measured loosely; only used to bound batch sizes on CUDA.
 _ACTIVATION_BYTES_PER_PIXEL = 4096
@@ -20,7 +22,7 @@ _MAX_GPU_BATCH = 256
 _CPU_BATCH = 16
 
 
-class DeviceError(Exception):
+class DeviceError(DetectError):
     """The requested device does not exist on this machine."""
 
 

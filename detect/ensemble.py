@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Mapping
 
 from detect.base import Label
+from detect.errors import DetectError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "weights" / "ensemble.json"
 _EPS = 1e-6
 
 
-class EnsembleError(Exception):
+class EnsembleError(DetectError):
     """The ensemble configuration is missing or malformed."""
 
 

@@ -22,6 +22,7 @@ import httpx
 import torch
 
 from detect.base import Detector, Task
+from detect.errors import DetectError
 from detect.faces.mtcnn import WEIGHTS_DIR as MTCNN_DIR
 from detect.models import published
 from detect.models.backbones.clip_vit import VisionTransformer
@@ -33,7 +34,7 @@ INDEX = "index.json"
 CHUNK = 1 << 20
 
 
-class RegistryError(Exception):
+class RegistryError(DetectError):
     """A model operation failed; the message says what to do."""
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from detect.errors import DetectError
 from detect.tiles import tiles, to_rgb_array
 
 MAX_TILES = 8  # per image and detector: enough coverage, bounded cost on huge images
@@ -24,7 +25,7 @@ MAX_TILES = 8  # per image and detector: enough coverage, bounded cost on huge i
 MAX_PIXELS = 100_000_000
 
 
-class AnalysisError(Exception):
+class AnalysisError(DetectError):
     """The input cannot be analysed (unreadable, not an image or video)."""
 
 

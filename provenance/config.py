@@ -12,10 +12,12 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from .errors import ProvenanceError
+
 DEFAULT_HOME = Path("~/.local/share/provenance")
 
 
-class ConfigError(Exception):
+class ConfigError(ProvenanceError):
     """The configuration file or an environment override is invalid."""
 
 

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from detect.base import ModelCard, Task
+from detect.errors import DetectError
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 KINDS = {
@@ -39,7 +40,7 @@ KINDS = {
 TURNS = 4
 
 
-class ArtifactModelError(Exception):
+class ArtifactModelError(DetectError):
     """The artifact CNN's weights are missing or do not fit."""
 
 

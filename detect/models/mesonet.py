@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from detect.base import ModelCard, Task
+from detect.errors import DetectError
 
 INPUT_SIZE = (256, 256)
 KERAS_BN_EPS = 1e-3
@@ -29,7 +30,7 @@ CITATION = (
 )
 
 
-class MesoWeightsError(Exception):
+class MesoWeightsError(DetectError):
     """A MesoNet weights file is missing, unreadable, or has the wrong layout."""
 
 

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from detect.base import ModelCard, Task
+from detect.errors import DetectError
 from detect.models.backbones.clip_vit import VisionTransformer
 from detect.models.backbones.efficientnet import EfficientNet
 from detect.models.backbones.resnet import ResNet50
@@ -31,7 +32,7 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 
-class PublishedWeightsError(Exception):
+class PublishedWeightsError(DetectError):
     """A checkpoint is missing, unreadable, or not laid out like the published one."""
 
 

@@ -20,13 +20,14 @@ from pathlib import Path
 import torch
 
 from detect.base import ModelCard, Task
+from detect.errors import DetectError
 
 NAME = "spectral"
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "spectral.json"
 _LUMA = (0.299, 0.587, 0.114)
 
 
-class SpectralError(Exception):
+class SpectralError(DetectError):
     """The spectral parameters file is missing or malformed."""
 
 

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from detect.base import ModelCard, Task
+from detect.errors import DetectError
 
 NAME = "effnet-lite0-probe"
 VERSION = "2"  # 2: enlarged real photos are no longer a fake trace in training (detect/train/synth.py)
@@ -34,7 +35,7 @@ TAPS = (2, 4, 7, 10, 14, 15)  # indices of MBConv blocks whose outputs are poole
 TURNS = 4  # quarter turns a turn-averaging head sees each tile at
 
 
-class TrainedModelError(Exception):
+class TrainedModelError(DetectError):
     """The trained detector's backbone or head is missing or does not fit."""
 
 

@@ -1,7 +1,9 @@
 """Errors of the chain layer, each with a message a user can act on."""
 
+from ..errors import ProvenanceError
 
-class ChainError(Exception):
+
+class ChainError(ProvenanceError):
     """Base class: something about the chain or the contract went wrong."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import ProvenanceError
 
-class HashingError(Exception):
+
+class HashingError(ProvenanceError):
     """A file could not be hashed, or a hash value is malformed."""

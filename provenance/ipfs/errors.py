@@ -6,8 +6,10 @@ file or endpoint it is about.
 
 from __future__ import annotations
 
+from ..errors import ProvenanceError
 
-class IpfsError(Exception):
+
+class IpfsError(ProvenanceError):
     """Base of every error raised by `provenance.ipfs`."""
 
 

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, AsyncIterator, cast
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from ..errors import ProvenanceError
 from ..paths import private_dir
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ FRAMING_ALLOWANCE = 64 * 1024
 MAX_FIELD_BYTES = 16 * 1024
 
 
-class UploadError(Exception):
+class UploadError(ProvenanceError):
     """The request's body cannot be taken: `status` is the HTTP status to answer with."""
 
     def __init__(self, status: int, message: str):

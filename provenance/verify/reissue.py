@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..chain import Registry
+from ..times import iso_utc
 from .report import CheckResult
 
 REISSUE_HISTORY = "reissue_history"
@@ -53,6 +54,6 @@ def reissue_note(reissued: list[dict]) -> CheckResult:
     return CheckResult(
         REISSUE_HISTORY, True,
         f"re-issued: replaces {len(reissued)} revoked certificate(s) for this content; the last one was issued by "
-        f"{last['issuer']} at {last['issued_at']}{why}{approved}",
+        f"{last['issuer']} at {iso_utc(last['issued_at'])}{why}{approved}",
         {"reissued_from": reissued},
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from provenance.chain import DEV_ADDRESS
+from tests.cli_json import result
 
 EXE = Path(sys.executable).parent / "provenance"
 
@@ -24,16 +24,16 @@ def test_up_status_down_keeps_the_chain(home):
         assert run("chain", "status").returncode == 1
         up = run("chain", "up", "--json")
         assert up.returncode == 0, up.stderr
-        first = json.loads(up.stdout)
+        first = result(up.stdout)
         assert first["deployed_now"] and first["issuer"] == DEV_ADDRESS and first["issuer_has_role"]
         assert run("chain", "down").returncode == 0
-        again = json.loads(run("chain", "up", "--json").stdout)
+        again = result(run("chain", "up", "--json").stdout)
         assert not again["deployed_now"]
         assert again["contract"] == first["contract"]
         assert again["block"] >= first["block"]
         status = run("chain", "status", "--json")
-        assert json.loads(status.stdout)["contract"] == first["contract"]
+        assert result(status.stdout)["contract"] == first["contract"]
         assert "0xac0974bec" not in status.stdout + status.stderr
     finally:
         run("chain", "down")
-    assert json.loads(run("chain", "status", "--json").stdout)["running"] is False
+    assert result(run("chain", "status", "--json").stdout)["running"] is False

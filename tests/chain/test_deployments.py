@@ -94,8 +94,7 @@ def test_trusting_an_address_checks_it_and_records_it(anvil, tmp_path):
 
 
 def test_cli_chain_trust_records_a_checked_deployment(anvil, home, monkeypatch):
-    import json as _json
-
+    from tests.cli_json import result
     from tests.pipeline.cli_helpers import run_cli
 
     w3 = open_web3(anvil.url)
@@ -106,7 +105,7 @@ def test_cli_chain_trust_records_a_checked_deployment(anvil, home, monkeypatch):
     assert "chain trust" in refused.stderr
     trusted = run_cli("chain", "trust", genuine.deployment.address, "--json", env=env)
     assert trusted.returncode == 0, trusted.stderr
-    data = _json.loads(trusted.stdout)
+    data = result(trusted.stdout)
     assert data["contract"] == genuine.deployment.address and data["deploy_block"] == genuine.deployment.deploy_block
     assert any("runtime code" in c for c in data["checks"])
     shown = run_cli("show", "0x01", "--json", env=env)

@@ -47,6 +47,7 @@ def test_keys_new_makes_an_issuer_or_an_admin_keystore_with_its_own_password(tmp
     from pathlib import Path
 
     from provenance.chain.keys import ENV_ADMIN_KEYSTORE_PASSWORD, ENV_KEYSTORE_PASSWORD
+    from tests.cli_json import result
 
     exe = Path(sys.executable).parent / "provenance"
     env = {**os.environ, ENV_KEYSTORE_PASSWORD: "issuer-pw", ENV_ADMIN_KEYSTORE_PASSWORD: "admin-pw"}
@@ -55,7 +56,7 @@ def test_keys_new_makes_an_issuer_or_an_admin_keystore_with_its_own_password(tmp
         proc = subprocess.run([str(exe), "keys", "new", str(tmp_path / f"{role}.json"), *flags, "--json"],
                               capture_output=True, text=True, env=env, timeout=60)
         assert proc.returncode == 0, proc.stderr
-        out[role] = json.loads(proc.stdout)
+        out[role] = result(proc.stdout)
         assert out[role]["role"] == role and "pw" not in proc.stdout + proc.stderr
     from eth_account import Account
 

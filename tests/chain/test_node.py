@@ -13,6 +13,7 @@ import pytest
 from provenance.chain import ChainConfig, ChainError, connect, deploy, open_web3
 from provenance.chain.keys import dev_account
 from provenance.chain.node import ManagedNode, _pid_alive
+from tests.cli_json import error
 from tests.pipeline.cli_helpers import run_cli
 
 
@@ -101,7 +102,7 @@ def test_cli_prints_an_rpc_failure_as_one_line_and_json(anvil, home, failing_eth
     assert "500" in plain.stderr
     as_json = run_cli("show", "0x01", "--json", env=env)
     assert as_json.returncode == 1 and "Traceback" not in as_json.stderr
-    assert "500" in json.loads(as_json.stdout)["error"]
+    assert "500" in error(as_json.stdout)
 
 
 def test_an_answer_that_is_not_json_rpc_is_a_chain_error(anvil, tmp_path):

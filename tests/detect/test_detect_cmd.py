@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from typer.testing import CliRunner
 
 from cli.detect_cmd import app
+from tests.cli_json import envelope
 from tests.detect.ens_helpers import textured_image
 
 
@@ -25,8 +24,10 @@ def test_json_output_per_file_and_nonzero_exit_on_bad_input(env):
     bad.write_text("plain text")
     result = CliRunner().invoke(app, [str(good), str(bad), str(env / "missing.png"), "--json"])
     assert result.exit_code == 1, result.output
-    payload = json.loads(result.stdout)
+    payload = envelope(result.stdout, "detect")
     first, second, third = payload["files"]
+    assert payload["ok"] is False and payload["exit_code"] == 1 and payload["status"] == "error"
+    assert [e["file"] for e in payload["errors"]] == [str(bad), str(env / "missing.png")]
     assert first["file"] == str(good)
     assert first["label"] in {"likely_authentic", "uncertain", "likely_manipulated"}
     assert 0.0 <= first["score"] <= 1.0 and 0.0 < first["threshold"] < 1.0

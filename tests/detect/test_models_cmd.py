@@ -11,12 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from test_mesonet import _write_keras_h5
 from typer.testing import CliRunner
 
 from cli.models_cmd import app
 from detect import registry
 from detect.models.mesonet import Meso4, MesoInception4
-from test_mesonet import _write_keras_h5
+from tests.cli_json import result as json_result
 
 runner = CliRunner()
 
@@ -49,7 +50,7 @@ BUNDLED = {"mtcnn", "effnet-lite0-probe", "effnet-lite0-face", "npr-cnn", "npr-c
 def test_list_on_a_fresh_machine_shows_only_the_bundled_models() -> None:
     result = runner.invoke(app, ["list", "--json"])
     assert result.exit_code == 0, result.output
-    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    rows = {row["name"]: row for row in json_result(result.stdout)["models"]}
     assert {name for name, row in rows.items() if row["source"] == "bundled"} == BUNDLED
     assert {name for name, row in rows.items() if row["source"] == "missing"} == set(rows) - BUNDLED
     assert rows["effnet-lite0-face"]["task"] == "face" and rows["effnet-lite0-probe"]["task"] == "image"
@@ -64,7 +65,7 @@ def test_list_on_a_fresh_machine_shows_only_the_bundled_models() -> None:
 def test_add_validates_copies_and_records_the_sha256(isolated, meso4_file) -> None:
     result = runner.invoke(app, ["add", "mesonet", "--weights", str(meso4_file), "--json"])
     assert result.exit_code == 0, result.output
-    added = json.loads(result.stdout)
+    added = json_result(result.stdout)
     installed = isolated / "models" / "meso4-df" / "Meso4_DF.h5"
     assert added["path"] == str(installed) and added["source"] == "added"
     assert installed.read_bytes() == meso4_file.read_bytes()
@@ -73,7 +74,7 @@ def test_add_validates_copies_and_records_the_sha256(isolated, meso4_file) -> No
     assert added["matches_published"] is False  # a random model is not the published file
     detector = registry.load_detector("meso4-df")
     assert detector.card.name == "meso4-df" and detector.card.weights_sha256 == _sha(meso4_file)
-    listed = {row["name"]: row for row in json.loads(runner.invoke(app, ["list", "--json"]).stdout)}
+    listed = {row["name"]: row for row in json_result(runner.invoke(app, ["list", "--json"]).stdout)["models"]}
     assert listed["meso4-df"]["source"] == "added"
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import imagehash
 import typer
 from typer.testing import CliRunner
 
 from cli.hash_cmd import hash_command
+from tests.cli_json import envelope, files
 
 from .conftest import photo_like
 
@@ -34,7 +34,7 @@ def test_hash_prints_all_fields_and_reports_bad_files(tmp_path):
     runner = CliRunner()
     result = runner.invoke(_app(), ["hash", str(good), str(text), str(tmp_path / "gone.jpg"), "--json"])
     assert result.exit_code == 1
-    records = json.loads(result.stdout)
+    records = files(result.stdout)
     assert [r["file"] for r in records] == [str(good), str(text), str(tmp_path / "gone.jpg")]
     first = records[0]
     assert first["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
@@ -42,6 +42,9 @@ def test_hash_prints_all_fields_and_reports_bad_files(tmp_path):
     assert len(first["pdq"]) == 64 and 0 <= first["pdq_quality"] <= 100
     assert first["cid"].startswith("b")  # CIDv1, base32
     assert "error" in records[1] and "error" in records[2]
+    errors = envelope(result.stdout, "hash")["errors"]
+    assert [e["file"] for e in errors] == [str(text), str(tmp_path / "gone.jpg")]
+    assert errors[1]["type"] == "FileNotFoundError" or "MediaError" in errors[1]["type"], errors
     assert "Traceback" not in result.output
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import signal
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from cli.ipfs_cmd import app as ipfs_app
 from provenance.ipfs import EmbeddedStore
+from tests.cli_json import result as json_result
 from tests.ipfs.conftest import kubo_random_bytes, write_kubo_random
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def test_cid_prints_what_ipfs_add_only_hash_prints(tmp_path, ipfs_home):
     out = run("cid", str(path), "--cid-version", "1")
     assert out.stdout == "added bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e hello.txt\n"
     out = run("cid", str(path), "--cid-version", "1", "--json")
-    assert json.loads(out.stdout)["cid"] == "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
+    assert json_result(out.stdout)["cid"] == "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
     assert not (ipfs_home / "ipfs").exists()  # only-hash stores nothing
 
 
@@ -46,34 +46,34 @@ def test_add_cat_pins_export_import_gc(tmp_path, ipfs_home):
     data = kubo_random_bytes(2 * CHUNK + 9, "cli")
     path = tmp_path / "media.bin"
     path.write_bytes(data)
-    added = json.loads(run("add", str(path), "--json").stdout)
+    added = json_result(run("add", str(path), "--json").stdout)
     cid = added["cid"]
     assert added["profile"] == {
         "cid_version": 1, "raw_leaves": True, "chunker": "size-262144",
         "layout": "balanced", "max_links": 174, "hash": "sha2-256",
     }
     out_file = tmp_path / "back.bin"
-    cat = json.loads(run("cat", cid, "-o", str(out_file), "--json").stdout)
+    cat = json_result(run("cat", cid, "-o", str(out_file), "--json").stdout)
     assert out_file.read_bytes() == data and cat["size"] == len(data)
-    assert json.loads(run("pins", "--json").stdout)["pins"] == [cid]
+    assert json_result(run("pins", "--json").stdout)["pins"] == [cid]
     car = tmp_path / "media.car"
-    assert json.loads(run("export", cid, "-o", str(car), "--json").stdout)["blocks"] == 4
+    assert json_result(run("export", cid, "-o", str(car), "--json").stdout)["blocks"] == 4
     assert run("unpin", cid).exit_code == 0
-    assert json.loads(run("gc", "--json").stdout)["removed"] == 4
+    assert json_result(run("gc", "--json").stdout)["removed"] == 4
     assert run("cat", cid).exit_code == 1
-    imported = json.loads(run("import", str(car), "--json").stdout)
+    imported = json_result(run("import", str(car), "--json").stdout)
     assert imported == {"roots": [cid], "blocks": 4}
     assert run("check", cid).exit_code == 0
     assert run("pin", cid, "--json").exit_code == 0
 
 
 def test_check_lists_missing_and_invalid(tmp_path, ipfs_home):
-    present = json.loads(run("add", str(write_kubo_random(tmp_path / "a", 10, "a")), "--json").stdout)["cid"]
+    present = json_result(run("add", str(write_kubo_random(tmp_path / "a", 10, "a")), "--json").stdout)["cid"]
     listing = tmp_path / "cids.txt"
     listing.write_text(f"{present}\nQmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD\n")
     out = run("check", "not-a-cid", "--from-file", str(listing), "--json")
     assert out.exit_code == 1
-    report = json.loads(out.stdout)
+    report = json_result(out.stdout)
     statuses = {r["cid"]: r["status"] for r in report["results"]}
     assert statuses == {
         "not-a-cid": "invalid",
@@ -83,18 +83,18 @@ def test_check_lists_missing_and_invalid(tmp_path, ipfs_home):
 
 
 @pytest.mark.parametrize(
-    "args",
+    "args, code",
     [
-        ["cat", "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36nXX"],
-        ["pin", "QmNotACid"],
-        ["cid", "/nonexistent/file"],
-        ["cid", "/etc/hostname", "--cid-version", "2"],
-        ["import", "/nonexistent.car"],
+        (["cat", "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36nXX"], 1),
+        (["pin", "QmNotACid"], 1),
+        (["cid", "/nonexistent/file"], 1),
+        (["cid", "/etc/hostname", "--cid-version", "2"], 2),  # a usage error (docs/cli.md)
+        (["import", "/nonexistent.car"], 1),
     ],
 )
-def test_bad_input_is_one_line_error_and_nonzero_exit(ipfs_home, args):
+def test_bad_input_is_one_line_error_and_nonzero_exit(ipfs_home, args, code):
     out = run(*args)
-    assert out.exit_code == 1
+    assert out.exit_code == code
     assert out.stdout == ""
     assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
     assert "Traceback" not in out.stderr

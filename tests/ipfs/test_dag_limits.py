@@ -8,7 +8,6 @@ unless a test passes its own.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from provenance.ipfs.dag import iter_dag, iter_file
 from provenance.ipfs.dagpb import PbLink, encode_node, encode_unixfs_file
 from provenance.ipfs.errors import InconsistentDag, LimitExceeded, TooDeep, TooLarge, TooWide
 from provenance.ipfs.limits import FetchLimits
+from tests.cli_json import result as json_result
 from tests.ipfs.bombs import Dag, chain, empty_padding, fan_bomb, raw_leaf, unsized, wide
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,7 +141,7 @@ def test_limit_errors_are_ipfs_errors():
 
 def test_cli_cat_of_a_deep_chain_is_a_one_line_error(ipfs_home, tmp_path):
     car = chain(1500).write_car(tmp_path / "chain.car")
-    cid = json.loads(run("import", str(car), "--json").stdout)["roots"][0]
+    cid = json_result(run("import", str(car), "--json").stdout)["roots"][0]
     out = run("cat", cid)
     assert out.exit_code == 1
     assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1 and "deeper than" in out.stderr
@@ -150,15 +150,15 @@ def test_cli_cat_of_a_deep_chain_is_a_one_line_error(ipfs_home, tmp_path):
 
 def test_cli_cat_max_size_and_understated_sizes(ipfs_home, tmp_path):
     honest = fan_bomb(1024, 40, 2)
-    cid = json.loads(run("import", str(honest.write_car(tmp_path / "b.car")), "--json").stdout)["roots"][0]
+    cid = json_result(run("import", str(honest.write_car(tmp_path / "b.car")), "--json").stdout)["roots"][0]
     out = run("cat", cid, "--max-size", "100000")
     assert (out.exit_code, out.stdout) == (1, "")
     assert out.stderr.startswith("error: ") and "limit of 100000" in out.stderr
-    cat = json.loads(run("cat", cid, "--json", "-o", str(tmp_path / "ok.bin")).stdout)
+    cat = json_result(run("cat", cid, "--json", "-o", str(tmp_path / "ok.bin")).stdout)
     assert cat["size"] == honest.size == (tmp_path / "ok.bin").stat().st_size
 
     liar = fan_bomb(1024, 40, 2, honest=False)
-    cid = json.loads(run("import", str(liar.write_car(tmp_path / "l.car")), "--json").stdout)["roots"][0]
+    cid = json_result(run("import", str(liar.write_car(tmp_path / "l.car")), "--json").stdout)["roots"][0]
     target = tmp_path / "out.bin"
     out = run("cat", cid, "-o", str(target))
     assert out.exit_code == 1 and out.stderr.startswith("error: ") and "declares" in out.stderr

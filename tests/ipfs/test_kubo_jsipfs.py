@@ -6,7 +6,6 @@ CIDs at the boundary sizes against another implementation.
 
 from __future__ import annotations
 
-import json
 import warnings
 
 import httpx
@@ -16,6 +15,7 @@ from provenance.config import load_settings
 from provenance.ipfs import BlockMismatch, NotFound, RemoteError, cid_of_bytes, open_store
 from provenance.ipfs.cid import parse_cid
 from provenance.ipfs.kubo import KuboStore
+from tests.cli_json import result as json_result
 from tests.ipfs.conftest import kubo_random_bytes, write_kubo_random
 from tests.ipfs.jsipfs import JsIpfsDaemon, missing_reason
 
@@ -156,6 +156,6 @@ def test_publish_sends_the_nodes_addresses_as_origins(daemon, kubo, ipfs_home, m
         monkeypatch.setenv("PROVENANCE_PINNING_TOKEN", "t0ken")
         out = CliRunner().invoke(ipfs_app, ["publish", cid, "--poll-interval", "0.01", "--json"])
     assert out.exit_code == 0, out.stderr
-    result = json.loads(out.stdout)
+    result = json_result(out.stdout)
     assert result["status"] == "pinned" and result["origins"] == addresses and result["note"] == ""
     assert state.requests == [{"cid": cid, "origins": addresses}]

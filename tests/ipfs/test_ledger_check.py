@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from cli.ipfs_cmd import app as ipfs_app
 from provenance.config import load_settings
 from provenance.ipfs import CertificateCids, EmbeddedStore, check_certificates, cid_of_bytes, raw_cid_from_sha256
 from provenance.ledger import Ledger
+from tests.cli_json import result as json_result
 from tests.ipfs.conftest import kubo_random_bytes
 from tests.ipfs.servers import gateway_handler, serve
 
@@ -79,7 +79,7 @@ def test_ledger_check_lists_missing_and_corrupt_cids(ledger_world):
     certs, damaged_leaf = ledger_world
     out = run("check", "--json")
     assert out.exit_code == 1, out.stderr
-    report = json.loads(out.stdout)
+    report = json_result(out.stdout)
     assert report["ok"] is False and report["certificates"] == 4 and report["unrecorded_cids"] == 1
     found = {(p["content_sha256"], p["role"], p["cid"], p["status"]) for p in report["problems"]}
     assert found == {
@@ -110,7 +110,7 @@ def test_ledger_check_passes_when_every_cid_is_present_and_intact(ipfs_home, sto
     add_certificates(load_settings().ledger_url, certs)
     out = run("check", "--json")
     assert out.exit_code == 0, out.stdout
-    report = json.loads(out.stdout)
+    report = json_result(out.stdout)
     assert report["ok"] and report["problems"] == [] and report["certificates"] == 3
 
 
@@ -123,7 +123,7 @@ def test_ledger_check_uses_the_gateway_fallback(ipfs_home, monkeypatch, tmp_path
         monkeypatch.setenv("PROVENANCE_IPFS_GATEWAYS", url)
         out = run("check", "--json")
     assert out.exit_code == 0, out.stdout
-    assert json.loads(out.stdout)["ok"] is True
+    assert json_result(out.stdout)["ok"] is True
 
 
 def test_empty_ledger_is_ok(ipfs_home):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from cli.ipfs_cmd import app as ipfs_app
 from provenance.ipfs.publish import NO_ORIGINS_EMBEDDED
+from tests.cli_json import result as json_result
 from tests.ipfs.servers import PinningState, pinning_handler, serve
 
 TOKEN = "s3cret-pinning-token"
@@ -40,7 +39,7 @@ def test_publish_pins_and_waits_and_says_why_no_origins(service):
     state, url = service
     out = run("publish", HELLO, "--name", "cert-7", "--poll-interval", "0.01", "--json")
     assert out.exit_code == 0, out.stderr
-    result = json.loads(out.stdout)
+    result = json_result(out.stdout)
     assert (result["cid"], result["name"], result["status"]) == (HELLO, "cert-7", "pinned")
     assert result["origins"] == [] and result["note"] == NO_ORIGINS_EMBEDDED
     assert result["service"] == url

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.cli_json import envelope
 
 EXE = Path(sys.executable).parent / "provenance"
 
@@ -16,4 +17,6 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 180) -> subproce
 
 
 def json_out(proc: subprocess.CompletedProcess):
-    return json.loads(proc.stdout)
+    """The `--json` envelope's `files` (per-file commands) or `result` (the others); docs/cli.md."""
+    doc = envelope(proc.stdout)
+    return doc["files"] if "files" in doc else doc["result"]

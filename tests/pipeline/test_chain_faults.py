@@ -7,13 +7,12 @@ Real anvil, real `provenance` processes. A node that loses its newest blocks
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
 
-from provenance.chain_admin import chain_config
 from provenance.ledger import Ledger
+from tests.cli_json import error, files
 
 from .cli_helpers import EXE, json_out, run_cli
 from .conftest import make_photo
@@ -47,7 +46,7 @@ def test_a_mint_the_chain_lost_is_not_already_certified_and_a_rerun_mints_it(par
     # sync sees the chain lost what it had indexed: no phantom certificates in the ledger.
     synced = run_cli("sync", "--json")
     assert synced.returncode == 0, synced.stderr
-    assert json.loads(synced.stdout)["dropped"] == 2
+    assert json_out(synced)["dropped"] == 2
     listed = json_out(run_cli("ledger", "list", "--json"))
     assert listed["certificates"] == []
     assert sorted(j["state"] for j in listed["unfinished_jobs"]) == ["stored", "stored"]
@@ -90,8 +89,8 @@ def test_several_mint_processes_on_one_home_all_succeed(parts, tmp_path):
     outputs = [proc.communicate(timeout=300) for proc in procs]
     for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
-        assert all("error" not in r for r in json.loads(out)), out
-    tokens = {int(r["token_id"], 16) for out, _ in outputs for r in json.loads(out)}
+        assert all("error" not in r for r in files(out)), out
+    tokens = {int(r["token_id"], 16) for out, _ in outputs for r in files(out)}
     assert len(tokens) == 15
     assert all(parts.chain.registry.certificate(t) is not None for t in tokens)
     assert _ledger_rows(parts) == tokens
@@ -103,7 +102,7 @@ def test_chain_up_never_redeploys_silently_over_certificates_of_a_reset_chain(ho
     try:
         up = run_cli("chain", "up", "--json")
         assert up.returncode == 0, up.stderr
-        old = json.loads(up.stdout)
+        old = json_out(up)
         minted = run_cli("mint", "--no-detect", "--json", photo)
         assert minted.returncode == 0, minted.stderr
         token = json_out(minted)[0]["token_id"]
@@ -112,14 +111,14 @@ def test_chain_up_never_redeploys_silently_over_certificates_of_a_reset_chain(ho
 
         refused = run_cli("chain", "up", "--json")
         assert refused.returncode == 1
-        message = json.loads(refused.stdout)["error"]
+        message = error(refused.stdout)
         assert "--redeploy" in message and "1 certificate" in message and "state.json" in message
         assert "Traceback" not in refused.stderr
         assert run_cli("show", token).returncode == 1  # nothing was deployed: no registry to read
 
         redeployed = run_cli("chain", "up", "--redeploy", "--json")
         assert redeployed.returncode == 0, redeployed.stderr
-        new = json.loads(redeployed.stdout)
+        new = json_out(redeployed)
         assert new["deployed_now"] and new["replaced"]
         listed = json_out(run_cli("ledger", "list", "--json"))
         assert listed["certificates"] == [] and listed["unfinished_jobs"] == []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from provenance.chain import DEV_ADDRESS
@@ -56,7 +54,7 @@ def test_video_certificate_exact_and_reencoded(parts, tmp_path):
     assert exact.returncode == 0, exact.stdout
     copy = _reencode(clip, tmp_path / "copy.mp4")
     modified = run_cli("verify", "--json", "--token", minted[0]["token_id"], copy)
-    report = json.loads(modified.stdout)
+    (report,) = json_out(modified)
     assert modified.returncode == 3 and report["status"] == "modified"
     assert report["match"]["hash_kind"] == "phash_frames"
 
@@ -66,7 +64,7 @@ def test_detectors_verdict_and_rescan(parts, tmp_path):
     photo = make_photo(tmp_path / "p.png", seed=31)
     minted = json_out(run_cli("mint", "--json", photo, "--generator", '{"model": "procedural", "seed": 31}'))[0]
     assert minted["verdict"] in ("likely_authentic", "uncertain", "likely_manipulated")
-    report = json.loads(run_cli("verify", "--json", "--rescan", photo).stdout)
+    (report,) = json_out(run_cli("verify", "--json", "--rescan", photo))
     rescan = [c for c in report["checks"] if c["check"] == "rescan"][0]
     assert rescan["passed"] and rescan["details"]["recorded"]["label"] == minted["verdict"]
     assert report["status"] == "verified"
@@ -87,7 +85,7 @@ def test_revoke_then_verify_and_ledger_list(parts, tmp_path):
     token = json_out(run_cli("mint", "--no-detect", "--json", "--to", DEV_ADDRESS, photo))[0]["token_id"]
     revoked = run_cli("revoke", token, "--reason", "wrong file", "--json")
     assert revoked.returncode == 0, revoked.stderr
-    report = json.loads(run_cli("verify", "--json", photo).stdout)
+    (report,) = json_out(run_cli("verify", "--json", photo))
     assert report["status"] == "revoked" and "wrong file" in [c for c in report["checks"] if c["check"] == "not_revoked"][0]["reason"]
     listing = json_out(run_cli("ledger", "list", "--json"))
     assert [c["revoked"] for c in listing["certificates"]] == [True]

@@ -17,6 +17,7 @@ from provenance.indexer import sync
 from provenance.ledger import Ledger
 from provenance.verify.report import Status
 from provenance.verify.verifier import Verifier
+from tests.cli_json import error
 
 from .cli_helpers import json_out, run_cli
 from .conftest import make_photo
@@ -108,7 +109,7 @@ def test_approve_reissue_refusals_are_one_line_errors(parts, certify, admin, tmp
     photo = make_photo(tmp_path / "p.png", seed=72)
     (first,) = certify(photo)
     valid = run_cli("approve-reissue", first.token_id, "--reason", "why not", "--json")
-    assert valid.returncode == 1 and "not revoked" in json_out(valid)["error"]
+    assert valid.returncode == 1 and "not revoked" in error(valid.stdout)
     _no_traceback(valid)
     admin.revoke(int(first.token_id, 16), "issued in error")
     stranger = "0x000000000000000000000000000000000000dEaD"

@@ -25,6 +25,7 @@ from provenance.verify import verifier as verifier_module
 from provenance.verify.checks import ContentMatch, MetadataContentHash
 from provenance.verify.policy import AllOf, EachOf
 from provenance.verify.verifier import Verifier
+from tests.cli_json import envelope
 
 from .cli_helpers import json_out, run_cli
 
@@ -164,8 +165,12 @@ def test_cli_rejects_malformed_trusted_issuers(parts, certify, photo):
     certify(photo)
     proc = run_cli("verify", "--json", photo, env={"PROVENANCE_TRUSTED_ISSUERS": "alice"})
     assert proc.returncode == 1, proc.stdout
-    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr
     assert "trusted_issuers" in proc.stderr and "alice" in proc.stderr
+    # --json: the envelope still comes on stdout, saying what failed
+    doc = envelope(proc.stdout, "verify")
+    assert (doc["ok"], doc["status"], doc["files"]) == (False, "error", [])
+    assert doc["errors"][0]["type"] == "ConfigError" and "alice" in doc["errors"][0]["message"]
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
@@ -219,7 +224,7 @@ def test_verify_never_prints_the_ipfs_api_password(parts, certify, photo):
     env = {"PROVENANCE_IPFS_BACKEND": "kubo", "PROVENANCE_IPFS_API": f"http://user:hunter2secret@127.0.0.1:{_closed_port()}"}
     as_json = run_cli("verify", "--json", photo, env=env)
     assert "hunter2secret" not in as_json.stdout + as_json.stderr
-    report = json_out(as_json)
+    (report,) = json_out(as_json)
     assert report["status"] == "error"
     assert "***@127.0.0.1" in str(report)  # still says which node failed
     human = run_cli("verify", photo, env=env)

@@ -27,6 +27,8 @@ from typing import Iterator
 
 import httpx
 
+from tests.cli_json import envelope
+
 REPO = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).parent / "provenance"
 # anvil's first development account: public knowledge, the issuer on local chains only.
@@ -80,7 +82,9 @@ class Run:
         return "Traceback" in self.stderr or "Traceback" in self.stdout
 
     def json(self):
-        return json.loads(self.stdout)
+        """The `--json` envelope's `files` (per-file commands) or `result` (the others); docs/cli.md."""
+        doc = envelope(self.stdout)
+        return doc["files"] if "files" in doc else doc["result"]
 
     def error_lines(self) -> list[str]:
         return [line for line in self.stderr.splitlines() if line.strip()]

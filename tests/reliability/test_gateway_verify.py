@@ -49,7 +49,7 @@ def test_a_trickling_gateway_first_does_not_keep_verify_from_the_honest_one(issu
         run = _verifier(work, issuer, contract, "trickle-first", [trickle, honest]).cli("verify", "--json", files[0])
     assert not run.traceback, run.stderr
     assert run.code == 0, run.stdout[-2000:]
-    assert run.json()["status"] == "verified"
+    assert run.json()[0]["status"] == "verified"
     assert slow.requests  # the slow gateway was asked first, and given up on
     assert run.seconds < 30
 
