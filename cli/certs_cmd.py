@@ -151,9 +151,14 @@ def ledger_list(
 
 
 def _print_ledger(cert_rows: list[dict], job_rows: list[dict], full_ids: bool) -> None:
-    table = Table("token", "label", "score", "revoked", "block", box=None)
-    for c in cert_rows:
-        table.add_row(short_id(c["token_id"], full_ids), c["label"], f"{c['score']:.3f}", "yes" if c["revoked"] else "", str(c["block"]))
+    tokens = [short_id(c["token_id"], full_ids) for c in cert_rows]
+    table = Table(box=None)
+    # A token id is never cut: a pipe's 80 columns would otherwise end a full id in "…".
+    table.add_column("token", no_wrap=True, min_width=max(map(len, tokens), default=5))
+    for name in ("label", "score", "revoked", "block"):
+        table.add_column(name)
+    for c, token in zip(cert_rows, tokens):
+        table.add_row(token, c["label"], f"{c['score']:.3f}", "yes" if c["revoked"] else "", str(c["block"]))
     console.print(table)
     for j in job_rows:
         console.print(f"unfinished: {j['file']} ({j['state']}){': ' + j['error'] if j['error'] else ''}", highlight=False)
