@@ -99,7 +99,7 @@ async def verify(request: Request, rescan: bool = Query(False, description="run 
 
 
 async def _json_token(request: Request) -> int:
-    from ..verify.verifier import parse_token
+    from ..tokens import parse_token
 
     body = await request.body()
     if len(body) > 4096:
@@ -125,7 +125,7 @@ async def _json_token(request: Request) -> int:
 
 @router.get("/v1/certificates/{token}", summary="A certificate as the chain and its metadata say")
 async def certificate(token: str, request: Request) -> JSONResponse:
-    from ..verify.verifier import parse_token
+    from ..tokens import parse_token
 
     st = _state(request)
     try:

@@ -28,17 +28,6 @@ from .reissue import reissue_history, reissue_note
 from .report import Candidate, CheckResult, Status, VerificationReport
 
 
-def parse_token(text: str) -> int:
-    """A token id as decimal or 0x-hex (the content sha256)."""
-    try:
-        value = int(text, 16) if text.lower().startswith("0x") else int(text)
-    except ValueError:
-        raise ProvenanceError(f"token id {text!r} is neither decimal nor 0x-hex") from None
-    if not 0 < value < 2**256:
-        raise ProvenanceError(f"token id {text!r} is out of range")
-    return value
-
-
 class Verifier:
     def __init__(self, parts: Parts, scanner: Scanner | None = None):
         self.parts = parts
