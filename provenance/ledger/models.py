@@ -23,6 +23,17 @@ class Base(DeclarativeBase):
     pass
 
 
+class OfDeployment:
+    """The columns of a row that belongs to one deployment: its own id, the deployment's, and the
+    deployment's chain id and address (kept on the row so lookups by them need no join).
+    `sort_order` keeps them the table's first columns, where they stood before this mixin."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True, sort_order=-4)
+    deployment_id: Mapped[int] = mapped_column(Integer, index=True, sort_order=-3)
+    chain_id: Mapped[int] = mapped_column(BigInteger, sort_order=-2)
+    contract: Mapped[str] = mapped_column(String(42), sort_order=-1)
+
+
 class DeploymentRow(Base):
     """A registry deployment the ledger has rows for.
 
@@ -59,14 +70,10 @@ class JobState:
     FAILED = "failed"
 
 
-class MintJob(Base):
+class MintJob(OfDeployment, Base):
     __tablename__ = "mint_jobs"
     __table_args__ = (UniqueConstraint("deployment_id", "content_sha256", name="uq_job_content"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, index=True)
-    chain_id: Mapped[int] = mapped_column(BigInteger)
-    contract: Mapped[str] = mapped_column(String(42))
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     path: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default=JobState.NEW)
@@ -82,7 +89,7 @@ class MintJob(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-class ReattestJob(Base):
+class ReattestJob(OfDeployment, Base):
     """One re-attestation of a certificate: from the metadata digest on chain when it began to a new one.
 
     Moves scanned -> stored -> submitted -> confirmed (the `JobState` names). The
@@ -93,10 +100,6 @@ class ReattestJob(Base):
     __tablename__ = "reattest_jobs"
     __table_args__ = (UniqueConstraint("deployment_id", "content_sha256", "prior_digest", name="uq_reattest_prior"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, index=True)
-    chain_id: Mapped[int] = mapped_column(BigInteger)
-    contract: Mapped[str] = mapped_column(String(42))
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     prior_digest: Mapped[str] = mapped_column(String(64))  # the on-chain metadata digest it replaces
     previous_json: Mapped[str] = mapped_column(Text)  # the verdict it replaces: label, score, metadata_cid
@@ -112,14 +115,10 @@ class ReattestJob(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-class CertificateRow(Base):
+class CertificateRow(OfDeployment, Base):
     __tablename__ = "certificates"
     __table_args__ = (UniqueConstraint("deployment_id", "content_sha256", name="uq_cert_content"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, index=True)
-    chain_id: Mapped[int] = mapped_column(BigInteger)
-    contract: Mapped[str] = mapped_column(String(42))
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)  # also the token id
     metadata_digest: Mapped[str] = mapped_column(String(64))
     metadata_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)
@@ -137,14 +136,10 @@ class CertificateRow(Base):
     block_number: Mapped[int] = mapped_column(BigInteger)
 
 
-class ChainEvent(Base):
+class ChainEvent(OfDeployment, Base):
     __tablename__ = "chain_events"
     __table_args__ = (UniqueConstraint("deployment_id", "block_number", "log_index", name="uq_event_position"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    deployment_id: Mapped[int] = mapped_column(Integer, index=True)
-    chain_id: Mapped[int] = mapped_column(BigInteger)
-    contract: Mapped[str] = mapped_column(String(42))
     block_number: Mapped[int] = mapped_column(BigInteger)
     block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)  # None: indexed before 0005
     log_index: Mapped[int] = mapped_column(Integer)
