@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import typer
 
-from . import certs_cmd, chain_cmd, ipfs_cmd, issuers_cmd, keys_cmd, models_cmd
+from . import apikeys_cmd, certs_cmd, chain_cmd, ipfs_cmd, issuers_cmd, keys_cmd, models_cmd
 from .detect_cmd import detect_command
 from .hash_cmd import hash_command
 from .mint_cmd import mint_command
 from .reattest_cmd import reattest_command
 from .reissue_cmd import approve_reissue_command
+from .serve_cmd import serve_command, worker_command
 from .verify_cmd import verify_command
 
 app = typer.Typer(
@@ -41,6 +42,9 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(issuers_cmd.app, name="issuers")
 app.add_typer(ipfs_cmd.app, name="ipfs")
 app.add_typer(models_cmd.app, name="models")
+app.command("serve")(serve_command)
+app.command("worker")(worker_command)
+app.add_typer(apikeys_cmd.app, name="apikeys")
 
 
 def main() -> None:

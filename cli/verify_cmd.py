@@ -24,6 +24,7 @@ def verify_command(
     rescan: bool = typer.Option(False, "--rescan", help="Run the detectors again and compare with the recorded verdict."),
     full_ids: bool = typer.Option(False, "--full-ids", help="Print token ids whole (shortened to 0x3c17…a9f2 by default)."),
     json_out: bool = typer.Option(False, "--json", help="Print the reports in the JSON envelope (docs/cli.md)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write the reports as one self-contained HTML page (images embedded), as the web page shows them."),
 ) -> None:
     from provenance.context import open_parts
     from provenance.scanning import DetectorScanner
@@ -46,6 +47,10 @@ def verify_command(
                 out.add_error(report.summary, "ProvenanceError", report.file)
             if out.human:
                 _print(report, full_ids)
+        if html is not None:
+            from provenance.server.render import write_report_file
+
+            write_report_file(reports, [Path(f) for f in files], parts, html)
         worst = max(reports, key=lambda r: r.status.exit_code)
         out.status = worst.status.value
         out.exit_with(worst.status.exit_code)

@@ -20,3 +20,6 @@ for f in original.png reencoded.jpg unrelated.png; do
   set +e; $P verify "$SAMPLES/$f"; code=$?; set -e
   echo "(exit code $code)"
 done
+echo
+echo "== the web page: run  PROVENANCE_HOME=$PROVENANCE_HOME $P chain up && PROVENANCE_HOME=$PROVENANCE_HOME $P serve"
+echo "   then open http://127.0.0.1:8000/ and drop $SAMPLES/reencoded.jpg on it (API: docs/api.md)"

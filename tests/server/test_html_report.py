@@ -1,0 +1,49 @@
+"""`provenance verify FILE... --html OUT`: the web page's report as one self-contained file."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+from PIL import Image
+
+EXE = Path(sys.executable).parent / "provenance"
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_verify_writes_a_self_contained_html_report(parts, certify, photo, tmp_path):
+    (minted,) = certify(photo)
+    copy = tmp_path / "copy.jpg"
+    with Image.open(photo) as img:
+        img.convert("RGB").resize((img.width // 2, img.height // 2)).save(copy, quality=85)
+    out = tmp_path / "report.html"
+    proc = subprocess.run(
+        [str(EXE), "verify", str(photo), str(copy), "--html", str(out)], capture_output=True, text=True, timeout=180,
+        env={**os.environ},
+    )
+    assert proc.returncode == 3, proc.stderr  # the highest exit code: modified
+    assert "Traceback" not in proc.stderr
+    html = out.read_text(encoding="utf-8")
+    parsed = _Collect()
+    parsed.feed(html)
+    reports = [a for t, a in parsed.tags if a.get("data-testid") == "report"]
+    assert [r["data-status"] for r in reports] == ["verified", "modified"]
+    images = [a["src"] for t, a in parsed.tags if t == "img"]
+    # received + received, and the certified picture (from the store) beside the modified copy
+    assert len(images) == 3 and all(src.startswith("data:image/jpeg;base64,") for src in images)
+    # Nothing to fetch when opened offline: no scripts, stylesheets or images from elsewhere.
+    assert not [t for t, a in parsed.tags if t in ("script", "link")]
+    assert minted.token_id in html and f"ipfs://{minted.metadata_cid}" in html
+    assert re.search(r"<style>.*\.report", html, re.S)
