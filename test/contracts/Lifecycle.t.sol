@@ -3,18 +3,13 @@ pragma solidity ^0.8.28;
 
 import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {CertificateRegistry} from "../../contracts/CertificateRegistry.sol";
-import {RegistryFixture} from "./RegistryFixture.sol";
+import {OneCertificateFixture} from "./RegistryFixture.sol";
 
 /// @notice Revoking and re-attesting certificates.
-contract LifecycleTest is RegistryFixture {
-    CertificateRegistry.MintRequest internal minted;
-    uint256 internal tokenId;
-
+contract LifecycleTest is OneCertificateFixture {
     function setUp() public override {
         super.setUp();
-        minted = labelled(42, CertificateRegistry.Label.LikelyAuthentic, 1_250);
-        tokenId = mintAs(ISSUER, ALICE, minted);
-        vm.warp(T0 + 1 days);
+        mintOne(1_250);
     }
 
     // ---- revoke ----

@@ -97,3 +97,15 @@ abstract contract RegistryFixture is TestBase {
         for (uint256 i = 0; i < count; ++i) reqs[i] = request(firstSeed + i);
     }
 }
+
+/// @notice A registry holding one certificate, issued by ISSUER to ALICE a day ago.
+abstract contract OneCertificateFixture is RegistryFixture {
+    CertificateRegistry.MintRequest internal minted;
+    uint256 internal tokenId;
+
+    function mintOne(uint16 scoreBps) internal {
+        minted = labelled(42, CertificateRegistry.Label.LikelyAuthentic, scoreBps);
+        tokenId = mintAs(ISSUER, ALICE, minted);
+        vm.warp(T0 + 1 days);
+    }
+}

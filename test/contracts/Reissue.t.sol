@@ -6,7 +6,7 @@ import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {CertificateRegistry} from "../../contracts/CertificateRegistry.sol";
 import {Vm} from "./Vm.sol";
-import {RegistryFixture} from "./RegistryFixture.sol";
+import {OneCertificateFixture} from "./RegistryFixture.sol";
 
 /**
  * @notice Re-issue after revocation. The token id is the content hash, so a
@@ -14,17 +14,13 @@ import {RegistryFixture} from "./RegistryFixture.sol";
  * named issuer to certify that content again. The revoked record moves to the
  * token's history, readable on chain.
  */
-contract ReissueTest is RegistryFixture {
+contract ReissueTest is OneCertificateFixture {
     bytes32 private constant ADMIN_ROLE = 0x00;
 
-    CertificateRegistry.MintRequest internal squatted;
-    uint256 internal tokenId;
-
+    /// `minted` is the certificate the wrong issuer minted; the admin revokes it.
     function setUp() public override {
         super.setUp();
-        squatted = labelled(42, CertificateRegistry.Label.LikelyAuthentic, 1_000);
-        tokenId = mintAs(ISSUER, ALICE, squatted);
-        vm.warp(T0 + 1 days);
+        mintOne(1_000);
         vm.prank(ADMIN);
         registry.revoke(tokenId, "issued in error: not this issuer's media");
         vm.warp(T0 + 2 days);
@@ -33,7 +29,7 @@ contract ReissueTest is RegistryFixture {
     /// The same content, with new metadata and a new verdict.
     function _again() internal view returns (CertificateRegistry.MintRequest memory req) {
         req = request(43);
-        req.contentHash = squatted.contentHash;
+        req.contentHash = minted.contentHash;
         req.label = CertificateRegistry.Label.LikelyManipulated;
         req.scoreBps = 9_000;
     }
@@ -133,7 +129,7 @@ contract ReissueTest is RegistryFixture {
         assertEq(registry.reissue(BOB, req), tokenId, "same token id");
 
         CertificateRegistry.Certificate memory cert = registry.certificate(tokenId);
-        assertEq(cert.contentHash, squatted.contentHash, "content");
+        assertEq(cert.contentHash, minted.contentHash, "content");
         assertEq(cert.metadataDigest, req.metadataDigest, "new digest");
         assertEq(cert.issuer, OTHER_ISSUER, "new issuer");
         assertEq(cert.issuedAt, T0 + 2 days, "new issue time");
@@ -145,16 +141,16 @@ contract ReissueTest is RegistryFixture {
         assertEq(registry.balanceOf(ALICE), 0, "old holder's balance");
         assertEq(registry.balanceOf(BOB), 1, "new holder's balance");
         assertEq(registry.reissueApprovedFor(tokenId), address(0), "approval used up");
-        assertEq(registry.tokenOfContent(squatted.contentHash), tokenId, "found by content");
+        assertEq(registry.tokenOfContent(minted.contentHash), tokenId, "found by content");
 
         CertificateRegistry.Certificate[] memory past = registry.history(tokenId);
         assertEq(past.length, 1, "one earlier record");
-        assertEq(past[0].contentHash, squatted.contentHash, "past content");
-        assertEq(past[0].metadataDigest, squatted.metadataDigest, "past digest");
+        assertEq(past[0].contentHash, minted.contentHash, "past content");
+        assertEq(past[0].metadataDigest, minted.metadataDigest, "past digest");
         assertEq(past[0].issuer, ISSUER, "past issuer");
         assertEq(past[0].issuedAt, T0, "past issue time");
-        assertEq(uint256(past[0].label), uint256(squatted.label), "past label");
-        assertEq(past[0].scoreBps, squatted.scoreBps, "past score");
+        assertEq(uint256(past[0].label), uint256(minted.label), "past label");
+        assertEq(past[0].scoreBps, minted.scoreBps, "past score");
         assertEq(past[0].revoked, true, "past record revoked");
         assertEq(past[0].owner, ALICE, "past holder");
     }
@@ -191,7 +187,7 @@ contract ReissueTest is RegistryFixture {
         vm.prank(ADMIN);
         registry.approveReissue(tokenId, ISSUER, "back to the first issuer");
         CertificateRegistry.MintRequest memory third = request(44);
-        third.contentHash = squatted.contentHash;
+        third.contentHash = minted.contentHash;
         vm.prank(ISSUER);
         registry.reissue(ALICE, third);
 
