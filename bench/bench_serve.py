@@ -92,6 +92,26 @@ def certify_samples(home: Path, rpc_url: str, folder: Path) -> list[Path]:
     return paths
 
 
+def in_process(paths: list[Path], rounds: int = 200) -> Phase:
+    """The same verifications without HTTP: the Verifier called in this process, one at a time (the floor for 1 client)."""
+    from provenance.config import load_settings
+    from provenance.server.service import VerificationService
+
+    service = VerificationService(load_settings())
+    phase = Phase(0, rounds)
+    for p in paths:  # warm-up
+        service.verify_file(p, p.name)
+    start = time.perf_counter()
+    for i in range(rounds):
+        t = time.perf_counter()
+        status = service.verify_file(paths[i % len(paths)], "x").status.value
+        phase.latencies.append(time.perf_counter() - t)
+        if status != "verified":
+            phase.errors.append(status)
+    phase.seconds = time.perf_counter() - start
+    return phase
+
+
 def run_phase(url: str, payloads: list[tuple[str, bytes]], phase: Phase) -> None:
     import httpx
 
@@ -151,6 +171,7 @@ def main() -> None:
 
         os.environ["PROVENANCE_PRIVATE_KEY"] = DEV_PRIVATE_KEY
         paths = certify_samples(home, node.url, Path(tmp))
+        baseline = in_process(paths)
         payloads = [(p.name, p.read_bytes()) for p in paths]
         port = free_port()
         server = subprocess.Popen(
@@ -197,6 +218,10 @@ def main() -> None:
     ]
     for p in phases:
         lines.append(f"| {p.clients} | {p.requests:,} | {p.requests / p.seconds:.1f} | {p.pct(50):.1f} | {p.pct(99):.1f} | {len(p.errors)} |")
+    lines.append(
+        f"| in process, no HTTP (baseline) | {baseline.requests:,} | {baseline.requests / baseline.seconds:.1f} | "
+        f"{baseline.pct(50):.1f} | {baseline.pct(99):.1f} | {len(baseline.errors)} |"
+    )
     eight = next(p for p in phases if p.clients == 8)
     lines += [
         "",
