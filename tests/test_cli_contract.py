@@ -139,10 +139,33 @@ def test_commands_that_run_no_detector_never_import_torch_or_detect(home, image,
     assert _heavy_modules(tmp_path, args) == []
 
 
-@pytest.mark.parametrize("args", [("hash", "--json", "{image}"), ("verify", "--json", "{image}")])
-def test_hashing_commands_never_import_the_detectors(home, image, tmp_path, args):
-    """pHash runs batched in torch (provenance/hashing), so these load torch, but never `detect`."""
-    assert [m for m in _heavy_modules(tmp_path, args, image) if m.split(".")[0] == "detect"] == []
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("hash", "--json", "{image}"),  # hashes the image: the compiled pHash kernel needs no torch
+        ("verify", "--json", "{image}"),  # no chain: an error envelope, after importing the verifier and hashing
+        ("mint", "--no-detect", "--json", "{image}"),
+    ],
+)
+def test_hashing_commands_never_import_torch_or_the_detectors(home, image, tmp_path, args):
+    """pHash on the CPU runs in the compiled kernel (provenance/hashing/lanczos_native.py): no torch, no `detect`."""
+    assert _heavy_modules(tmp_path, args, image) == []
+
+
+def test_hash_probe_hashed_the_image(home, image, tmp_path):
+    """The `hash` case above really hashes (so the check covers pHash and PDQ, not only imports)."""
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "hash", "--json", str(image)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert len(envelope(proc.stdout)["files"][0]["phash"]) == 16
+
+
+def test_importing_the_verifier_and_hashing_leaves_torch_out():
+    probe = ("import sys, provenance.verify.verifier, provenance.hashing, provenance.hashing.phash; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'detect')))")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
 
 
 def _heavy_modules(tmp_path: Path, args: tuple[str, ...], image: Path | None = None) -> list[str]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
 from PIL import Image
 
 from provenance.hashing.errors import HashingError
 from provenance.hashing.pdq import pdq_hash
 from provenance.hashing.phash import phash_batch
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def _listed(value: object) -> list | tuple:
 def image_hashes_batch(
     images: Sequence[Image.Image], dihedral: bool = True, device: str | torch.device = "cpu"
 ) -> list[ImageHashes]:
-    """Hashes for many images; pHash runs batched in torch, PDQ per image."""
+    """Hashes for many images; pHash runs batched (compiled kernel on the CPU, torch elsewhere), PDQ per image."""
     phashes = phash_batch(images, device=device, dihedral=dihedral)
     results = []
     for image, phash_variants in zip(images, phashes, strict=True):

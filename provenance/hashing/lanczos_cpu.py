@@ -35,9 +35,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from provenance.hashing.pil_lanczos import float32_matmul_is_ieee, lanczos_weights
 
@@ -92,6 +95,8 @@ def split_weights(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 @lru_cache(maxsize=256)
 def axis_plan(in_size: int, out_size: int, band: int = _BAND) -> AxisPlan:
+    import torch  # here, not at the top: this fallback is the only CPU path that needs it
+
     weights = lanczos_weights(in_size, out_size)
     split = split_weights(weights)
     weights = weights * _UNIT
@@ -118,6 +123,8 @@ def axis_plan(in_size: int, out_size: int, band: int = _BAND) -> AxisPlan:
 
 def reduce_rows(rows: np.ndarray, plan: AxisPlan, out: np.ndarray) -> None:
     """Resize each row of `rows` (M, in_size), float32 holding 0..255, into the uint8 array `out` (M, out_size)."""
+    import torch
+
     source = torch.from_numpy(rows)
     if not plan.split:
         source = source.double()

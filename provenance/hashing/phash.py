@@ -24,16 +24,19 @@ import os
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.fftpack
-import torch
 from PIL import Image
 
 from provenance.hashing import lanczos_native
 from provenance.hashing.dihedral import apply_to_arrays
 from provenance.hashing.lanczos_cpu import resize_stack
 from provenance.hashing.pil_lanczos import resize_gray
+
+if TYPE_CHECKING:
+    import torch
 
 HASH_SIZE = 8
 _IMG_SIZE = HASH_SIZE * 4
@@ -53,10 +56,14 @@ class _StagingBuffer:
     """A float32 buffer reused across chunks: fresh large allocations cost page faults."""
 
     def __init__(self, device: torch.device) -> None:
+        import torch
+
         self.device = device
         self.storage = torch.empty(0, dtype=torch.float32, device=device)
 
     def take(self, shape: tuple[int, ...]) -> torch.Tensor:
+        import torch
+
         needed = int(np.prod(shape))
         if self.storage.numel() < needed:
             self.storage = torch.empty(needed, dtype=torch.float32, device=self.device)
@@ -64,6 +71,8 @@ class _StagingBuffer:
 
 
 def _fill(target: torch.Tensor, plane: np.ndarray) -> None:
+    import torch
+
     if target.device.type == "cpu":
         np.copyto(target.numpy(), plane, casting="unsafe")  # converts while copying
     else:
@@ -84,6 +93,8 @@ def default_workers() -> int:
     cores = min(cores, _MAX_WORKERS)
     if lanczos_native.available():
         return cores
+    import torch  # only the fallback runs in torch
+
     return max(1, cores // torch.get_num_threads())
 
 
@@ -174,6 +185,8 @@ def _numpy_blocks(images: Sequence[Image.Image], workers: int) -> np.ndarray:
 
 def _torch_blocks(images: Sequence[Image.Image], device: torch.device) -> np.ndarray:
     """Stack of (N, 32, 32) uint8 blocks computed with torch on `device` (the CUDA path; also runs on the CPU)."""
+    import torch
+
     planes = [luma_plane(image) for image in images]
     out = np.zeros((len(planes), _IMG_SIZE, _IMG_SIZE), dtype=np.uint8)
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
@@ -213,6 +226,13 @@ def bits_to_hex(bits: np.ndarray) -> list[str]:
     return [row.tobytes().hex() for row in packed]
 
 
+def _is_cpu(device: str | torch.device) -> bool:
+    """Whether `device` names the CPU, read without importing torch (the CPU path may not need it)."""
+    if isinstance(device, str):
+        return device.split(":", 1)[0] == "cpu"
+    return device.type == "cpu"
+
+
 def phash_batch(
     images: Sequence[Image.Image], device: str | torch.device = "cpu", dihedral: bool = False, workers: int | None = None
 ) -> list[list[str]]:
@@ -225,11 +245,12 @@ def phash_batch(
     """
     if not images:
         return []
-    device = torch.device(device)
-    if device.type == "cpu":
+    if _is_cpu(device):
         blocks = _cpu_blocks(images, default_workers() if workers is None else max(1, workers))
     else:
-        blocks = _torch_blocks(images, device)
+        import torch
+
+        blocks = _torch_blocks(images, torch.device(device))
     if dihedral:
         blocks = apply_to_arrays(blocks)  # (N, 8, 32, 32)
     else:

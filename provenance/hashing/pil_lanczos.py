@@ -15,9 +15,15 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported inside the functions that use it: `lanczos_kernel` serves the compiled
+# kernel (lanczos_native), and commands that only hash must not pay for importing torch.
 
 _PRECISION_BITS = 32 - 8 - 2
 _SCALE = float(1 << _PRECISION_BITS)
@@ -85,6 +91,8 @@ def lanczos_weights(in_size: int, out_size: int) -> np.ndarray:
 
 
 def _clip8(sums: torch.Tensor) -> torch.Tensor:
+    import torch
+
     return torch.floor((sums + _HALF) / _SCALE).clamp_(0, 255)
 
 
@@ -99,6 +107,8 @@ def _column_groups(weights: torch.Tensor, width: int) -> list[tuple[int, int, in
     Each output only reads a narrow window of inputs, so multiplying by the
     whole dense matrix would waste most of its work on zeros.
     """
+    import torch
+
     nonzero = weights != 0
     columns = torch.arange(weights.shape[1], device=weights.device)
     first = torch.where(nonzero, columns, weights.shape[1]).min(dim=1).values.tolist()
@@ -116,6 +126,8 @@ def _fast_pass(pixels: torch.Tensor, weights64: torch.Tensor, group_width: int =
 
     `pixels` may already be float32 (the caller's reusable buffer).
     """
+    import torch
+
     source = pixels if pixels.dtype == torch.float32 else pixels.float()
     rows = source.reshape(-1, source.shape[-1])  # a view: the buffer is contiguous
     weights32 = weights64.float()
@@ -151,6 +163,8 @@ def float32_matmul_is_ieee(device: torch.device) -> bool:
     the error bounds here assume IEEE float32, so those settings must turn the
     float32 paths off. A setting that cannot be read counts as not IEEE.
     """
+    import torch
+
     try:
         if device.type == "cuda":
             backend = torch.backends.cuda.matmul
@@ -170,6 +184,8 @@ def resize_gray(pixels: torch.Tensor, size: tuple[int, int], fast: bool = True) 
 
     Values are returned as float64 holding integers 0..255.
     """
+    import torch
+
     out_h, out_w = size
     _, in_h, in_w = pixels.shape
     device = pixels.device

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from provenance.hashing import lanczos_native
-from provenance.hashing.phash import _native_blocks, _numpy_blocks
+from provenance.hashing.phash import _native_blocks, _numpy_blocks, phash_batch
 
 from .conftest import CORPUS, photo_like
 
@@ -136,3 +136,16 @@ def test_native_threads_give_the_same_blocks(threads):
     assert np.array_equal(lanczos_native.resize_many(images, (32, 32), threads=threads), one)
     expected = np.stack([np.asarray(image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)) for image in images])
     assert np.array_equal(one, expected)
+
+
+def test_phash_batch_without_the_kernel_imports_torch_and_gives_the_same_hashes(photo_images, monkeypatch):
+    """torch is imported lazily: `phash_batch` picks the fallback (torch products) when the kernel is missing,
+    and the hashes stay those of the kernel, for every spelling of the CPU device."""
+    native = phash_batch(photo_images, dihedral=True)
+    assert phash_batch(photo_images, device="cpu:0", dihedral=True) == native
+    monkeypatch.setattr(lanczos_native, "available", lambda: False)
+    assert phash_batch(photo_images, dihedral=True) == native
+    import torch
+
+    assert phash_batch(photo_images, device=torch.device("cpu"), dihedral=True) == native
+    assert phash_batch(photo_images, device="cpu", dihedral=True, workers=3) == native
