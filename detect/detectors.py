@@ -18,8 +18,10 @@ import torch
 from detect.base import Detector, Task
 from detect.device import autocast_context, pick_batch_size, pick_device, to_device
 from detect.ensemble import EnsembleConfig, load_ensemble
-from detect.models.artifact import KINDS as ARTIFACT_KINDS, ArtifactModelError, load_artifact
-from detect.models.face_probe import NAME as FACE_PROBE, load_face_probe
+from detect.models.artifact import KINDS as ARTIFACT_KINDS
+from detect.models.artifact import ArtifactModelError, load_artifact
+from detect.models.face_probe import NAME as FACE_PROBE
+from detect.models.face_probe import load_face_probe
 from detect.models.spectral import SpectralError, load_spectral
 from detect.models.trained import TrainedModelError, load_trained
 

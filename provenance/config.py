@@ -11,6 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import cast
 
 from .errors import ProvenanceError
 
@@ -123,7 +124,7 @@ def _coerce(key: str, value: object) -> object:
         return _issuer_addresses(items) if key == "trusted_issuers" else items
     if key.startswith("thresholds.") or key in ("confirmations", "max_upload_bytes"):
         try:
-            number = int(value)  # type: ignore[arg-type]
+            number = int(value)  # type: ignore[call-overload]  # any TOML value; a wrong type is caught below
         except (TypeError, ValueError):
             raise ConfigError(f"{key} must be an integer, got {value!r}") from None
         if number < 0:
@@ -214,7 +215,7 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
     for key, value in values.items():
         coerced = _coerce(key, value)
         if key.startswith("thresholds."):
-            thresholds = replace(thresholds, **{key.split(".", 1)[1]: coerced})
+            thresholds = replace(thresholds, **{key.split(".", 1)[1]: cast(int, coerced)})  # _coerce made it an int
         else:
             top[key] = coerced
     return Settings(home=home, thresholds=thresholds, **top)  # type: ignore[arg-type]

@@ -57,7 +57,7 @@ def find_faces(
             continue
         faces.append(
             Face(
-                box=tuple(float(v) * factor for v in box),
+                box=_scaled_box(box, factor),
                 landmarks=tuple((float(x) * factor, float(y) * factor) for x, y in points),
                 confidence=float(score),
                 image=rgb,
@@ -67,3 +67,8 @@ def find_faces(
 
 
 __all__ = ["Face", "MTCNN", "find_faces", "default_detector"]
+
+
+def _scaled_box(box, factor: float) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) * factor for v in box)
+    return x0, y0, x1, y1

@@ -254,7 +254,7 @@ class MTCNN:
             path = weights_dir / f"{name}.pt"
             digest.update(path.read_bytes())
             net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            net.to(self.device, memory_format=torch.channels_last).eval()
+            net.to(self.device, memory_format=torch.channels_last).eval()  # type: ignore[call-overload]  # torch's stubs omit memory_format
         # One hash over the three files in order: the detector's identity in reports.
         self.weights_sha256 = digest.hexdigest()
 

@@ -26,7 +26,15 @@ import torch
 import torch.nn.functional as F
 
 from detect.base import ModelCard, Task
-from detect.models.trained import BackboneFeatures, ProbeDetector, TrainedModelError, backbone_path, combined_sha256, load_backbone, read_head
+from detect.models.trained import (
+    BackboneFeatures,
+    ProbeDetector,
+    TrainedModelError,
+    backbone_path,
+    combined_sha256,
+    load_backbone,
+    read_head,
+)
 
 NAME = "effnet-lite0-face"
 VERSION = "1"
@@ -75,4 +83,4 @@ def load_face_probe(head_path: Path = DEFAULT_HEAD) -> ProbeDetector:
         raise TrainedModelError(f"{head_path} is a turn-averaging whole-image head, not a face head")
     features = GridFeatures(load_backbone())
     detector = ProbeDetector(features, head, "", card=face_card(combined_sha256(backbone_path(), data))).eval()
-    return detector.to(memory_format=torch.channels_last)
+    return detector.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format

@@ -129,7 +129,9 @@ def _layers(h5: h5py.File, kind: str) -> list[dict[str, np.ndarray]]:
     return [arrays for _, arrays in sorted(found, key=lambda item: item[0])]
 
 
-def _copy(param: torch.Tensor, value: np.ndarray, what: str) -> None:
+def _copy(param: torch.Tensor | torch.nn.Module, value: np.ndarray, what: str) -> None:
+    if not isinstance(param, torch.Tensor):  # a layer's weight or buffer, which torch types loosely
+        raise TypeError(f"{what}: not a tensor")
     tensor = torch.from_numpy(np.ascontiguousarray(value)).float()
     if tensor.shape != param.shape:
         raise MesoWeightsError(f"{what}: expected shape {tuple(param.shape)}, file has {tuple(tensor.shape)}")

@@ -115,6 +115,9 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], what: str)
 
 
 class _Normalise(nn.Module):
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)

@@ -96,6 +96,9 @@ class SpectralParams:
 
 
 class SpectralDetector(torch.nn.Module):
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+    coef: torch.Tensor
     """Scores square RGB tiles; probability that a tile is synthetic."""
 
     def __init__(self, params: SpectralParams, weights_sha256: str | None = None):

@@ -20,6 +20,7 @@ import hashlib
 import io
 import pickle
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -72,7 +73,7 @@ class BackboneFeatures(nn.Module):
 
     def block_outputs(self, batch: torch.Tensor, last: int | None = None):
         """(index, output) of each MBConv block on (N, 3, 224, 224) RGB in [0, 1], up to block `last` (all when None)."""
-        net = self.backbone
+        net: Any = self.backbone  # the package's EfficientNet: its blocks are untyped attributes
         x = net._swish(net._bn0(net._conv_stem((batch * 255.0 - 127.0) / 128.0)))  # Lite models' input scaling
         for index, block in enumerate(net._blocks if last is None else net._blocks[: last + 1]):
             x = block(x)
@@ -101,7 +102,7 @@ class ProbeFeatures(BackboneFeatures):
         return features.reshape(TURNS, len(batch), -1).mean(dim=0)
 
     def pooled(self, batch: torch.Tensor) -> torch.Tensor:
-        net = self.backbone
+        net: Any = self.backbone
         pooled = []
         for index, x in self.block_outputs(batch):
             if index in TAPS:
@@ -181,4 +182,4 @@ def load_trained(head_path: Path = DEFAULT_HEAD) -> ProbeDetector:
     head, data = read_head(head_path)
     features = ProbeFeatures(load_backbone(), turn_average=int(head.get("turns", 1)) == TURNS)
     detector = ProbeDetector(features, head, combined_sha256(backbone_path(), data)).eval()
-    return detector.to(memory_format=torch.channels_last)
+    return detector.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format

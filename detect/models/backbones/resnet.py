@@ -31,6 +31,12 @@ class Bottleneck(nn.Module):
 
 
 class ResNet50(nn.Module):
+    # Set by name in __init__ (the checkpoints' state-dict keys are layer1..layer4).
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
