@@ -230,7 +230,7 @@ class ContentMatch:
         if isinstance(found, Exact):
             return _ok(self.name, "the file's sha256 equals the certified content hash (exact copy)")
         if isinstance(found, Rendition):  # e.g. the C2PA copy made at mint: its sha256 is in the signed metadata
-            return _ok(self.name, f"the file's sha256 is a rendition the issuer signed for this content ({found.entry.get('kind', 'copy')})")
+            return _ok(self.name, f"the file's sha256 is a rendition the issuer signed for this content ({found.entry.get('type', 'unnamed')} copy)")
         if isinstance(found, NearVideo):
             details = found.section()
             if found.within_threshold:
