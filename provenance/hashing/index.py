@@ -31,12 +31,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import BigInteger, Column, Connection, Engine, Index, Integer, MetaData, String, Table, insert, select
 
 from provenance.hashing.distance import PDQ_HEX_LEN, PHASH_HEX_LEN
 from provenance.hashing.errors import HashingError
+
+if TYPE_CHECKING:
+    from sqlalchemy.types import TypeEngine
 
 metadata = MetaData()
 
@@ -77,7 +81,7 @@ def _table(kind: _Kind, covering: bool) -> Table:
     # A (band, hash) index answers the candidate lookup without touching the
     # table; worth it for the short pHash, too large for sixteen PDQ bands.
     indexed = (lambda i: (f"band{i}", "hash")) if covering else (lambda i: (f"band{i}",))
-    hash_type = BigInteger if kind.as_int else String(kind.hex_len)
+    hash_type: TypeEngine[Any] = BigInteger() if kind.as_int else String(kind.hex_len)
     return Table(
         name,
         metadata,
@@ -403,7 +407,9 @@ def _scan_chunk(conn: Connection, kind: _Kind, table: Table, after: int) -> tupl
 
 def _value(stored: int | str, kind: _Kind) -> int:
     """A `hash` column value back to the unsigned hash."""
-    return stored % (1 << 64) if kind.as_int else int(stored, 16)
+    if kind.as_int:
+        return int(stored) % (1 << 64)
+    return int(str(stored), 16)
 
 
 def _within(candidates: np.ndarray, kind: _Kind, values: list[int], radius: int) -> list[int]:

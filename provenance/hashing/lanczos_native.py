@@ -19,7 +19,8 @@ from PIL import Image
 from provenance.hashing.pil_lanczos import lanczos_kernel
 
 try:
-    from provenance.hashing import _pillow_lanczos
+    # mypy reads no compiled modules, so it cannot see this one (built by setup.py from _pillow_lanczos.c).
+    from provenance.hashing import _pillow_lanczos  # type: ignore[attr-defined]
 except ImportError:  # built without a C compiler
     _pillow_lanczos = None
 
