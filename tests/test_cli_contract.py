@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -168,13 +169,39 @@ def test_importing_the_verifier_and_hashing_leaves_torch_out():
     assert proc.stdout.strip() == "[]"
 
 
+def test_mint_and_verify_on_a_chain_hash_without_torch(anvil, home, image, tmp_path, monkeypatch):
+    """Against a real chain, `mint --no-detect` and `verify` hash the image (verify finds the certificate)
+    and still load neither torch nor `detect`."""
+    from provenance.chain import deploy, open_web3
+    from provenance.chain.keys import dev_account
+    from provenance.chain.node import DEV_PRIVATE_KEY
+    from provenance.chain_admin import chain_config
+    from provenance.config import load_settings
+
+    monkeypatch.setenv("PROVENANCE_RPC_URL", anvil.url)
+    monkeypatch.setenv("PROVENANCE_PRIVATE_KEY", DEV_PRIVATE_KEY)  # the public dev key, passed as a user would
+    deploy(chain_config(load_settings()), open_web3(anvil.url), anvil.url, dev_account())
+    stdout, heavy = _probe(tmp_path, ("mint", "--no-detect", "--json", str(image)), os.environ)
+    (minted,) = envelope(stdout, "mint")["files"]
+    assert minted["token_id"] and heavy == [], (minted, heavy)
+    stdout, heavy = _probe(tmp_path, ("verify", "--json", str(image)), os.environ)
+    (verified,) = envelope(stdout, "verify")["files"]
+    assert verified["status"] == "verified" and verified["token_id"] == minted["token_id"], verified
+    assert heavy == []
+
+
 def _heavy_modules(tmp_path: Path, args: tuple[str, ...], image: Path | None = None) -> list[str]:
     image = image or tmp_path / "photo.png"
-    report = tmp_path / "modules.json"
-    env = {**os.environ, "PROVENANCE_RPC_URL": CLOSED}
     argv = [a.format(image=image) for a in args]
-    subprocess.run([sys.executable, "-c", _PROBE, str(report), *argv], cwd=REPO, env=env, capture_output=True, timeout=120)
-    return json.loads(report.read_text())
+    return _probe(tmp_path, argv, {**os.environ, "PROVENANCE_RPC_URL": CLOSED})[1]
+
+
+def _probe(tmp_path: Path, argv: Sequence[str], env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Run the CLI in a fresh interpreter: its stdout, and the heavy modules it had loaded at the end."""
+    report = tmp_path / "modules.json"
+    proc = subprocess.run([sys.executable, "-c", _PROBE, str(report), *argv], cwd=REPO, env=dict(env),
+                          capture_output=True, text=True, timeout=120)
+    return proc.stdout, json.loads(report.read_text())
 
 
 def test_the_probe_sees_torch_where_a_detector_runs(home, image, tmp_path):
