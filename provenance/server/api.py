@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from ..errors import ProvenanceError
 from ..verify import Status, VerificationReport
+from ..verify.checks import ContentMatch
 from . import jobs
 from .keys import KeyInfo, authenticate
 from .uploads import Upload, UploadError, receive_upload
@@ -16,7 +17,7 @@ from .uploads import Upload, UploadError, receive_upload
 router = APIRouter()
 
 _REPORT_EXAMPLE = {"file": "photo.jpg", "status": "verified", "summary": "...", "content_sha256": "...", "token_id": "0x...",
-                   "checks": [{"check": "content_match", "passed": True, "reason": "..."}], "candidates": []}
+                   "checks": [{"check": ContentMatch.name, "passed": True, "reason": "..."}], "candidates": []}
 _VERIFY_BODY = {
     "requestBody": {
         "required": True,

@@ -55,6 +55,8 @@ class CheckResult:
         out = {"check": self.name, "passed": self.passed, "reason": self.reason}
         if self.details:
             out["details"] = self.details
+        if self.fails_as is not None:  # what its failure means, so a reader (the web page) needs no check names
+            out["fails_as"] = self.fails_as.value
         return out
 
 

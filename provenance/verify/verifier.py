@@ -117,6 +117,8 @@ def _certificate_section(cert: Certificate, metadata: dict | None, reissued: lis
         "token_id": cert.token_hex, "issuer": cert.issuer, "owner": cert.owner, "issued_at": cert.issued_at,
         "label": cert.label.text, "score": cert.score_bps / 10_000, "revoked": cert.revoked,
         "metadata_digest": cert.metadata_digest.hex(),
+        # Whether the metadata was fetched and hashed to that digest: readers (the web page) fetch it again only then.
+        "metadata_intact": metadata is not None,
     }
     if metadata is not None:  # read only once it hashed to the on-chain digest
         # Earlier verdicts, oldest first, each replaced by a re-attestation (`provenance reattest`).

@@ -229,9 +229,13 @@ def test_standing_policy_runs_rescan_only_when_asked():
 
 
 def test_no_check_is_special_cased_by_its_name_outside_the_checks():
-    """Only provenance/verify/checks.py spells a check's name; the verifier, report and CLI go by results and statuses."""
+    """Only provenance/verify/checks.py spells a check's name; the verifier, report, CLI and web page go by results and statuses."""
     root = Path(__file__).resolve().parents[2]
-    sources = [*sorted((root / "provenance" / "verify").rglob("*.py")), *sorted((root / "cli").rglob("*.py"))]
+    sources = [
+        *sorted((root / "provenance" / "verify").rglob("*.py")), *sorted((root / "cli").rglob("*.py")),
+        *sorted((root / "provenance" / "server").rglob("*.py")), *sorted((root / "provenance" / "server" / "templates").rglob("*.html")),
+        *sorted((root / "provenance" / "server" / "static").rglob("*.js")),
+    ]
     named = {}
     for path in sources:
         if path.name == "checks.py" and path.parent.name == "verify":
