@@ -55,7 +55,7 @@ def test_processes_sending_at_the_same_moment_all_get_their_own_nonces(anvil, tm
         for p in range(3)
     ]
     outputs = [proc.communicate(timeout=240) for proc in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-2000:]
     for p in range(3):
         for i in range(8):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from eth_account import Account
 
 from provenance.chain import MintRequest, OnChainLabel, Registry, TransactionFailed, open_web3, token_id_of
 from provenance.chain.keys import dev_account, dev_admin_account
-from eth_account import Account
 
 STRANGER = "0x000000000000000000000000000000000000dEaD"
 

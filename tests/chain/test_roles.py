@@ -11,7 +11,13 @@ from eth_account import Account
 from provenance.chain import ChainConfig, MintRequest, OnChainLabel, TransactionFailed, deploy, open_web3
 from provenance.chain.errors import KeyError_
 from provenance.chain.keys import (
-    ADMIN_KEY, DEV_ADMIN_ADDRESS, ISSUER_KEY, create_keystore, dev_account, dev_admin_account, key_address,
+    ADMIN_KEY,
+    DEV_ADMIN_ADDRESS,
+    ISSUER_KEY,
+    create_keystore,
+    dev_account,
+    dev_admin_account,
+    key_address,
     load_admin_signer,
 )
 from provenance.chain.node import DEV_ADDRESS

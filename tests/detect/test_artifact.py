@@ -197,9 +197,9 @@ def test_sampling_weights_balance_labels_within_content_and_sources_within_bucke
     assert real_face == pytest.approx(fake_face)
     # Equal mass per source within a bucket, spread evenly over its files.
     for source in ("photos-a", "photos-b"):
-        assert mass(lambda i: i.source == source) == pytest.approx(real_scene / 2)
+        assert mass(lambda i, s=source: i.source == s) == pytest.approx(real_scene / 2)
     for source in ("sd", "gan", "dall"):
-        assert mass(lambda i: i.source == source) == pytest.approx(fake_scene / 3)
+        assert mass(lambda i, s=source: i.source == s) == pytest.approx(fake_scene / 3)
     for source in counts:
         own = [w for w, item in zip(weights, items) if item.source == source[0]]
         assert np.allclose(own, own[0])

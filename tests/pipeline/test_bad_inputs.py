@@ -91,7 +91,7 @@ def test_bad_inputs_are_refused_without_damage(parts, bad_files):
 
     human = run_cli("mint", "--no-detect", *files.values())
     assert human.returncode == 1 and "Traceback" not in human.stderr
-    assert len([l for l in human.stderr.splitlines() if l.startswith("✗")]) == len(files)
+    assert len([line for line in human.stderr.splitlines() if line.startswith("✗")]) == len(files)
 
     check = run_cli("verify", *files.values())
     assert check.returncode == 1 and "Traceback" not in check.stderr + check.stdout

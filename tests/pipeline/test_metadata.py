@@ -10,7 +10,15 @@ import pytest
 from eth_account import Account
 
 from provenance.metadata import (
-    MetadataError, MetadataInput, SigningDomain, build, canonical_bytes, parse, recover_signer, sign, validate,
+    MetadataError,
+    MetadataInput,
+    SigningDomain,
+    build,
+    canonical_bytes,
+    parse,
+    recover_signer,
+    sign,
+    validate,
 )
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
