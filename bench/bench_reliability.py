@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.reliability.harness import (  # noqa: E402
+    Audit,
     Home,
     IpfsPeer,
     ReadOnly,
@@ -73,6 +74,28 @@ class Tally:
         return run
 
 
+@dataclass
+class Audits:
+    """The ledger-vs-chain audits of one scenario's trials, one after each (tests/reliability/harness.py)."""
+
+    trials: int = 0
+    certified: int = 0  # trials that ended with all their files certified
+    phantoms: int = 0
+    doubles: int = 0
+
+    def add(self, result: Audit, certified: bool | None = None, phantoms_before: int = 0) -> Audit:
+        """`certified`: the trial's own test where it differs from `result.ok`; `phantoms_before`: phantoms of an
+        earlier audit of the same trial, counted too."""
+        self.trials += 1
+        self.certified += result.ok if certified is None else certified
+        self.phantoms += len(result.phantom) + phantoms_before
+        self.doubles += result.double_mints
+        return result
+
+    def cell(self, certified: str = "all files certified", phantoms: str = "phantom certificates") -> str:
+        return f"{self.certified}/{self.trials} trials: {certified}; {self.phantoms} {phantoms}; {self.doubles} double mints"
+
+
 def _one_line_error(run: Run) -> bool:
     """Every failure said in one line: `error: ...` lines on stderr, or per-file errors in the JSON."""
     lines = run.error_lines()
@@ -83,7 +106,7 @@ def _one_line_error(run: Run) -> bool:
     except ValueError:
         return False
     entries = doc["files"] if isinstance(doc, dict) and "files" in doc else doc
-    errors = [e.get("error") for e in entries if isinstance(e, dict) and e.get("error")] if isinstance(entries, list) else []
+    errors = [str(e["error"]) for e in entries if isinstance(e, dict) and e.get("error")] if isinstance(entries, list) else []
     return bool(errors) and all("\n" not in e for e in errors)
 
 
@@ -120,9 +143,10 @@ def scenario_kill(work: Path, trials: int, files_per_trial: int, rng: random.Ran
     assert calibration.code == 0, calibration.stderr
     full = time.monotonic() - started
     log(f"  an uninterrupted mint of {files_per_trial} files takes {full:.1f} s")
-    killed = finished_first = certified = phantoms = doubles = 0
-    reruns = Counter()
-    how = Counter()
+    killed = finished_first = 0
+    audits = Audits()
+    reruns: Counter[int] = Counter()
+    how: Counter[str] = Counter()
     for trial in range(trials):
         files = photos(work / f"kill-{trial}", files_per_trial, 100_000 + 1_000 * trial)
         contents = [sha256_of(p) for p in files]
@@ -148,10 +172,9 @@ def scenario_kill(work: Path, trials: int, files_per_trial: int, rng: random.Ran
             finished_first += 1
         rounds = _mint_until_done(home, files, tally, ("--batch", str(batch)))
         reruns[rounds] += 1
+        # All files certified here; phantoms and double mints are counted on their own in the same cell.
         result = audit(home, contents)
-        certified += not result.missing and not result.unconfirmed
-        phantoms += len(result.phantom)
-        doubles += result.double_mints
+        audits.add(result, certified=not result.missing and not result.unconfirmed)
         log(f"  trial {trial + 1}: batch {batch}, killed {point} (exit {first.code}); {rounds} re-run(s); {result.summary()}")
     tally.add(home.down())
     return [
@@ -159,7 +182,7 @@ def scenario_kill(work: Path, trials: int, files_per_trial: int, rng: random.Ran
         f"{killed} killed ({how['random delay']} at a random time, {trials - how['random delay']} at a random failpoint: "
         f"{', '.join(f'{k} {v}' for k, v in sorted(how.items()) if k != 'random delay')}), {finished_first} finished before the kill; "
         f"re-runs needed: {', '.join(f'{n}: {c}' for n, c in sorted(reruns.items()))} | "
-        f"{certified}/{trials} trials: all {files_per_trial} files certified; {phantoms} phantom certificates; {doubles} double mints | "
+        f"{audits.cell(f'all {files_per_trial} files certified')} | "
         f"{tally.cell()} |"
     ]
 
@@ -172,7 +195,8 @@ def scenario_node(work: Path, trials: int, files_per_trial: int, rng: random.Ran
     tally = Tally()
     home = Home(work / "node-home")
     assert tally.add(home.up()).code == 0
-    interrupted = lost = certified = phantoms = doubles = up_ok = 0
+    interrupted = lost = up_ok = 0
+    audits = Audits()
     for trial in range(trials):
         files = photos(work / f"node-{trial}", files_per_trial, 200_000 + 1_000 * trial)
         contents = [sha256_of(p) for p in files]
@@ -194,10 +218,7 @@ def scenario_node(work: Path, trials: int, files_per_trial: int, rng: random.Ran
         lost += len(before.phantom)
         synced = _sync(home, tally)
         rounds = _mint_until_done(home, files, tally)
-        result = audit(home, contents)
-        certified += result.ok
-        phantoms += len(result.phantom)
-        doubles += result.double_mints
+        result = audits.add(audit(home, contents))
         log(f"  trial {trial + 1}: {first.brief()} ({confirmed} confirmed before the kill), "
             f"chain up exit {up.code}, {len(before.phantom)} confirmed mints lost with the node, sync dropped {synced.get('dropped')}; "
             f"{rounds} re-run(s); {result.summary()}")
@@ -206,7 +227,7 @@ def scenario_node(work: Path, trials: int, files_per_trial: int, rng: random.Ran
         f"| SIGKILL of the chain node during `mint` ({files_per_trial} files, --batch 1), `chain up`, `sync`, re-run | {trials} | "
         f"{interrupted} runs ended early with one-line errors; `chain up` restarted the node {up_ok}/{trials}; "
         f"{lost} confirmed mints in all were lost with the node's last second and found by the re-run | "
-        f"{certified}/{trials} trials: all files certified; {phantoms} phantom certificates; {doubles} double mints | "
+        f"{audits.cell()} | "
         f"{tally.cell()} |"
     ]
 
@@ -214,7 +235,8 @@ def scenario_node(work: Path, trials: int, files_per_trial: int, rng: random.Ran
 def scenario_reset(work: Path, trials: int, files_per_trial: int, rng: random.Random) -> list[str]:
     """The chain's state deleted (a reset chain): `chain up` refuses, `chain up --redeploy`, re-run."""
     tally = Tally()
-    refused = redeployed = certified = phantoms = doubles = clean_list = 0
+    refused = redeployed = clean_list = 0
+    audits = Audits()
     for trial in range(trials):
         home = Home(work / f"reset-home-{trial}")
         assert tally.add(home.up()).code == 0
@@ -233,17 +255,14 @@ def scenario_reset(work: Path, trials: int, files_per_trial: int, rng: random.Ra
         listed = tally.add(home.cli("ledger", "list", "--json")).json()
         clean_list += listed["certificates"] == [] and listed["unfinished_jobs"] == []
         rounds = _mint_until_done(home, files, tally)
-        result = audit(home, contents)
-        certified += result.ok
-        phantoms += len(result.phantom)
-        doubles += result.double_mints
+        result = audits.add(audit(home, contents))
         log(f"  trial {trial + 1}: chain up exit {up.code}, --redeploy exit {again.code}; {rounds} re-run(s); {result.summary()}")
         tally.add(home.down())
     return [
         f"| chain reset (state.json deleted after `chain down`, or with the node SIGKILLed) with {files_per_trial} certificates | {trials} | "
         f"`chain up` refused to redeploy over the ledger {refused}/{trials}; `--redeploy` {redeployed}/{trials}, "
         f"old certificates out of `ledger list` {clean_list}/{trials} | "
-        f"{certified}/{trials} trials: all files certified again; {phantoms} phantom certificates; {doubles} double mints | "
+        f"{audits.cell('all files certified again')} | "
         f"{tally.cell()} |"
     ]
 
@@ -253,7 +272,8 @@ def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Ra
     tally = Tally()
     home = Home(work / "reorg-home")
     assert tally.add(home.up()).code == 0
-    certified = phantoms = doubles = rewound = indexed_before = dropped_total = lost_total = matched = 0
+    rewound = indexed_before = dropped_total = lost_total = matched = 0
+    audits = Audits()
     depths = []
     for trial in range(trials):
         files = photos(work / f"reorg-{trial}", files_per_trial, 400_000 + 1_000 * trial)
@@ -266,7 +286,7 @@ def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Ra
             _sync(home, tally)  # indexed before the chain changes: sync finds the fork by block hashes
         if revert:
             home.rpc("evm_revert", [snapshot])
-            depth = "revert"
+            depth: int | str = "revert"
         else:
             depth = rng.randint(1, max(1, -(-files_per_trial // 2)))
             home.rpc("anvil_reorg", [depth, []])
@@ -279,10 +299,7 @@ def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Ra
         lost_total += lost
         matched += synced.get("dropped") == lost
         rounds = _mint_until_done(home, files, tally)
-        result = audit(home, contents)
-        certified += result.ok
-        phantoms += len(result.phantom)
-        doubles += result.double_mints
+        result = audits.add(audit(home, contents))
         log(f"  trial {trial + 1}: {'evm_revert' if revert else f'anvil_reorg of {depth} blocks'}, {lost} certificates lost, "
             f"sync dropped {synced.get('dropped')} (rewound from {synced.get('rewound_from')}); {rounds} re-run(s); {result.summary()}")
     tally.add(home.down())
@@ -291,7 +308,7 @@ def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Ra
         f"after minting {files_per_trial} files; `sync`, re-run | {trials} | "
         f"{lost_total} certificates taken back in all; `sync` dropped exactly those in {matched}/{trials} trials, and found the fork by "
         f"block hashes in {rewound}/{indexed_before} trials indexed before the change | "
-        f"{certified}/{trials} trials: all files certified; {phantoms} phantom certificates; {doubles} double mints | "
+        f"{audits.cell()} | "
         f"{tally.cell()} |"
     ]
 
@@ -316,7 +333,8 @@ def scenario_ipfs(work: Path, trials: int, files_per_trial: int, rng: random.Ran
         started = time.monotonic()
         assert tally.add(home.cli("mint", "--no-detect", "--json", *calibration)).code == 0
         full = time.monotonic() - started
-        interrupted = certified = phantoms = doubles = verified = 0
+        interrupted = verified = 0
+        audits = Audits()
         for trial in range(trials):
             files = photos(work / f"ipfs-{trial}", files_per_trial, 500_000 + 1_000 * trial)
             contents = [sha256_of(p) for p in files]
@@ -327,19 +345,15 @@ def scenario_ipfs(work: Path, trials: int, files_per_trial: int, rng: random.Ran
             interrupted += first.code != 0
             peer.restart()
             rounds = _mint_until_done(home, files, tally)
-            result = audit(home, contents)
+            result = audits.add(audit(home, contents))
             checked = tally.add(home.cli("verify", "--json", *files))
             statuses = Counter(r["status"] for r in _entries(checked))
             verified += statuses.get("verified", 0) == files_per_trial
-            certified += result.ok
-            phantoms += len(result.phantom)
-            doubles += result.double_mints
             log(f"  trial {trial + 1}: killed js-ipfs: {first.brief()}; {rounds} re-run(s); {result.summary()}; verify {dict(statuses)}")
         rows.append(
             f"| IPFS backend down: the Kubo RPC node (js-ipfs 0.66) SIGKILLed during `mint` ({files_per_trial} files), "
             f"started again, re-run | {trials} | {interrupted} runs ended with one-line errors | "
-            f"{certified}/{trials} trials: all files certified; {verified}/{trials} all verified from the restarted node; "
-            f"{phantoms} phantom certificates; {doubles} double mints | {tally.cell()} |"
+            f"{audits.cell(f'all files certified; {verified}/{trials} all verified from the restarted node')} | {tally.cell()} |"
         )
     finally:
         home.down()
@@ -348,9 +362,10 @@ def scenario_ipfs(work: Path, trials: int, files_per_trial: int, rng: random.Ran
     tally = Tally()
     home = Home(work / "ipfs-ro-home")
     assert tally.add(home.up()).code == 0
-    blocked = certified = phantoms = doubles = 0
-    said = Counter()
-    mode = "read-only bind mount"
+    blocked = 0
+    audits = Audits()
+    said: Counter[bool] = Counter()
+    mode: str | None = "read-only bind mount"
     for trial in range(trials):
         files = photos(work / f"ipfs-ro-{trial}", files_per_trial, 600_000 + 1_000 * trial)
         contents = [sha256_of(p) for p in files]
@@ -366,10 +381,7 @@ def scenario_ipfs(work: Path, trials: int, files_per_trial: int, rng: random.Ran
         blocked += first.code == 1
         said.update("read-only" in (r.get("error") or "") for r in _entries(first) if r.get("error"))
         rounds = _mint_until_done(home, files, tally)
-        result = audit(home, contents)
-        certified += result.ok
-        phantoms += len(result.phantom)
-        doubles += result.double_mints
+        result = audits.add(audit(home, contents))
         log(f"  trial {trial + 1}: embedded store read-only after {done_first} files: {first.brief()}; {rounds} re-run(s); {result.summary()}")
     tally.add(home.down())
     if mode is None:
@@ -379,7 +391,7 @@ def scenario_ipfs(work: Path, trials: int, files_per_trial: int, rng: random.Ran
             f"| IPFS backend down: the embedded store's folder made read-only ({mode}) before a `mint` of {files_per_trial} files, "
             f"some certified before; then writable, re-run | {trials} | {blocked} runs exit 1, "
             f"{said[True]} per-file errors saying the store is read-only, {said[False]} other | "
-            f"{certified}/{trials} trials: all files certified; {phantoms} phantom certificates; {doubles} double mints | "
+            f"{audits.cell()} | "
             f"{tally.cell()} |"
         )
     return rows
@@ -455,8 +467,9 @@ def scenario_diskfull(work: Path, trials: int, files_per_trial: int, rng: random
     chain = Home(work / "diskfull-chain")
     up = tally.add(chain.up())
     contract = up.json()["contract"]
-    failed_runs = certified = phantoms = doubles = 0
-    said = Counter()
+    failed_runs = 0
+    audits = Audits()
+    said: Counter[str] = Counter()
     kind = ""
     try:
         for trial in range(trials):
@@ -475,10 +488,7 @@ def scenario_diskfull(work: Path, trials: int, files_per_trial: int, rng: random
                 disk.grow(256)
                 home.fsize = disk.fsize
                 rounds = _mint_until_done(home, files, tally)
-                result = audit(home, contents)
-            certified += result.ok
-            phantoms += len(result.phantom) + len(before.phantom)
-            doubles += result.double_mints
+                result = audits.add(audit(home, contents), phantoms_before=len(before.phantom))
             log(f"  trial {trial + 1}: {size_mb} MiB {kind}: {first.brief()}; before space was freed {before.summary()}; "
                 f"{rounds} re-run(s); {result.summary()}")
     finally:
@@ -487,7 +497,7 @@ def scenario_diskfull(work: Path, trials: int, files_per_trial: int, rng: random
         f"| disk full: $PROVENANCE_HOME on a 2-6 MiB {kind} (chain elsewhere), {files_per_trial} files of ~0.6 MB; "
         f"then room, re-run | {trials} | {failed_runs} runs exit 1 with one-line errors "
         f"({said['store']} store full, {said['ledger']} ledger full, {said['other']} other) | "
-        f"{certified}/{trials} trials: all files certified; {phantoms} phantom certificates (before and after); {doubles} double mints | "
+        f"{audits.cell(phantoms='phantom certificates (before and after)')} | "
         f"{tally.cell()} |"
     ], kind
 
@@ -499,7 +509,8 @@ def scenario_concurrent(work: Path, trials: int, processes: int, own: int, share
     tally = Tally()
     home = Home(work / "concurrent-home")
     assert tally.add(home.up()).code == 0
-    clean = certified = phantoms = doubles = 0
+    clean = 0
+    audits = Audits()
     try:
         for trial in range(trials):
             common = photos(work / f"concurrent-{trial}-shared", shared, 950_000 + 1_000 * trial)
@@ -509,17 +520,14 @@ def scenario_concurrent(work: Path, trials: int, processes: int, own: int, share
             errors = sum(1 for run in runs for e in _entries(run) if e.get("error"))
             clean += all(run.code == 0 for run in runs) and errors == 0
             contents = [sha256_of(p) for p in common + [f for files in sets for f in files]]
-            result = audit(home, contents)
-            certified += result.ok
-            phantoms += len(result.phantom)
-            doubles += result.double_mints
+            result = audits.add(audit(home, contents))
             log(f"  trial {trial + 1}: exits {[run.code for run in runs]}, {errors} file errors; {result.summary()}")
     finally:
         tally.add(home.down())
     return [
         f"| {processes} `mint` processes at once on one home, {own} files each + {shared} given to all | {trials} | "
         f"{clean}/{trials} trials: every process exit 0, no file error | "
-        f"{certified}/{trials} trials: all {processes * own + shared} files certified; {phantoms} phantom certificates; {doubles} double mints | "
+        f"{audits.cell(f'all {processes * own + shared} files certified')} | "
         f"{tally.cell()} |"
     ]
 
@@ -659,8 +667,8 @@ def scenario_mutants(work: Path, per_format: int, batch: int, commands: list[str
                 notes.append(f"{other} accepted exactly the files hash accepted: {len(seen) - len(differ)}/{len(seen)}" + (
                     f" (differs on {len(differ)}: {len(more)} accepted that hash refused, {len(differ) - len(more)} refused"
                     f" that hash accepted; e.g. {', '.join(Path(f).name for f in differ[:4])})" if differ else ""))
-    by_kind = Counter()
-    accepted = Counter()
+    by_kind: Counter[tuple[str, str]] = Counter()
+    accepted: Counter[tuple[str, str]] = Counter()
     for path, mutant in written:
         by_kind[(mutant.fmt, mutant.kind)] += 1
         accepted[(mutant.fmt, mutant.kind)] += tallies.get("hash", CommandTally()).outcome.get(str(path), False)
@@ -709,7 +717,10 @@ def main() -> None:
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="bench-reliability-"))
     started = time.monotonic()
-    rows, gateway_rows, mutant_rows, notes = [], [], [], []
+    rows: list[str] = []
+    gateway_rows: list[str] = []
+    mutant_rows: list[str] = []
+    notes: list[str] = []
     disk_kind = None
     try:
         for name in only:
