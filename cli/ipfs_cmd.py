@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from provenance.atomic_write import temp_then_replace
 from provenance.config import Settings, load_settings
 from provenance.ipfs import CertificateCids, check_certificates, check_cids, open_store
 from provenance.ipfs.embedded import EmbeddedStore
@@ -160,17 +161,11 @@ def _sink(output: Optional[Path], *, discard: bool) -> Iterator[Callable[[bytes]
         if not discard:
             sys.stdout.buffer.flush()
         return
-    partial = output.with_name(f".{output.name}.partial")
     try:
-        with open(partial, "wb") as fh:
+        with temp_then_replace(output, "partial") as partial, open(partial, "wb") as fh:
             yield fh.write
-        partial.replace(output)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise fail(f"cannot write {output}: {exc.strerror}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 @app.command("pin")

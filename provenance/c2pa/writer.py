@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic_write import temp_then_replace
 from ..errors import ProvenanceError
 from ..paths import private_dir
 from .assertion import PROVENANCE_LABEL
@@ -111,17 +112,12 @@ class RenditionWriter:
             raise C2paWriteError(f"{media.path}: another file of this run already writes {dest}; certify files named alike in separate runs "
                                  "or folders")
         manifest = self._manifest(media, hashes, generator, media_cid)
-        tmp = dest.with_name(f".{dest.name}.c2pa-tmp")
         try:
-            _sign_to(manifest, self.identity, media.mime, Path(media.path), tmp)
-            digest, size = _sha256_of(tmp)
-            os.replace(tmp, dest)
+            with temp_then_replace(dest, "c2pa-tmp") as tmp:
+                _sign_to(manifest, self.identity, media.mime, Path(media.path), tmp)
+                digest, size = _sha256_of(tmp)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise C2paWriteError(f"{dest}: cannot be written ({exc.strerror or exc})") from None
-        except Exception:
-            tmp.unlink(missing_ok=True)
-            raise
         self.written[media.sha256] = dest
         return {"sha256": digest, "type": "c2pa", "mime": media.mime, "size": size}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from provenance.atomic_write import temp_then_replace
 from provenance.ipfs.blockstore import Blockstore, storage_errors
 from provenance.ipfs.car import iter_sections, read_header, write_car
 from provenance.ipfs.cid import Cid, parse_cid
@@ -223,12 +224,5 @@ def _open_car(path: Path):
 
 
 def _write_car_atomically(out_path: Path, root: Cid, get_block) -> int:
-    tmp = out_path.with_name(f".{out_path.name}.partial")
-    try:
-        with open(tmp, "wb") as fh:
-            count = write_car(fh, [root], iter_dag(root, get_block))
-        tmp.replace(out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return count
+    with temp_then_replace(out_path, "partial") as tmp, open(tmp, "wb") as fh:
+        return write_car(fh, [root], iter_dag(root, get_block))
