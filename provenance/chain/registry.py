@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence, TypeVar
 
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from eth_utils import keccak
@@ -20,10 +22,12 @@ from .deployments import Deployment, genesis_hash
 from .errors import ChainError, TransactionFailed
 from .locks import NoLock, SignerLock
 
+T = TypeVar("T")
 ISSUER_ROLE = keccak(text="ISSUER_ROLE")
 ADMIN_ROLE = b"\0" * 32  # AccessControl's DEFAULT_ADMIN_ROLE
 RECEIPT_TIMEOUT_S = 120
 _TOKEN_OF_CONTENT = keccak(text="tokenOfContent(bytes32)")[:4]
+_CERTIFICATE_STRUCT = "(bytes32,bytes32,address,uint40,uint8,uint16,bool,address)"
 _CERTIFICATE_ISSUED = keccak(text="CertificateIssued(uint256,address,address,bytes32,uint8,uint16,uint64,bytes32,uint40)")
 _CERTIFICATE_REISSUED = keccak(
     text="CertificateReissued(uint256,address,address,bytes32,uint8,uint16,uint64,bytes32,uint40,uint256)"
@@ -80,6 +84,84 @@ class Certificate:
     @property
     def token_hex(self) -> str:
         return "0x" + self.content_hash.hex()
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """What a verification reads about one token, in one JSON-RPC batch (`Registry.record`).
+
+    `certificate` is None for a token the registry does not know; then the other two say nothing.
+    """
+
+    certificate: Certificate | None
+    token_uri: str | None
+    history: list[Certificate]
+
+
+@dataclass(frozen=True)
+class View:
+    """One view function called by hand: selector and eth_abi types, no web3 contract machinery.
+
+    web3's ABI lookup, validation and middleware cost ~5 ms of CPU per call; a
+    verification makes several, which made it CPU-bound (BENCHMARKS.md, HTTP
+    verification service). The types are checked against the contract's ABI
+    once, when a Registry is built (`_check_views`).
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    output: str
+
+    @property
+    def selector(self) -> bytes:
+        return keccak(text=f"{self.name}({','.join(self.inputs)})")[:4]
+
+    def request(self, address: str, *args) -> tuple[str, list]:
+        data = "0x" + (self.selector + abi_encode(list(self.inputs), list(args))).hex()
+        return ("eth_call", [{"to": address, "data": data}, "latest"])
+
+    def decode(self, result: str):
+        raw = bytes.fromhex(result[2:] if result.startswith("0x") else result)
+        (value,) = abi_decode([self.output], raw)
+        return value
+
+
+_V_CERTIFICATE = View("certificate", ("uint256",), _CERTIFICATE_STRUCT)
+_V_HISTORY = View("history", ("uint256",), _CERTIFICATE_STRUCT + "[]")
+_V_TOKEN_URI = View("tokenURI", ("uint256",), "string")
+_V_HAS_ROLE = View("hasRole", ("bytes32", "address"), "bool")
+_V_TOKEN_OF_CONTENT = View("tokenOfContent", ("bytes32",), "uint256")
+_VIEWS = (_V_CERTIFICATE, _V_HISTORY, _V_TOKEN_URI, _V_HAS_ROLE, _V_TOKEN_OF_CONTENT)
+
+
+class Reverted(Exception):
+    """An eth_call the contract reverted; `data` is its revert data, if the node sent it."""
+
+    def __init__(self, message: str, data: str | None):
+        super().__init__(message)
+        self.data = data
+
+
+def _abi_type(param: dict) -> str:
+    if param["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + param["type"][len("tuple"):]
+    return param["type"]
+
+
+def _check_views(abi: list) -> None:
+    """The hand-written view signatures are the contract's: a changed ABI fails here, not in a verification."""
+    if id(abi) in _VIEWS_CHECKED:  # the artifact is loaded once per process
+        return
+    functions = {(i["name"], tuple(_abi_type(p) for p in i["inputs"])): i for i in abi if i.get("type") == "function"}
+    for view in _VIEWS:
+        item = functions.get((view.name, view.inputs))
+        outputs = [_abi_type(p) for p in item["outputs"]] if item else None
+        if outputs != [view.output]:
+            raise ChainError(f"the registry ABI's {view.name} is not {view.name}({','.join(view.inputs)}) -> {view.output}")
+    _VIEWS_CHECKED.add(id(abi))
+
+
+_VIEWS_CHECKED: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -171,6 +253,7 @@ class Registry:
         """`lock_dir`: where the per-signer lock lives (the home's `locks/`), so that several
         processes sending with one key take turns from nonce fetch to broadcast (locks.py)."""
         artifact = load_artifact()
+        _check_views(artifact.abi)
         self.w3 = w3
         self.address = Web3.to_checksum_address(address)
         self.contract = w3.eth.contract(address=self.address, abi=artifact.abi)
@@ -208,18 +291,39 @@ class Registry:
         return cls(w3, address, signer, lock_dir), deployment
 
     # ---- reads --------------------------------------------------------
+    # The views a verification reads go through `_call`/`_batch` (eth_abi, one provider request),
+    # not web3's contract functions: same calls, same answers, a fraction of the CPU.
     def certificate(self, token_id: int) -> Certificate | None:
         try:
-            raw = self.contract.functions.certificate(token_id).call()
-        except (ContractCustomError, ContractLogicError) as exc:
-            decoded = self._errors.decode(_revert_data(exc))
-            if decoded and decoded[0] == "UnknownCertificate":
-                return None
-            raise self._failure("certificate", exc) from None
+            raw = self._call(_V_CERTIFICATE, token_id)
+        except Reverted as exc:
+            return self._unknown(exc, "certificate", None)
         return _certificate(token_id, raw)
 
+    def record(self, token_id: int) -> TokenRecord:
+        """The token's certificate, tokenURI and history in one JSON-RPC batch (one round trip instead of three)."""
+        views = (_V_CERTIFICATE, _V_TOKEN_URI, _V_HISTORY)
+        replies = self._batch([v.request(self.address, token_id) for v in views], "certificate, tokenURI, history")
+        cert_reply, uri_reply, history_reply = replies
+        try:
+            raw = self._result(_V_CERTIFICATE, cert_reply)
+        except Reverted as exc:
+            return TokenRecord(self._unknown(exc, "certificate", None), None, [])
+        try:
+            past = [_certificate(token_id, row) for row in self._result(_V_HISTORY, history_reply)]
+        except Reverted as exc:
+            past = self._unknown(exc, "history", [])
+        try:
+            uri = self._result(_V_TOKEN_URI, uri_reply)
+        except Reverted as exc:
+            raise self._failure("tokenURI", exc) from None
+        return TokenRecord(_certificate(token_id, raw), uri, past)
+
     def token_of_content(self, content_hash: bytes) -> int | None:
-        token = self.contract.functions.tokenOfContent(content_hash).call()
+        try:
+            token = self._call(_V_TOKEN_OF_CONTENT, content_hash)
+        except Reverted as exc:
+            raise self._failure("tokenOfContent", exc) from None
         return token or None
 
     def tokens_of_contents(self, content_hashes: Sequence[bytes]) -> list[int | None]:
@@ -246,10 +350,16 @@ class Registry:
         return out
 
     def token_uri(self, token_id: int) -> str:
-        return self.contract.functions.tokenURI(token_id).call()
+        try:
+            return self._call(_V_TOKEN_URI, token_id)
+        except Reverted as exc:
+            raise self._failure("tokenURI", exc) from None
 
     def is_issuer(self, account: str) -> bool:
-        return self.contract.functions.hasRole(ISSUER_ROLE, Web3.to_checksum_address(account)).call()
+        try:
+            return self._call(_V_HAS_ROLE, ISSUER_ROLE, Web3.to_checksum_address(account))
+        except Reverted as exc:
+            raise self._failure("hasRole", exc) from None
 
     def is_admin(self, account: str) -> bool:
         return self.contract.functions.hasRole(ADMIN_ROLE, Web3.to_checksum_address(account)).call()
@@ -277,12 +387,9 @@ class Registry:
     def history(self, token_id: int) -> list[Certificate]:
         """The earlier, revoked records of a re-issued certificate, oldest first; empty if never re-issued or unknown."""
         try:
-            rows = self.contract.functions.history(token_id).call()
-        except (ContractCustomError, ContractLogicError) as exc:
-            decoded = self._errors.decode(_revert_data(exc))
-            if decoded and decoded[0] == "UnknownCertificate":
-                return []
-            raise self._failure("history", exc) from None
+            rows = self._call(_V_HISTORY, token_id)
+        except Reverted as exc:
+            return self._unknown(exc, "history", [])
         return [_certificate(token_id, row) for row in rows]
 
     def reissue_approved_for(self, token_id: int) -> str | None:
@@ -440,6 +547,42 @@ class Registry:
         return out
 
     # ---- plumbing -----------------------------------------------------
+    def _call(self, view: View, *args):
+        """One eth_call of `view` at the latest block, decoded; a revert raises Reverted."""
+        reply = self.w3.provider.make_request(*view.request(self.address, *args))  # type: ignore[arg-type]  # method names are plain strings
+        return self._result(view, reply)
+
+    def _batch(self, requests: list[tuple[str, list]], what: str) -> list[dict]:
+        replies = self.w3.provider.make_batch_request(requests)  # type: ignore[attr-defined]  # our provider is an HTTPProvider
+        if isinstance(replies, dict) or len(replies) != len(requests):  # the node refused the whole batch
+            why = replies.get("error") if isinstance(replies, dict) else f"{len(replies)} answers to {len(requests)} calls"
+            raise ChainError(f"batch {what} failed: {why}")
+        return sorted(replies, key=lambda r: r["id"])
+
+    @staticmethod
+    def _result(view: View, reply) -> Any:
+        error = reply.get("error")
+        if error is not None:
+            message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            data = error.get("data") if isinstance(error, dict) else None
+            if (isinstance(data, str) and data.startswith("0x")) or "revert" in message.lower():
+                raise Reverted(message, data if isinstance(data, str) else None)
+            raise ChainError(f"{view.name} failed: {message}")
+        result = reply.get("result")
+        if not isinstance(result, str):
+            raise ChainError(f"{view.name}: the node's answer has no result")
+        try:
+            return view.decode(result)
+        except (DecodingError, ValueError) as exc:  # e.g. "0x": no contract at the address
+            raise ChainError(f"{view.name} returned data that is not its ABI's answer: {exc}") from None
+
+    def _unknown(self, exc: Reverted, what: str, default: T) -> T:
+        """`default` for a token the registry does not know (UnknownCertificate); any other revert is a failure."""
+        decoded = self._errors.decode(exc.data)
+        if decoded and decoded[0] == "UnknownCertificate":
+            return default
+        raise self._failure(what, exc) from None
+
     def _transact(self, call) -> TxOutcome:
         return self.wait(self._send(call, call.fn_name).tx_hash)
 
@@ -503,12 +646,12 @@ def _certificate(token_id: int, raw) -> Certificate:
         token_id=token_id,
         content_hash=bytes(content),
         metadata_digest=bytes(digest),
-        issuer=issuer,
+        issuer=Web3.to_checksum_address(issuer),  # eth_abi decodes addresses lower-case; web3 checksummed them
         issued_at=issued_at,
         label=OnChainLabel(label),
         score_bps=score,
         revoked=revoked,
-        owner=owner,
+        owner=Web3.to_checksum_address(owner),
     )
 
 

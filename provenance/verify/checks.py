@@ -16,7 +16,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
-from ..chain import Certificate, Registry
+from ..chain import Certificate
+from ..chain.registry import TokenRecord
 from ..ipfs import BlockMismatch, ContentStore, FetchLimits, IpfsError, NoIntactCopy, raw_cid_from_sha256
 from ..metadata import MAX_METADATA_BYTES, MetadataError, parse, recover_signer
 from ..times import iso_utc
@@ -63,19 +64,23 @@ METADATA_INTEGRITY = "metadata_integrity"
 METADATA_LIMITS = FetchLimits(max_bytes=MAX_METADATA_BYTES, deadline_s=30.0)
 
 
-def read_certificate(registry: Registry, token_id: int) -> Read[Certificate]:
-    certificate = registry.certificate(token_id)
+def read_certificate(record: TokenRecord, token_id: int) -> Read[Certificate]:
+    """The chain's record of the token (`Registry.record`, read fresh for every verification)."""
+    certificate = record.certificate
     if certificate is None:
         return Read(_fail(TOKEN_EXISTS, Status.NOT_FOUND, f"no certificate with token id {token_id:#066x} on this deployment"))
     return Read(_ok(TOKEN_EXISTS, f"certificate found, issued at {iso_utc(certificate.issued_at)} by {certificate.issuer}"), certificate)
 
 
-def read_metadata(registry: Registry, store: ContentStore, token_id: int, certificate: Certificate) -> Read[dict]:
-    """The metadata fetched from IPFS, if it hashes to the digest the chain stores and fits the schema."""
+def read_metadata(record: TokenRecord, store: ContentStore, certificate: Certificate) -> Read[dict]:
+    """The metadata fetched from IPFS, if it hashes to the digest the chain stores and fits the schema.
+
+    `record` is the same read of the chain as `certificate` (its tokenURI came in the same batch).
+    """
     name = METADATA_INTEGRITY
     digest = certificate.metadata_digest
     cid = raw_cid_from_sha256(digest)
-    uri = registry.token_uri(token_id)
+    uri = record.token_uri
     if uri != f"ipfs://{cid}":
         return Read(_fail(name, Status.TAMPERED, f"tokenURI {uri} does not name the on-chain digest's CID {cid}"))
     try:

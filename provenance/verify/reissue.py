@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from ..chain import Registry
+from ..chain import Certificate, Registry
 from ..times import iso_utc
 from .report import CheckResult
 
 REISSUE_HISTORY = "reissue_history"
 
 
-def reissue_history(registry: Registry, token_id: int, deploy_block: int) -> list[dict]:
+def reissue_history(registry: Registry, token_id: int, deploy_block: int, past: list[Certificate] | None = None) -> list[dict]:
     """The revoked certificates this one replaced (the registry's `history`), oldest first, each with
     why it was revoked and why its re-issue was approved (from the token's events).
 
-    Empty for a certificate never re-issued: one call. The chain's views, not the ledger, say it,
-    so a verifier that never synced sees it too.
+    Empty for a certificate never re-issued: one call (none when `past`, the registry's history
+    read with the certificate, is given). The chain's views, not the ledger, say it, so a verifier
+    that never synced sees it too.
     """
-    past = registry.history(token_id)
+    if past is None:
+        past = registry.history(token_id)
     if not past:
         return []
     try:

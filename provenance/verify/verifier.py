@@ -72,15 +72,18 @@ class Verifier:
         results = [CheckResult("chain", True, f"chain {deployment.chain_id} reachable; registry {deployment.address} matches the recorded deployment")]
         comparison: Comparison | None = None
         certificate: dict | None = None
-        cert = read_certificate(p.chain.registry, token_id)
+        # The certificate, its tokenURI and its history in one round trip; read fresh every time
+        # (revocation and re-issue change them), never cached.
+        record = p.chain.registry.record(token_id)
+        cert = read_certificate(record, token_id)
         results.append(cert.result)
         if cert.value is not None:
-            metadata = read_metadata(p.chain.registry, p.store, token_id, cert.value)
+            metadata = read_metadata(record, p.store, cert.value)
             results.append(metadata.result)
             if metadata.value is not None:
                 judged, comparison = self._judge(media, query, Certified(token_id, cert.value, metadata.value))
                 results.extend(judged)
-            reissued = reissue_history(p.chain.registry, token_id, deployment.deploy_block)
+            reissued = reissue_history(p.chain.registry, token_id, deployment.deploy_block, record.history)
             if reissued:
                 results.append(reissue_note(reissued))
             certificate = _certificate_section(cert.value, metadata.value, reissued)
