@@ -94,6 +94,16 @@ class ReportView:
     issued_iso: str | None = None
     metadata_cid: str | None = None
     media_cid: str | None = None
+    # What the certificate's failed checks say about its revocation (their reasons name who and why).
+    revocation: list[str] = field(default_factory=list)
+    # The IPTC terms of a generative source the file's C2PA manifest declares (shown beside the detectors).
+    declared_generative: list[str] = field(default_factory=list)
+
+    def check_mark(self, check: dict) -> str:
+        """pass, near or fail: a failure that means only "modified" is "near", as `verify` prints it."""
+        if check.get("passed"):
+            return "pass"
+        return "near" if check.get("fails_as") == Status.MODIFIED.value else "fail"
 
 
 def build_view(report: VerificationReport, received: Path | None, service: VerificationService | None) -> ReportView:
@@ -101,11 +111,17 @@ def build_view(report: VerificationReport, received: Path | None, service: Verif
     view = ReportView(
         report=report.to_dict(), status=report.status.value, tone=TONE[report.status], meaning=MEANINGS[report.status],
     )
+    view.revocation = [c.reason for c in report.checks if not c.passed and c.fails_as is Status.REVOKED]
+    if report.c2pa and report.c2pa.get("generative"):
+        from ..c2pa.sources import is_generative, term
+
+        view.declared_generative = [term(t) for t in report.c2pa.get("digital_source_types", []) if is_generative(t)]
     cert = report.certificate
     if cert is not None:
-        view.issued_iso = datetime.fromtimestamp(int(cert["issued_at"]), timezone.utc).isoformat().replace("+00:00", "Z")
+        view.issued_iso = _iso(cert["issued_at"])
     metadata = None
-    if service is not None and cert is not None and _passed(report, "metadata_integrity"):
+    # Fetched again only when verification read it intact (a missing block would only cost the fetch's deadline).
+    if service is not None and cert is not None and cert.get("metadata_intact"):
         metadata = service.metadata(bytes.fromhex(cert["metadata_digest"]))
     if metadata is not None:
         view.metadata_cid, view.media_cid = metadata.cid, metadata.media_cid
@@ -124,13 +140,10 @@ def build_view(report: VerificationReport, received: Path | None, service: Verif
     return view
 
 
-def _passed(report: VerificationReport, name: str) -> bool:
-    return any(c.name == name and c.passed for c in report.checks)
-
-
 def _detection(report: VerificationReport, signed: dict | None) -> Detection | None:
     """The detector verdict to draw: a rescan's when one ran, else the one signed into the certificate."""
-    fresh = next((c.details.get("now") for c in report.checks if c.name == "rescan" and c.details.get("now")), None)
+    # A rescan's check carries the fresh verdict as `now` (by its data, not its name).
+    fresh = next((c.details["now"] for c in report.checks if isinstance(c.details.get("now"), dict)), None)
     source, data = ("rescan", fresh) if isinstance(fresh, dict) and "detectors" in fresh else ("signed metadata", signed)
     if not data or data.get("label") == "unscanned":
         return None
@@ -183,7 +196,19 @@ def _data_uri(image, px: int = THUMB_PX) -> str:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     env.globals["gateway"] = GATEWAY
+    env.globals["iso_utc"] = _iso
+    env.filters["source_term"] = _source_term
     return env
+
+
+def _iso(seconds) -> str:
+    return datetime.fromtimestamp(int(seconds), timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _source_term(source_type: str | None) -> str:
+    from ..c2pa.sources import term
+
+    return term(source_type) if source_type else ""
 
 
 def render_page(env: Environment, views: list[ReportView], *, standalone: bool, error: str | None = None,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 EXE = Path(sys.executable).parent / "provenance"
@@ -47,3 +49,27 @@ def test_verify_writes_a_self_contained_html_report(parts, certify, photo, tmp_p
     assert not [t for t, a in parsed.tags if t in ("script", "link")]
     assert minted.token_id in html and f"ipfs://{minted.metadata_cid}" in html
     assert re.search(r"<style>.*\.report", html, re.S)
+    # The modified copy's failed content_match reads "near", as the CLI prints it (its failure means "modified").
+    rows = [a.get("class") for t, a in parsed.tags if t == "tr" and a.get("data-check") == "content_match"]
+    assert rows == ["pass", "near"]
+
+
+def test_html_report_shows_the_c2pa_section(parts, tmp_path):
+    from tests.c2pa.conftest import SAMPLES
+
+    if not SAMPLES.is_dir():
+        pytest.skip(f"C2PA samples not found at {SAMPLES}")
+    signed, bare = tmp_path / "C.jpg", tmp_path / "no_manifest.jpg"
+    shutil.copyfile(SAMPLES / "C.jpg", signed)
+    shutil.copyfile(SAMPLES / "no_manifest.jpg", bare)
+    out = tmp_path / "report.html"
+    proc = subprocess.run(
+        [str(EXE), "verify", str(signed), str(bare), "--html", str(out)], capture_output=True, text=True, timeout=180,
+        env={**os.environ},
+    )
+    assert proc.returncode == 4, proc.stderr  # neither is certified here, whatever its manifest says
+    html = out.read_text(encoding="utf-8")
+    first, second = html.split('data-testid="report"')[1:]
+    assert 'data-testid="c2pa"' in first and "Valid" in first and "C2PA Signer" in first and "untrusted signer" in first
+    assert "make_test_images/0.33.1" in first and "algorithmicMedia" in first
+    assert re.search(r'data-testid="c2pa"[^>]*>\s*no C2PA manifest', second)
