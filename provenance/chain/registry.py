@@ -93,6 +93,7 @@ class TokenRecord:
     `certificate` is None for a token the registry does not know; then the other two say nothing.
     """
 
+    token_id: int
     certificate: Certificate | None
     token_uri: str | None
     history: list[Certificate]
@@ -304,11 +305,34 @@ class Registry:
         """The token's certificate, tokenURI and history in one JSON-RPC batch (one round trip instead of three)."""
         views = (_V_CERTIFICATE, _V_TOKEN_URI, _V_HISTORY)
         replies = self._batch([v.request(self.address, token_id) for v in views], "certificate, tokenURI, history")
+        return self._record(token_id, replies)
+
+    def record_of_content(self, content_hash: bytes) -> tuple[int | None, TokenRecord | None]:
+        """`token_of_content`, and the record of the token it names, in one round trip.
+
+        A certificate's token id is its content hash, so the record is asked for
+        that id in the same batch; it is returned only when the registry maps the
+        hash to exactly that token (else None: the caller reads the record of the
+        token it was given, if any).
+        """
+        token_id = token_id_of(content_hash)
+        views = (_V_CERTIFICATE, _V_TOKEN_URI, _V_HISTORY)
+        requests = [_V_TOKEN_OF_CONTENT.request(self.address, content_hash), *(v.request(self.address, token_id) for v in views)]
+        replies = self._batch(requests, "tokenOfContent, certificate, tokenURI, history")
+        try:
+            token = self._result(_V_TOKEN_OF_CONTENT, replies[0]) or None
+        except Reverted as exc:
+            raise self._failure("tokenOfContent", exc) from None
+        if token != token_id:  # not certified, or under another id: the speculative reads say nothing
+            return token, None
+        return token, self._record(token_id, replies[1:])
+
+    def _record(self, token_id: int, replies: list[dict]) -> TokenRecord:
         cert_reply, uri_reply, history_reply = replies
         try:
             raw = self._result(_V_CERTIFICATE, cert_reply)
         except Reverted as exc:
-            return TokenRecord(self._unknown(exc, "certificate", None), None, [])
+            return TokenRecord(token_id, self._unknown(exc, "certificate", None), None, [])
         try:
             past = [_certificate(token_id, row) for row in self._result(_V_HISTORY, history_reply)]
         except Reverted as exc:
@@ -317,7 +341,7 @@ class Registry:
             uri = self._result(_V_TOKEN_URI, uri_reply)
         except Reverted as exc:
             raise self._failure("tokenURI", exc) from None
-        return TokenRecord(_certificate(token_id, raw), uri, past)
+        return TokenRecord(token_id, _certificate(token_id, raw), uri, past)
 
     def token_of_content(self, content_hash: bytes) -> int | None:
         try:

@@ -17,11 +17,16 @@ MAX_CANDIDATES = 5
 
 
 def find_candidates(
-    chain: ChainSession, ledger: Ledger, settings: Settings, media: MediaFile, query: QueryHashes, hint: int | None = None
+    chain: ChainSession, ledger: Ledger, settings: Settings, media: MediaFile, query: QueryHashes, hint: int | None = None,
+    *, exact_read: bool = False, exact: int | None = None,
 ) -> list[Candidate]:
     """By exact content hash on chain; else the token the file's C2PA manifest names (`hint`, first when the chain
-    holds it), then by perceptual hash in the ledger's near-duplicate index."""
-    exact = chain.registry.token_of_content(bytes.fromhex(media.sha256))
+    holds it), then by perceptual hash in the ledger's near-duplicate index.
+
+    `exact_read`: the caller already asked the registry for the file's content hash, and it answered `exact`.
+    """
+    if not exact_read:
+        exact = chain.registry.token_of_content(bytes.fromhex(media.sha256))
     if exact is not None:
         return [Candidate(token_id=f"0x{exact:064x}", found_by="content_hash", distance=0, hash_kind="sha256")]
     # Only a hint: the checks then hold the file to what the issuer signed for that token (a rendition's sha256).

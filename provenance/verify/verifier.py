@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..chain import Certificate
+from ..chain.registry import TokenRecord
 from ..context import Parts
 from ..errors import ProvenanceError
 from ..hashing import PERCEPTUAL_MATCH_CAVEAT
@@ -48,8 +49,14 @@ class Verifier:
         except MediaError as exc:
             return VerificationReport(file=str(path), status=Status.ERROR, summary=str(exc))
         query = QueryHashes(media)
+        record: TokenRecord | None = None
         try:
-            candidates = [Candidate(f"0x{token:064x}", "token")] if token else self._lookup(media, query, hint)
+            if token:
+                candidates = [Candidate(f"0x{token:064x}", "token")]
+            else:
+                # The content hash's token and, speculatively, that token's record: one round trip.
+                exact, record = self.parts.chain.registry.record_of_content(bytes.fromhex(media.sha256))
+                candidates = self._lookup(media, query, hint, exact)
         except (ProvenanceError, IpfsError) as exc:
             return VerificationReport(str(path), Status.ERROR, f"lookup failed: {exc}", media.sha256)
         if not candidates:
@@ -57,13 +64,15 @@ class Verifier:
                 file=str(path), status=Status.NOT_FOUND, summary=SUMMARIES[Status.NOT_FOUND], content_sha256=media.sha256,
                 checks=[CheckResult("lookup", False, "no certificate by content hash on chain, nor by perceptual hash in the index", fails_as=Status.NOT_FOUND)],
             )
-        return self._check(path, media, query, candidates)
+        return self._check(path, media, query, candidates, record)
 
-    def _lookup(self, media, query, hint: int | None = None) -> list[Candidate]:
+    def _lookup(self, media, query, hint: int | None, exact: int | None) -> list[Candidate]:
         p = self.parts
-        return find_candidates(p.chain, p.ledger, p.settings, media, query, hint)
+        return find_candidates(p.chain, p.ledger, p.settings, media, query, hint, exact_read=True, exact=exact)
 
-    def _check(self, path: Path, media: MediaFile, query: QueryHashes, candidates: list[Candidate]) -> VerificationReport:
+    def _check(
+        self, path: Path, media: MediaFile, query: QueryHashes, candidates: list[Candidate], record: TokenRecord | None = None
+    ) -> VerificationReport:
         chosen = candidates[0]
         p = self.parts
         deployment = p.chain.deployment
@@ -72,9 +81,11 @@ class Verifier:
         results = [CheckResult("chain", True, f"chain {deployment.chain_id} reachable; registry {deployment.address} matches the recorded deployment")]
         comparison: Comparison | None = None
         certificate: dict | None = None
-        # The certificate, its tokenURI and its history in one round trip; read fresh every time
-        # (revocation and re-issue change them), never cached.
-        record = p.chain.registry.record(token_id)
+        # The certificate, its tokenURI and its history in one round trip (or read with the lookup, when it
+        # found this token by content hash); read fresh for every verification, never cached: revocation
+        # and re-issue change them.
+        if record is None or record.token_id != token_id:
+            record = p.chain.registry.record(token_id)
         cert = read_certificate(record, token_id)
         results.append(cert.result)
         if cert.value is not None:
