@@ -110,6 +110,11 @@ def _one_line_error(run: Run) -> bool:
     return bool(errors) and all("\n" not in e for e in errors)
 
 
+def fault_row(scenario: str, trials: int, happened: str, outcome: str, tally: Tally) -> str:
+    """A row of the faults table (report: scenario | trials | what happened | outcome | tracebacks)."""
+    return f"| {scenario} | {trials} | {happened} | {outcome} | {tally.cell()} |"
+
+
 def log(text: str) -> None:
     print(text, flush=True)
 
@@ -177,14 +182,13 @@ def scenario_kill(work: Path, trials: int, files_per_trial: int, rng: random.Ran
         audits.add(result, certified=not result.missing and not result.unconfirmed)
         log(f"  trial {trial + 1}: batch {batch}, killed {point} (exit {first.code}); {rounds} re-run(s); {result.summary()}")
     tally.add(home.down())
-    return [
-        f"| SIGKILL of `mint` ({files_per_trial} files, --batch 1/5/10) | {trials} | "
+    happened = (
         f"{killed} killed ({how['random delay']} at a random time, {trials - how['random delay']} at a random failpoint: "
         f"{', '.join(f'{k} {v}' for k, v in sorted(how.items()) if k != 'random delay')}), {finished_first} finished before the kill; "
-        f"re-runs needed: {', '.join(f'{n}: {c}' for n, c in sorted(reruns.items()))} | "
-        f"{audits.cell(f'all {files_per_trial} files certified')} | "
-        f"{tally.cell()} |"
-    ]
+        f"re-runs needed: {', '.join(f'{n}: {c}' for n, c in sorted(reruns.items()))}"
+    )
+    return [fault_row(f"SIGKILL of `mint` ({files_per_trial} files, --batch 1/5/10)", trials, happened,
+                      audits.cell(f"all {files_per_trial} files certified"), tally)]
 
 
 # ---- 2. the chain node SIGKILLed, reset, reorganised -------------------------------------------------
@@ -223,13 +227,12 @@ def scenario_node(work: Path, trials: int, files_per_trial: int, rng: random.Ran
             f"chain up exit {up.code}, {len(before.phantom)} confirmed mints lost with the node, sync dropped {synced.get('dropped')}; "
             f"{rounds} re-run(s); {result.summary()}")
     tally.add(home.down())
-    return [
-        f"| SIGKILL of the chain node during `mint` ({files_per_trial} files, --batch 1), `chain up`, `sync`, re-run | {trials} | "
+    happened = (
         f"{interrupted} runs ended early with one-line errors; `chain up` restarted the node {up_ok}/{trials}; "
-        f"{lost} confirmed mints in all were lost with the node's last second and found by the re-run | "
-        f"{audits.cell()} | "
-        f"{tally.cell()} |"
-    ]
+        f"{lost} confirmed mints in all were lost with the node's last second and found by the re-run"
+    )
+    return [fault_row(f"SIGKILL of the chain node during `mint` ({files_per_trial} files, --batch 1), `chain up`, `sync`, re-run",
+                      trials, happened, audits.cell(), tally)]
 
 
 def scenario_reset(work: Path, trials: int, files_per_trial: int, rng: random.Random) -> list[str]:
@@ -258,13 +261,12 @@ def scenario_reset(work: Path, trials: int, files_per_trial: int, rng: random.Ra
         result = audits.add(audit(home, contents))
         log(f"  trial {trial + 1}: chain up exit {up.code}, --redeploy exit {again.code}; {rounds} re-run(s); {result.summary()}")
         tally.add(home.down())
-    return [
-        f"| chain reset (state.json deleted after `chain down`, or with the node SIGKILLed) with {files_per_trial} certificates | {trials} | "
+    happened = (
         f"`chain up` refused to redeploy over the ledger {refused}/{trials}; `--redeploy` {redeployed}/{trials}, "
-        f"old certificates out of `ledger list` {clean_list}/{trials} | "
-        f"{audits.cell('all files certified again')} | "
-        f"{tally.cell()} |"
-    ]
+        f"old certificates out of `ledger list` {clean_list}/{trials}"
+    )
+    return [fault_row(f"chain reset (state.json deleted after `chain down`, or with the node SIGKILLed) with {files_per_trial} certificates",
+                      trials, happened, audits.cell("all files certified again"), tally)]
 
 
 def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Random) -> list[str]:
@@ -303,14 +305,15 @@ def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Ra
         log(f"  trial {trial + 1}: {'evm_revert' if revert else f'anvil_reorg of {depth} blocks'}, {lost} certificates lost, "
             f"sync dropped {synced.get('dropped')} (rewound from {synced.get('rewound_from')}); {rounds} re-run(s); {result.summary()}")
     tally.add(home.down())
-    return [
-        f"| reorganisation: `anvil_reorg` of the last 1-{max(depths) if depths else 0} blocks, or the blocks lost (evm_revert), "
-        f"after minting {files_per_trial} files; `sync`, re-run | {trials} | "
+    scenario = (
+        f"reorganisation: `anvil_reorg` of the last 1-{max(depths) if depths else 0} blocks, or the blocks lost (evm_revert), "
+        f"after minting {files_per_trial} files; `sync`, re-run"
+    )
+    happened = (
         f"{lost_total} certificates taken back in all; `sync` dropped exactly those in {matched}/{trials} trials, and found the fork by "
-        f"block hashes in {rewound}/{indexed_before} trials indexed before the change | "
-        f"{audits.cell()} | "
-        f"{tally.cell()} |"
-    ]
+        f"block hashes in {rewound}/{indexed_before} trials indexed before the change"
+    )
+    return [fault_row(scenario, trials, happened, audits.cell(), tally)]
 
 
 # ---- 3. the IPFS backend down --------------------------------------------------------------------
@@ -350,11 +353,11 @@ def scenario_ipfs(work: Path, trials: int, files_per_trial: int, rng: random.Ran
             statuses = Counter(r["status"] for r in _entries(checked))
             verified += statuses.get("verified", 0) == files_per_trial
             log(f"  trial {trial + 1}: killed js-ipfs: {first.brief()}; {rounds} re-run(s); {result.summary()}; verify {dict(statuses)}")
-        rows.append(
-            f"| IPFS backend down: the Kubo RPC node (js-ipfs 0.66) SIGKILLed during `mint` ({files_per_trial} files), "
-            f"started again, re-run | {trials} | {interrupted} runs ended with one-line errors | "
-            f"{audits.cell(f'all files certified; {verified}/{trials} all verified from the restarted node')} | {tally.cell()} |"
-        )
+        rows.append(fault_row(
+            f"IPFS backend down: the Kubo RPC node (js-ipfs 0.66) SIGKILLed during `mint` ({files_per_trial} files), started again, re-run",
+            trials, f"{interrupted} runs ended with one-line errors",
+            audits.cell(f"all files certified; {verified}/{trials} all verified from the restarted node"), tally,
+        ))
     finally:
         home.down()
         peer.stop()
@@ -387,13 +390,12 @@ def scenario_ipfs(work: Path, trials: int, files_per_trial: int, rng: random.Ran
     if mode is None:
         rows.append("| embedded IPFS store made read-only | 0 | not run: this process may not mount | | |")
     else:
-        rows.append(
-            f"| IPFS backend down: the embedded store's folder made read-only ({mode}) before a `mint` of {files_per_trial} files, "
-            f"some certified before; then writable, re-run | {trials} | {blocked} runs exit 1, "
-            f"{said[True]} per-file errors saying the store is read-only, {said[False]} other | "
-            f"{audits.cell()} | "
-            f"{tally.cell()} |"
-        )
+        rows.append(fault_row(
+            f"IPFS backend down: the embedded store's folder made read-only ({mode}) before a `mint` of {files_per_trial} files, "
+            "some certified before; then writable, re-run",
+            trials, f"{blocked} runs exit 1, {said[True]} per-file errors saying the store is read-only, {said[False]} other",
+            audits.cell(), tally,
+        ))
     return rows
 
 
@@ -493,13 +495,12 @@ def scenario_diskfull(work: Path, trials: int, files_per_trial: int, rng: random
                 f"{rounds} re-run(s); {result.summary()}")
     finally:
         tally.add(chain.down())
-    return [
-        f"| disk full: $PROVENANCE_HOME on a 2-6 MiB {kind} (chain elsewhere), {files_per_trial} files of ~0.6 MB; "
-        f"then room, re-run | {trials} | {failed_runs} runs exit 1 with one-line errors "
-        f"({said['store']} store full, {said['ledger']} ledger full, {said['other']} other) | "
-        f"{audits.cell(phantoms='phantom certificates (before and after)')} | "
-        f"{tally.cell()} |"
-    ], kind
+    return [fault_row(
+        f"disk full: $PROVENANCE_HOME on a 2-6 MiB {kind} (chain elsewhere), {files_per_trial} files of ~0.6 MB; then room, re-run",
+        trials, f"{failed_runs} runs exit 1 with one-line errors "
+        f"({said['store']} store full, {said['ledger']} ledger full, {said['other']} other)",
+        audits.cell(phantoms="phantom certificates (before and after)"), tally,
+    )], kind
 
 
 # ---- 6. concurrent mints on one home --------------------------------------------------------------
@@ -524,12 +525,11 @@ def scenario_concurrent(work: Path, trials: int, processes: int, own: int, share
             log(f"  trial {trial + 1}: exits {[run.code for run in runs]}, {errors} file errors; {result.summary()}")
     finally:
         tally.add(home.down())
-    return [
-        f"| {processes} `mint` processes at once on one home, {own} files each + {shared} given to all | {trials} | "
-        f"{clean}/{trials} trials: every process exit 0, no file error | "
-        f"{audits.cell(f'all {processes * own + shared} files certified')} | "
-        f"{tally.cell()} |"
-    ]
+    return [fault_row(
+        f"{processes} `mint` processes at once on one home, {own} files each + {shared} given to all", trials,
+        f"{clean}/{trials} trials: every process exit 0, no file error",
+        audits.cell(f"all {processes * own + shared} files certified"), tally,
+    )]
 
 
 # ---- 7. mutated media through hash, detect, mint, verify ---------------------------------------
