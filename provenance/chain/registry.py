@@ -103,7 +103,7 @@ class TokenRecord:
 class View:
     """One view function called by hand: selector and eth_abi types, no web3 contract machinery.
 
-    web3's ABI lookup, validation and middleware cost ~5 ms of CPU per call; a
+    web3's ABI lookup, validation and middleware cost ~3-5 ms of CPU per call; a
     verification makes several, which made it CPU-bound (BENCHMARKS.md, HTTP
     verification service). The types are checked against the contract's ABI
     once, when a Registry is built (`_check_views`).
