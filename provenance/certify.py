@@ -42,9 +42,9 @@ from .ipfs import ContentStore, IpfsError
 from .ipfs.profile import ImportProfile
 from .ledger import JobState, Ledger, MintJob
 from .media import MediaError, MediaFile, load_media
-from .metadata import MetadataInput, SigningDomain, build, now_iso
+from .metadata import MetadataInput, build, now_iso
 from .perceptual import perceptual_hashes
-from .publish import pin_signed
+from .publish import IssuerService
 from .records import record_certificate, reopen_lost_mints
 from .scanning import Scanner
 from .verdicts import chain_verdict
@@ -116,23 +116,15 @@ class _Work:
         return self.media
 
 
-class Certifier:
+class Certifier(IssuerService):
     def __init__(self, chain: ChainSession, store: ContentStore, ledger: Ledger, scanner: Scanner,
                  claims_dir: Path | None = None, renditions: Callable[..., dict] | None = None):
         """`claims_dir`: where processes sharing the home claim contents (claims.py); None: no other process.
         `renditions`: makes another file the certificate covers (the C2PA copy, provenance/c2pa/writer.py) and
         returns its entry for the signed metadata; called once per new metadata document."""
-        if chain.registry.signer is None:
-            raise ProvenanceError("certifying needs the issuer's signing key")
-        self.chain = chain
-        self.store = store
-        self.ledger = ledger
-        self.scanner = scanner
-        self.issuer = chain.registry.signer
+        super().__init__(chain, store, ledger, scanner, "certifying")
         self._scan_lock = threading.Lock()
         self._verdicts: dict[str, dict] = {}  # by content sha256: verdicts computed in this run
-        self.chain_id = chain.deployment.chain_id
-        self.contract = chain.deployment.address
         self._claims = ContentClaims(claims_dir)
         self._renditions = renditions
 
@@ -368,7 +360,7 @@ class Certifier:
                 renditions=renditions,
             )
         )
-        cid, digest = pin_signed(doc, self.issuer, SigningDomain(self.chain_id, self.contract), self.store)
+        cid, digest = self.pin(doc)
         return self.ledger.update_job(
             job.id, state=JobState.STORED, media_cid=added.cid, metadata_cid=cid, metadata_digest=digest, error=None
         )

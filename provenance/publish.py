@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 
 from .errors import ProvenanceError
 from .ipfs import ContentStore, raw_cid_from_sha256
 from .metadata import MAX_METADATA_BYTES, SigningDomain, canonical_bytes, sign, validate
+
+if TYPE_CHECKING:
+    from .chain import ChainSession
+    from .ledger import Ledger
+    from .scanning import Scanner
 
 
 def pin_signed(doc: dict, issuer: LocalAccount, domain: SigningDomain, store: ContentStore) -> tuple[str, str]:
@@ -24,3 +30,24 @@ def pin_signed(doc: dict, issuer: LocalAccount, domain: SigningDomain, store: Co
     if stored.cid != raw_cid_from_sha256(bytes.fromhex(digest)):
         raise ProvenanceError(f"metadata CID {stored.cid} does not match its digest")
     return stored.cid, digest
+
+
+class IssuerService:
+    """What certify and reattest share: they sign and pin as the issuer of one deployment, record in the ledger
+    and scan with the same scanner; a session without the issuer's key can do neither."""
+
+    def __init__(self, chain: ChainSession, store: ContentStore, ledger: Ledger, scanner: Scanner, doing: str):
+        """`doing`: what needs the key, for the error ("certifying")."""
+        if chain.registry.signer is None:
+            raise ProvenanceError(f"{doing} needs the issuer's signing key")
+        self.chain = chain
+        self.store = store
+        self.ledger = ledger
+        self.scanner = scanner
+        self.issuer = chain.registry.signer
+        self.chain_id = chain.deployment.chain_id
+        self.contract = chain.deployment.address
+
+    def pin(self, doc: dict) -> tuple[str, str]:
+        """`doc` signed for this deployment and pinned: (metadata CID, sha256 hex of the canonical bytes)."""
+        return pin_signed(doc, self.issuer, SigningDomain(self.chain_id, self.contract), self.store)

@@ -40,8 +40,8 @@ from .indexer import sync
 from .ipfs import ContentStore, FetchLimits, IpfsError, NotFound, raw_cid_from_sha256
 from .ledger import CertificateRow, JobState, Ledger, ReattestJob
 from .media import IMAGE_MIME, VIDEO_MIME, MediaError, load_media
-from .metadata import MetadataError, SigningDomain, now_iso, parse, reattested, recover_signer
-from .publish import pin_signed
+from .metadata import MetadataError, now_iso, parse, reattested, recover_signer
+from .publish import IssuerService
 from .scanning import Scanner
 from .verdicts import chain_verdict, score_bps
 
@@ -82,17 +82,9 @@ class ReattestResult:
 _ERRORS = (MediaError, IpfsError, ProvenanceError, ChainError)
 
 
-class Reattester:
+class Reattester(IssuerService):
     def __init__(self, chain: ChainSession, store: ContentStore, ledger: Ledger, scanner: Scanner):
-        if chain.registry.signer is None:
-            raise ProvenanceError("re-attesting needs the issuer's signing key")
-        self.chain = chain
-        self.store = store
-        self.ledger = ledger
-        self.scanner = scanner
-        self.issuer = chain.registry.signer
-        self.chain_id = chain.deployment.chain_id
-        self.contract = chain.deployment.address
+        super().__init__(chain, store, ledger, scanner, "re-attesting")
 
     # ---- the two ways in ------------------------------------------------
     def reattest_files(self, paths: Sequence[Path], on_result: Callable[[ReattestResult], None] | None = None) -> list[ReattestResult]:
@@ -237,7 +229,7 @@ class Reattester:
     def _store(self, job: ReattestJob, doc: dict) -> ReattestJob:
         previous = json.loads(job.previous_json)
         unsigned = reattested(doc, json.loads(job.verdict_json), previous["metadata_cid"], now_iso())
-        cid, digest = pin_signed(unsigned, self.issuer, SigningDomain(self.chain_id, self.contract), self.store)
+        cid, digest = self.pin(unsigned)
         return self.ledger.update_reattest_job(job.id, state=JobState.STORED, metadata_cid=cid, metadata_digest=digest, error=None)
 
     def _sign(self, job: ReattestJob, token: int) -> ReattestJob:
