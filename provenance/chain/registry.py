@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, Sequence, TypeVar
@@ -97,6 +97,8 @@ class TokenRecord:
     certificate: Certificate | None
     token_uri: str | None
     history: list[Certificate]
+    # hasRole(ISSUER_ROLE, account) for the account the caller guessed, read in the same batch: (account, holds it).
+    issuer_role: tuple[str, bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -307,17 +309,22 @@ class Registry:
         replies = self._batch([v.request(self.address, token_id) for v in views], "certificate, tokenURI, history")
         return self._record(token_id, replies)
 
-    def record_of_content(self, content_hash: bytes) -> tuple[int | None, TokenRecord | None]:
+    def record_of_content(self, content_hash: bytes, issuer_guess: str | None = None) -> tuple[int | None, TokenRecord | None]:
         """`token_of_content`, and the record of the token it names, in one round trip.
 
         A certificate's token id is its content hash, so the record is asked for
         that id in the same batch; it is returned only when the registry maps the
         hash to exactly that token (else None: the caller reads the record of the
-        token it was given, if any).
+        token it was given, if any). With `issuer_guess`, the batch also asks
+        whether that account holds ISSUER_ROLE now (`TokenRecord.issuer_role`):
+        the caller uses the answer only if the certificate names that account.
         """
         token_id = token_id_of(content_hash)
         views = (_V_CERTIFICATE, _V_TOKEN_URI, _V_HISTORY)
         requests = [_V_TOKEN_OF_CONTENT.request(self.address, content_hash), *(v.request(self.address, token_id) for v in views)]
+        guess = Web3.to_checksum_address(issuer_guess) if issuer_guess else None
+        if guess:
+            requests.append(_V_HAS_ROLE.request(self.address, ISSUER_ROLE, guess))
         replies = self._batch(requests, "tokenOfContent, certificate, tokenURI, history")
         try:
             token = self._result(_V_TOKEN_OF_CONTENT, replies[0]) or None
@@ -325,7 +332,13 @@ class Registry:
             raise self._failure("tokenOfContent", exc) from None
         if token != token_id:  # not certified, or under another id: the speculative reads say nothing
             return token, None
-        return token, self._record(token_id, replies[1:])
+        record = self._record(token_id, replies[1:4])
+        if guess:
+            try:
+                record = replace(record, issuer_role=(guess, bool(self._result(_V_HAS_ROLE, replies[4]))))
+            except Reverted as exc:
+                raise self._failure("hasRole", exc) from None
+        return token, record
 
     def _record(self, token_id: int, replies: list[dict]) -> TokenRecord:
         cert_reply, uri_reply, history_reply = replies

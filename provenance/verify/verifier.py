@@ -12,9 +12,10 @@ are filled beside them and never change the status.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from ..chain import Certificate
-from ..chain.registry import TokenRecord
+from ..chain.registry import Registry, TokenRecord
 from ..context import Parts
 from ..errors import ProvenanceError
 from ..hashing import PERCEPTUAL_MATCH_CAVEAT
@@ -55,7 +56,9 @@ class Verifier:
                 candidates = [Candidate(f"0x{token:064x}", "token")]
             else:
                 # The content hash's token and, speculatively, that token's record: one round trip.
-                exact, record = self.parts.chain.registry.record_of_content(bytes.fromhex(media.sha256))
+                registry = self.parts.chain.registry
+                guess = _last_issuer.get(registry.address)
+                exact, record = registry.record_of_content(bytes.fromhex(media.sha256), guess)
                 candidates = self._lookup(media, query, hint, exact)
         except (ProvenanceError, IpfsError) as exc:
             return VerificationReport(str(path), Status.ERROR, f"lookup failed: {exc}", media.sha256)
@@ -89,10 +92,12 @@ class Verifier:
         cert = read_certificate(record, token_id)
         results.append(cert.result)
         if cert.value is not None:
+            _last_issuer[p.chain.registry.address] = cert.value.issuer  # the next lookup's guess (_role_reader)
+        if cert.value is not None:
             metadata = read_metadata(record, p.store, cert.value)
             results.append(metadata.result)
             if metadata.value is not None:
-                judged, comparison = self._judge(media, query, Certified(token_id, cert.value, metadata.value))
+                judged, comparison = self._judge(media, query, Certified(token_id, cert.value, metadata.value), record)
                 results.extend(judged)
             reissued = reissue_history(p.chain.registry, token_id, deployment.deploy_block, record.history)
             if reissued:
@@ -106,7 +111,9 @@ class Verifier:
             caveat=PERCEPTUAL_MATCH_CAVEAT if perceptual else None, certificate=certificate,
         )
 
-    def _judge(self, media: MediaFile, query: QueryHashes, subject: Certified) -> tuple[list[CheckResult], Comparison | None]:
+    def _judge(
+        self, media: MediaFile, query: QueryHashes, subject: Certified, record: TokenRecord
+    ) -> tuple[list[CheckResult], Comparison | None]:
         """The policies over a certificate whose metadata was read intact, and the comparison of the file (if it got that far)."""
         p = self.parts
         deployment = p.chain.deployment
@@ -118,12 +125,31 @@ class Verifier:
         scanner = self.scanner
         standing = standing_policy(
             revoke_reason=row.revoke_reason if row is not None else None,
-            holds_role=p.chain.registry.is_issuer,
+            holds_role=_role_reader(p.chain.registry, record),
             trusted_issuers=p.settings.trusted_issuers,
             comparison=comparison,
             scan=(lambda: scanner.scan(media)) if scanner is not None else None,  # the frames already decoded
         )
         return [*integrity.results, *standing.judge(subject).results], comparison
+
+
+# Per registry, the issuer of the last certificate read: the next lookup's batch also asks whether that
+# account holds ISSUER_ROLE, which saves a round trip when the next certificate has the same issuer (the
+# usual case: a server verifying one issuer's media). Only a guess, never an answer: the role is read
+# from the chain in every verification, and a guess that misses costs the call it would have saved.
+_last_issuer: dict[str, str] = {}
+
+
+def _role_reader(registry: Registry, record: TokenRecord) -> Callable[[str], bool]:
+    """`registry.is_issuer`, except for the account whose role was read with the record (same batch, same freshness)."""
+    read = record.issuer_role
+
+    def holds_role(account: str) -> bool:
+        if read is not None and read[0].lower() == account.lower():
+            return read[1]
+        return registry.is_issuer(account)
+
+    return holds_role
 
 
 def _certificate_section(cert: Certificate, metadata: dict | None, reissued: list[dict]) -> dict:

@@ -17,11 +17,14 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from provenance.chain.keys import dev_account
-from provenance.chain.registry import ISSUER_ROLE, _certificate
+from provenance.chain.registry import ISSUER_ROLE, TokenRecord, _certificate
 from provenance.config import load_settings
 from provenance.server.service import VerificationService
+from provenance.verify.verifier import _last_issuer, _role_reader
 
 from .cli_helpers import run_cli
+
+DEAD = "0x000000000000000000000000000000000000dEaD"
 
 
 class CountingProxy:
@@ -65,7 +68,7 @@ class CountingProxy:
         self.server.server_close()
 
 
-def test_an_exact_copy_is_verified_in_two_round_trips(parts, certify, photo, anvil, monkeypatch):
+def test_an_exact_copy_is_verified_in_one_round_trip(parts, certify, photo, anvil, monkeypatch):
     certify(photo)
     proxy = CountingProxy(anvil.url)
     try:
@@ -75,11 +78,20 @@ def test_an_exact_copy_is_verified_in_two_round_trips(parts, certify, photo, anv
         proxy.reset()
         report = service.verify_file(photo, photo.name)
         assert report.status.value == "verified"
-        # tokenOfContent with the certificate, tokenURI and history of the token it should name, in one
-        # batch; then hasRole of the issuer (it comes from the certificate). No deployment checks: those
-        # ran once, when the parts were opened. Through web3's contract functions, one request each: 5.
-        assert proxy.requests == 2
+        # tokenOfContent with the certificate, tokenURI and history of the token it should name, and
+        # hasRole of the last certificate's issuer (the same one here), in one batch. No deployment checks:
+        # those ran once, when the parts were opened. Through web3's contract functions, one request each: 5.
+        assert proxy.requests == 1
         assert proxy.calls == Counter({"eth_call": 5})
+        # A guess that misses (the last certificate read had another issuer): the role of the
+        # certificate's own issuer is asked in a second request, never taken from the guess.
+        registry = service.parts.chain.registry
+        _last_issuer[registry.address] = DEAD
+        proxy.reset()
+        assert service.verify_file(photo, photo.name).status.value == "verified"
+        assert proxy.requests == 2
+        assert proxy.calls == Counter({"eth_call": 6})
+        assert _last_issuer[registry.address] == dev_account().address
     finally:
         proxy.close()
 
@@ -100,6 +112,15 @@ def test_a_withdrawn_issuer_role_after_a_verification_is_seen_by_the_next(parts,
     assert service.verify_file(photo, photo.name).status.value == "verified"
     admin.revoke_issuer(dev_account().address)
     assert service.verify_file(photo, photo.name).status.value == "untrusted_issuer"
+
+
+def test_the_role_read_with_the_record_answers_only_for_its_account(parts):
+    registry = parts.chain.registry
+    record = TokenRecord(1, None, None, [], issuer_role=(DEAD, True))  # as if read in the batch
+    holds_role = _role_reader(registry, record)
+    assert holds_role(DEAD.lower()) is True  # the batch's answer
+    assert holds_role(dev_account().address) is True  # asked of the chain
+    assert holds_role("0x000000000000000000000000000000000000bEEF") is False
 
 
 def test_hand_made_view_calls_answer_what_web3_answers(parts, certify, photo, tmp_path, admin):
@@ -125,7 +146,7 @@ def test_hand_made_view_calls_answer_what_web3_answers(parts, certify, photo, tm
         record = registry.record(t)
         assert (record.certificate, record.token_uri, record.history) == (expected, registry.token_uri(t), registry.history(t))
         assert registry.token_of_content(expected.content_hash) == contract.functions.tokenOfContent(expected.content_hash).call()
-    for account in (dev_account().address, "0x000000000000000000000000000000000000dEaD"):
+    for account in (dev_account().address, DEAD):
         assert registry.is_issuer(account) == contract.functions.hasRole(ISSUER_ROLE, account).call()
     unknown = 12345
     assert registry.certificate(unknown) is None
