@@ -9,7 +9,7 @@ NODE := node_modules/.bin/node
 HARDHAT := $(NODE) node_modules/hardhat/dist/src/cli.js
 DEMO_HOME ?= $(CURDIR)/.demo-home
 
-.PHONY: setup demo test test-python test-contracts contracts bench clean chromium
+.PHONY: setup demo test lint test-python test-contracts contracts bench clean chromium
 
 setup: $(VENV)/.installed node_modules/.installed artifacts/.built chromium
 
@@ -52,7 +52,13 @@ test-contracts: setup
 test-python: setup
 	$(VENV)/bin/pytest
 
-test: test-contracts test-python
+# Lint first: a style or type error fails `make test` (and CI) before the long suites run.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: lint test-contracts test-python
 
 bench: setup
 	$(PY) -m bench.run_all

@@ -94,11 +94,19 @@ def bench_quality(analyzer: Analyzer) -> list[str]:
     out += ["", *bench_benign(analyzer, splits["calib"] + splits["test"])]
     videos = [p for p in sorted((CORPUS / "video").rglob("*.mp4"))]
     if videos:
-        out += ["", "Videos (8 frames each):", "", "| video | label | score | frames | per-detector video scores |", "|---|---|---|---|---|"]
+        out += [
+            "",
+            "Videos (8 frames each):",
+            "",
+            "| video | label | score | frames | per-detector video scores |",
+            "|---|---|---|---|---|",
+        ]
         for path in videos:
             report = analyzer.analyze_file(path)
             members = ", ".join(f"{d.name} {d.score:.3f}" for d in report.detectors if not d.skipped)
-            out.append(f"| {path.parent.name}/{path.name} | {report.label.value} | {report.score:.3f} | {list(report.frames)} | {members} |")
+            out.append(
+                f"| {path.parent.name}/{path.name} | {report.label.value} | {report.score:.3f} | {list(report.frames)} | {members} |"
+            )
     return out + [""]
 
 
@@ -183,10 +191,9 @@ def bench_throughput(analyzer: Analyzer, paths: list[Path], repeats: int) -> lis
         for detector in analyzer.set.face:
             if faces and not hasattr(detector, "score_faces"):
                 size = detector.card.input_size[0]
-                crops[detector.card.name] = torch.stack([
-                    torch.from_numpy(np.asarray(f.crop(size, margin=FACE_MARGIN)).copy()).permute(2, 0, 1).float() / 255
-                    for f in faces
-                ])
+                crops[detector.card.name] = torch.stack(
+                    [torch.from_numpy(np.asarray(f.crop(size, margin=FACE_MARGIN)).copy()).permute(2, 0, 1).float() / 255 for f in faces]
+                )
         prepared.append((decoded.tiles, crops))
     forward = []
     for _ in range(repeats):
@@ -206,13 +213,17 @@ def bench_throughput(analyzer: Analyzer, paths: list[Path], repeats: int) -> lis
 
     workers = default_workers(n, analyzer.set.device)  # what analyze_files chose (none on CPUs under 4 cores)
     return [
-        "## Throughput", "",
-        f"{n} corpus stills (all of images/), best of {repeats} runs, device `{analyzer.set.device}`.", "",
-        "| measure | files/s |", "|---|---|",
+        "## Throughput",
+        "",
+        f"{n} corpus stills (all of images/), best of {repeats} runs, device `{analyzer.set.device}`.",
+        "",
+        "| measure | files/s |",
+        "|---|---|",
         f"| end to end (decode and tiles {f'in {workers} worker processes' if workers else 'in-process'}, MTCNN faces, "
         f"all detectors, fusion) | {e2e_rate:.2f} |",
         f"| model forward only (same tiles and crops, same detectors) | {fwd_rate:.2f} |",
-        f"| ratio end-to-end / forward-only | {e2e_rate / fwd_rate:.2f} |", "",
+        f"| ratio end-to-end / forward-only | {e2e_rate / fwd_rate:.2f} |",
+        "",
     ]
 
 
@@ -292,7 +303,8 @@ def bench_pgd(analyzer: Analyzer, steps: int, limit: int, draws: int) -> list[st
     lines += [
         f"{len(batch)} corpus fakes (256x256 centre views, test+calib splits) flagged by the whole-image ensemble "
         f"({n_flagged}/{n_views} flagged); PGD {steps} steps, step eps/4, random start; "
-        f"defence averaged over {draws} random draws. Detection of the clean fakes with the defence on: {clean_def:.2f}.", "",
+        f"defence averaged over {draws} random draws. Detection of the clean fakes with the defence on: {clean_def:.2f}.",
+        "",
         "| eps | attack success, no defence | attack success, randomized preprocessing (attack unaware) |",
         "|---|---|---|",
     ]
@@ -323,10 +335,12 @@ def main() -> int:
         analyzer = Analyzer()
         command = command_line(__file__)
         sections = [
-            "# Detectors (detect/)", "",
+            "# Detectors (detect/)",
+            "",
             f"Command: `{command}`  ",
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"device {analyzer.set.device}, load average at start {os.getloadavg()[0]:.1f}.", "",
+            f"device {analyzer.set.device}, load average at start {os.getloadavg()[0]:.1f}.",
+            "",
         ]
         if "quality" not in args.skip:
             sections += bench_quality(analyzer)

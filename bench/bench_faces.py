@@ -33,7 +33,15 @@ from detect.video import aggregate, score_tracks, track_faces  # noqa: E402
 from provenance.media import load_media  # noqa: E402
 
 CORPUS = (ROOT / "../shared/corpus").resolve()
-PORTRAITS = ["obama.jpg", "biden.jpg", "two_people.jpg", "lin-manuel-miranda.png", "multiface.jpg", "obama_and_biden.jpg", "skimage_astronaut.png"]
+PORTRAITS = [
+    "obama.jpg",
+    "biden.jpg",
+    "two_people.jpg",
+    "lin-manuel-miranda.png",
+    "multiface.jpg",
+    "obama_and_biden.jpg",
+    "skimage_astronaut.png",
+]
 
 
 def _images() -> list[Path]:

@@ -114,6 +114,7 @@ def mint_request(n: int, metadata: str = "metadata") -> tuple:
     phash = int.from_bytes(sha("phash")[:8], "big")
     return (sha("content"), sha(metadata), LABEL_LIKELY_AUTHENTIC, 1_234, phash, sha("pdq"))
 
+
 REASON = "issued in error: another issuer's media"
 
 
@@ -180,9 +181,7 @@ def render(figures: list[Figure], environment: str) -> str:
     for f in figures:
         goal = f"<= {f.goal:,}" if f.goal else ""
         met = ("yes" if f.per_item <= f.goal else f"no (+{f.per_item - f.goal:,})") if f.goal else ""
-        lines.append(
-            f"| {f.operation} | {f.gas:,} | {f.calldata:,} | {f.per_item:,} | {f.per_item / base:.3f} | {goal} | {met} |"
-        )
+        lines.append(f"| {f.operation} | {f.gas:,} | {f.calldata:,} | {f.per_item:,} | {f.per_item / base:.3f} | {goal} | {met} |")
     lines += ["", "Command (from the repository root):", "", "```", COMMAND, "```", ""]
     return "\n".join(lines)
 

@@ -137,11 +137,18 @@ def main(argv=None) -> int:
     lines += [
         "**Confound baseline** (logistic regression on size, aspect, format, JPEG luma table and bytes "
         f"per pixel; fitted on {len(train_image)} train files): dev AUC {conf_fig.cell()}. "
-        + ("Its interval excludes 0.5: the raw dev files can be told apart without their pixels"
-           + (" (the other way round than in training: what separated train's classes points the wrong way on dev)"
-              if conf_fig.high < 0.5 else "")
-           + ", so the raw figures below may include that leak; the normalised column gives both classes the "
-           "same crop and JPEG 85." if leaks else "Its interval includes 0.5: no leak through these confounds."),
+        + (
+            "Its interval excludes 0.5: the raw dev files can be told apart without their pixels"
+            + (
+                " (the other way round than in training: what separated train's classes points the wrong way on dev)"
+                if conf_fig.high < 0.5
+                else ""
+            )
+            + ", so the raw figures below may include that leak; the normalised column gives both classes the "
+            "same crop and JPEG 85."
+            if leaks
+            else "Its interval includes 0.5: no leak through these confounds."
+        ),
         "",
     ]
 
@@ -216,6 +223,7 @@ def main(argv=None) -> int:
     if videos:
         v_scores, v_labels, v_face = [], [], []
         for path, label, _source in videos:
+
             def run_video(path=path):
                 report = analyzer.analyze_file(path)
                 face = next((d.score for d in report.detectors if d.name == "npr-cnn-face" and not d.skipped), None)
@@ -241,6 +249,7 @@ def main(argv=None) -> int:
     e2e = sample(dev_image, args.e2e_per_source, "e2e")
     ens_scores, ens_labels = [], []
     for n, item in enumerate(e2e):
+
         def full(item=item):
             report = analyzer.analyze_file(args.data / item.path)
             return [report.score, report.label.value]
@@ -273,13 +282,16 @@ def main(argv=None) -> int:
     variants = {
         "as stored": lambda rgb: rgb,
         "JPEG 40": lambda rgb: jpeg(rgb, 40),
-        "half size": lambda rgb: np.asarray(Image.fromarray(rgb).resize((max(1, rgb.shape[1] // 2), max(1, rgb.shape[0] // 2)), Image.LANCZOS)),
+        "half size": lambda rgb: np.asarray(
+            Image.fromarray(rgb).resize((max(1, rgb.shape[1] // 2), max(1, rgb.shape[0] // 2)), Image.LANCZOS)
+        ),
         "one H.264 frame (CRF 23)": lambda rgb: h264(rgb, 23),
         "turned 90 degrees": lambda rgb: np.ascontiguousarray(np.rot90(rgb)),
     }
     lines += [
         f"**Real dev photos after ordinary processing** ({len(photos)} photos of "
-        + ", ".join(sorted({p.source for p in photos})) + "): the shipped ensemble.",
+        + ", ".join(sorted({p.source for p in photos}))
+        + "): the shipped ensemble.",
         "",
         "| processing | mean score | likely_manipulated [95% CI] | npr-cnn mean |",
         "|---|---|---|---|",
@@ -289,6 +301,7 @@ def main(argv=None) -> int:
     for name, change in variants.items():
         scores, labels, nprs = [], [], []
         for item in photos:
+
             def run(item=item, change=change):
                 rgb = change(load_rgb(args.data / item.path))
                 report = analyzer.analyze_image(Image.fromarray(rgb))

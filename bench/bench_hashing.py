@@ -93,7 +93,10 @@ def _ratio_cell(ratios: list[float]) -> str:
 def bench_phash(sets: dict[str, list[Path]], workers: int, device: str | None) -> list[str]:
     """imagehash vs phash_batch on 1 and `workers` threads (and `device`), decoding excluded and included, rounds interleaved."""
     header = f"| images | n | imagehash img/s | batched, 1 thread img/s | ratio | batched, {workers} threads img/s | ratio |"
-    excluded = [header + (f" batched on {device} img/s | ratio |" if device else ""), "|---|---|---|---|---|---|---|" + ("---|---|" if device else "")]
+    excluded = [
+        header + (f" batched on {device} img/s | ratio |" if device else ""),
+        "|---|---|---|---|---|---|---|" + ("---|---|" if device else ""),
+    ]
     included = [header, "|---|---|---|---|---|---|---|"]
     for label, paths in sets.items():
         images = _load(paths)

@@ -78,8 +78,12 @@ def measure(args: list[str], env: dict) -> tuple[int, float, float, str]:
             entries = doc["files"] if isinstance(doc, dict) and "files" in doc else doc
             entries = [entries] if isinstance(entries, dict) else entries  # verify prints one object for one file
             said = "; ".join(
-                e.get("error") or (f"error: {e.get('summary')}" if e.get("status") == "error" else
-                                   "ok " + str(e.get("status") or e.get("label") or e.get("token_id") or e.get("sha256"))[:16])
+                e.get("error")
+                or (
+                    f"error: {e.get('summary')}"
+                    if e.get("status") == "error"
+                    else "ok " + str(e.get("status") or e.get("label") or e.get("token_id") or e.get("sha256"))[:16]
+                )
                 for e in entries
             )
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -139,20 +143,23 @@ def main() -> None:
     if args.out:
         from bench.report import write_report
 
-        write_report([
-            "## Hostile media: peak memory and time per file",
-            "",
-            f"`.venv/bin/python bench/bench_hostile_media.py --commands {','.join(commands)} --out {args.out}`",
-            "",
-            f"Each command is its own `provenance` process on one crafted or oversized file; peak RSS is the kernel's"
-            f" for that process (its own children included), time is wall clock. Goal: at most {RSS_GOAL_MB} MB and"
-            f" {SECONDS_GOAL} s, and a result or a one-line error, never a traceback. `mint` runs the detectors (CPU),"
-            " `verify` follows it, so the file is certified.",
-            "",
-            *rows,
-            "",
-            BEFORE,
-        ], args.out)
+        write_report(
+            [
+                "## Hostile media: peak memory and time per file",
+                "",
+                f"`.venv/bin/python bench/bench_hostile_media.py --commands {','.join(commands)} --out {args.out}`",
+                "",
+                f"Each command is its own `provenance` process on one crafted or oversized file; peak RSS is the kernel's"
+                f" for that process (its own children included), time is wall clock. Goal: at most {RSS_GOAL_MB} MB and"
+                f" {SECONDS_GOAL} s, and a result or a one-line error, never a traceback. `mint` runs the detectors (CPU),"
+                " `verify` follows it, so the file is certified.",
+                "",
+                *rows,
+                "",
+                BEFORE,
+            ],
+            args.out,
+        )
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ def main() -> None:
         "",
         f"{os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.1f}. pHash stored as int64 in four 16-bit "
         "bands, each with a (band, hash) index; one SQL statement per lookup. Queries are stored hashes with 0..radius "
-        "random bits flipped. \"Results agree\": every query's answer equals an in-memory brute force over all stored "
+        'random bits flipped. "Results agree": every query\'s answer equals an in-memory brute force over all stored '
         f"hashes, and the {SCANS} scanned ones equal `linear_scan` (a Python loop over every row, the baseline). "
         f"The default pHash threshold is {DEFAULT_PHASH_THRESHOLD}.",
         "",

@@ -91,7 +91,11 @@ def recall_rows() -> list[str]:
             cells.append(f"{sum(found) / len(found):.2f}")
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     rows.append("| **all edited copies** | " + " | ".join(f"**{hit / n:.3f}**" for hit, n in totals.values()) + " |")
-    return [f"{len(study['photos'])} real photos, every transform of bench/robustness.py; pHash lookup radius {DEFAULT_PHASH_THRESHOLD} throughout.", "", *rows]
+    return [
+        f"{len(study['photos'])} real photos, every transform of bench/robustness.py; pHash lookup radius {DEFAULT_PHASH_THRESHOLD} throughout.",
+        "",
+        *rows,
+    ]
 
 
 def main() -> None:

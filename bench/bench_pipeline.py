@@ -36,8 +36,14 @@ from scripts.make_samples import scene  # noqa: E402
 
 def raw_mint_rate(registry: Registry, count: int, batch: int, salt: bytes) -> float:
     requests = [
-        MintRequest(hashlib.sha256(salt + i.to_bytes(4, "big")).digest(), hashlib.sha256(b"m" + salt + bytes(i)).digest(),
-                    OnChainLabel.UNSCANNED, 0, i, b"\1" * 32)
+        MintRequest(
+            hashlib.sha256(salt + i.to_bytes(4, "big")).digest(),
+            hashlib.sha256(b"m" + salt + bytes(i)).digest(),
+            OnChainLabel.UNSCANNED,
+            0,
+            i,
+            b"\1" * 32,
+        )
         for i in range(count)
     ]
     start = time.perf_counter()

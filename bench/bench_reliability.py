@@ -187,8 +187,15 @@ def scenario_kill(work: Path, trials: int, files_per_trial: int, rng: random.Ran
         f"{', '.join(f'{k} {v}' for k, v in sorted(how.items()) if k != 'random delay')}), {finished_first} finished before the kill; "
         f"re-runs needed: {', '.join(f'{n}: {c}' for n, c in sorted(reruns.items()))}"
     )
-    return [fault_row(f"SIGKILL of `mint` ({files_per_trial} files, --batch 1/5/10)", trials, happened,
-                      audits.cell(f"all {files_per_trial} files certified"), tally)]
+    return [
+        fault_row(
+            f"SIGKILL of `mint` ({files_per_trial} files, --batch 1/5/10)",
+            trials,
+            happened,
+            audits.cell(f"all {files_per_trial} files certified"),
+            tally,
+        )
+    ]
 
 
 # ---- 2. the chain node SIGKILLed, reset, reorganised -------------------------------------------------
@@ -223,16 +230,25 @@ def scenario_node(work: Path, trials: int, files_per_trial: int, rng: random.Ran
         synced = _sync(home, tally)
         rounds = _mint_until_done(home, files, tally)
         result = audits.add(audit(home, contents))
-        log(f"  trial {trial + 1}: {first.brief()} ({confirmed} confirmed before the kill), "
+        log(
+            f"  trial {trial + 1}: {first.brief()} ({confirmed} confirmed before the kill), "
             f"chain up exit {up.code}, {len(before.phantom)} confirmed mints lost with the node, sync dropped {synced.get('dropped')}; "
-            f"{rounds} re-run(s); {result.summary()}")
+            f"{rounds} re-run(s); {result.summary()}"
+        )
     tally.add(home.down())
     happened = (
         f"{interrupted} runs ended early with one-line errors; `chain up` restarted the node {up_ok}/{trials}; "
         f"{lost} confirmed mints in all were lost with the node's last second and found by the re-run"
     )
-    return [fault_row(f"SIGKILL of the chain node during `mint` ({files_per_trial} files, --batch 1), `chain up`, `sync`, re-run",
-                      trials, happened, audits.cell(), tally)]
+    return [
+        fault_row(
+            f"SIGKILL of the chain node during `mint` ({files_per_trial} files, --batch 1), `chain up`, `sync`, re-run",
+            trials,
+            happened,
+            audits.cell(),
+            tally,
+        )
+    ]
 
 
 def scenario_reset(work: Path, trials: int, files_per_trial: int, rng: random.Random) -> list[str]:
@@ -265,8 +281,15 @@ def scenario_reset(work: Path, trials: int, files_per_trial: int, rng: random.Ra
         f"`chain up` refused to redeploy over the ledger {refused}/{trials}; `--redeploy` {redeployed}/{trials}, "
         f"old certificates out of `ledger list` {clean_list}/{trials}"
     )
-    return [fault_row(f"chain reset (state.json deleted after `chain down`, or with the node SIGKILLed) with {files_per_trial} certificates",
-                      trials, happened, audits.cell("all files certified again"), tally)]
+    return [
+        fault_row(
+            f"chain reset (state.json deleted after `chain down`, or with the node SIGKILLed) with {files_per_trial} certificates",
+            trials,
+            happened,
+            audits.cell("all files certified again"),
+            tally,
+        )
+    ]
 
 
 def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Random) -> list[str]:
@@ -302,8 +325,10 @@ def scenario_reorg(work: Path, trials: int, files_per_trial: int, rng: random.Ra
         matched += synced.get("dropped") == lost
         rounds = _mint_until_done(home, files, tally)
         result = audits.add(audit(home, contents))
-        log(f"  trial {trial + 1}: {'evm_revert' if revert else f'anvil_reorg of {depth} blocks'}, {lost} certificates lost, "
-            f"sync dropped {synced.get('dropped')} (rewound from {synced.get('rewound_from')}); {rounds} re-run(s); {result.summary()}")
+        log(
+            f"  trial {trial + 1}: {'evm_revert' if revert else f'anvil_reorg of {depth} blocks'}, {lost} certificates lost, "
+            f"sync dropped {synced.get('dropped')} (rewound from {synced.get('rewound_from')}); {rounds} re-run(s); {result.summary()}"
+        )
     tally.add(home.down())
     scenario = (
         f"reorganisation: `anvil_reorg` of the last 1-{max(depths) if depths else 0} blocks, or the blocks lost (evm_revert), "
@@ -353,11 +378,15 @@ def scenario_ipfs(work: Path, trials: int, files_per_trial: int, rng: random.Ran
             statuses = Counter(r["status"] for r in _entries(checked))
             verified += statuses.get("verified", 0) == files_per_trial
             log(f"  trial {trial + 1}: killed js-ipfs: {first.brief()}; {rounds} re-run(s); {result.summary()}; verify {dict(statuses)}")
-        rows.append(fault_row(
-            f"IPFS backend down: the Kubo RPC node (js-ipfs 0.66) SIGKILLed during `mint` ({files_per_trial} files), started again, re-run",
-            trials, f"{interrupted} runs ended with one-line errors",
-            audits.cell(f"all files certified; {verified}/{trials} all verified from the restarted node"), tally,
-        ))
+        rows.append(
+            fault_row(
+                f"IPFS backend down: the Kubo RPC node (js-ipfs 0.66) SIGKILLed during `mint` ({files_per_trial} files), started again, re-run",
+                trials,
+                f"{interrupted} runs ended with one-line errors",
+                audits.cell(f"all files certified; {verified}/{trials} all verified from the restarted node"),
+                tally,
+            )
+        )
     finally:
         home.down()
         peer.stop()
@@ -385,17 +414,23 @@ def scenario_ipfs(work: Path, trials: int, files_per_trial: int, rng: random.Ran
         said.update("read-only" in (r.get("error") or "") for r in _entries(first) if r.get("error"))
         rounds = _mint_until_done(home, files, tally)
         result = audits.add(audit(home, contents))
-        log(f"  trial {trial + 1}: embedded store read-only after {done_first} files: {first.brief()}; {rounds} re-run(s); {result.summary()}")
+        log(
+            f"  trial {trial + 1}: embedded store read-only after {done_first} files: {first.brief()}; {rounds} re-run(s); {result.summary()}"
+        )
     tally.add(home.down())
     if mode is None:
         rows.append("| embedded IPFS store made read-only | 0 | not run: this process may not mount | | |")
     else:
-        rows.append(fault_row(
-            f"IPFS backend down: the embedded store's folder made read-only ({mode}) before a `mint` of {files_per_trial} files, "
-            "some certified before; then writable, re-run",
-            trials, f"{blocked} runs exit 1, {said[True]} per-file errors saying the store is read-only, {said[False]} other",
-            audits.cell(), tally,
-        ))
+        rows.append(
+            fault_row(
+                f"IPFS backend down: the embedded store's folder made read-only ({mode}) before a `mint` of {files_per_trial} files, "
+                "some certified before; then writable, re-run",
+                trials,
+                f"{blocked} runs exit 1, {said[True]} per-file errors saying the store is read-only, {said[False]} other",
+                audits.cell(),
+                tally,
+            )
+        )
     return rows
 
 
@@ -443,8 +478,9 @@ def scenario_gateway(work: Path, files_per_case: int) -> list[str]:
                 ("flood, trickle, liar: no honest gateway", [flood, trickle, liar], "error"),
             ]
             for number, (name, gateways, expected) in enumerate(cases):
-                home = Home(work / f"gateway-verifier-{number}", rpc_url=issuer.node_url,
-                            extra={"PROVENANCE_IPFS_GATEWAYS": ",".join(gateways)})
+                home = Home(
+                    work / f"gateway-verifier-{number}", rpc_url=issuer.node_url, extra={"PROVENANCE_IPFS_GATEWAYS": ",".join(gateways)}
+                )
                 assert tally.add(home.trust(up.json()["contract"])).code == 0
                 run = tally.add(home.cli("verify", "--json", *files, timeout=900))
                 statuses = Counter(e.get("status") for e in _entries(run))
@@ -491,16 +527,22 @@ def scenario_diskfull(work: Path, trials: int, files_per_trial: int, rng: random
                 home.fsize = disk.fsize
                 rounds = _mint_until_done(home, files, tally)
                 result = audits.add(audit(home, contents), phantoms_before=len(before.phantom))
-            log(f"  trial {trial + 1}: {size_mb} MiB {kind}: {first.brief()}; before space was freed {before.summary()}; "
-                f"{rounds} re-run(s); {result.summary()}")
+            log(
+                f"  trial {trial + 1}: {size_mb} MiB {kind}: {first.brief()}; before space was freed {before.summary()}; "
+                f"{rounds} re-run(s); {result.summary()}"
+            )
     finally:
         tally.add(chain.down())
-    return [fault_row(
-        f"disk full: $PROVENANCE_HOME on a 2-6 MiB {kind} (chain elsewhere), {files_per_trial} files of ~0.6 MB; then room, re-run",
-        trials, f"{failed_runs} runs exit 1 with one-line errors "
-        f"({said['store']} store full, {said['ledger']} ledger full, {said['other']} other)",
-        audits.cell(phantoms="phantom certificates (before and after)"), tally,
-    )], kind
+    return [
+        fault_row(
+            f"disk full: $PROVENANCE_HOME on a 2-6 MiB {kind} (chain elsewhere), {files_per_trial} files of ~0.6 MB; then room, re-run",
+            trials,
+            f"{failed_runs} runs exit 1 with one-line errors "
+            f"({said['store']} store full, {said['ledger']} ledger full, {said['other']} other)",
+            audits.cell(phantoms="phantom certificates (before and after)"),
+            tally,
+        )
+    ], kind
 
 
 # ---- 6. concurrent mints on one home --------------------------------------------------------------
@@ -525,11 +567,15 @@ def scenario_concurrent(work: Path, trials: int, processes: int, own: int, share
             log(f"  trial {trial + 1}: exits {[run.code for run in runs]}, {errors} file errors; {result.summary()}")
     finally:
         tally.add(home.down())
-    return [fault_row(
-        f"{processes} `mint` processes at once on one home, {own} files each + {shared} given to all", trials,
-        f"{clean}/{trials} trials: every process exit 0, no file error",
-        audits.cell(f"all {processes * own + shared} files certified"), tally,
-    )]
+    return [
+        fault_row(
+            f"{processes} `mint` processes at once on one home, {own} files each + {shared} given to all",
+            trials,
+            f"{clean}/{trials} trials: every process exit 0, no file error",
+            audits.cell(f"all {processes * own + shared} files certified"),
+            tally,
+        )
+    ]
 
 
 # ---- 7. mutated media through hash, detect, mint, verify ---------------------------------------
@@ -598,7 +644,9 @@ def _run_batch(home: Home, command: list[str], name: str, files: list[Path], con
                 tally.culprits.append(str(path))
 
 
-def scenario_mutants(work: Path, per_format: int, batch: int, commands: list[str], detect_batch: int | None = None) -> tuple[list[str], list[str]]:
+def scenario_mutants(
+    work: Path, per_format: int, batch: int, commands: list[str], detect_batch: int | None = None
+) -> tuple[list[str], list[str]]:
     from tests.reliability.mutate import FORMATS, make_seeds, mutants, write_mutants
 
     seeds = make_seeds(work / "mutant-seeds")
@@ -606,27 +654,35 @@ def scenario_mutants(work: Path, per_format: int, batch: int, commands: list[str
     written = write_mutants(work / "mutants", made)
     random.Random(16).shuffle(written)  # formats and kinds mixed in every batch
     kinds = Counter((m.fmt, m.kind) for _, m in written)
-    log(f"  {len(written)} mutated files from {sum(len(v) for v in seeds.values())} seeds: "
-        + ", ".join(f"{fmt} {sum(v for (f, _), v in kinds.items() if f == fmt)}" for fmt in FORMATS))
+    log(
+        f"  {len(written)} mutated files from {sum(len(v) for v in seeds.values())} seeds: "
+        + ", ".join(f"{fmt} {sum(v for (f, _), v in kinds.items() if f == fmt)}" for fmt in FORMATS)
+    )
     home = Home(work / "mutants-home")
     assert home.up().code == 0
-    argv = {"hash": ["hash", "--json"], "detect": ["detect", "--json"], "mint": ["mint", "--no-detect", "--json"],
-            "verify": ["verify", "--json"]}
+    argv = {
+        "hash": ["hash", "--json"],
+        "detect": ["detect", "--json"],
+        "mint": ["mint", "--no-detect", "--json"],
+        "verify": ["verify", "--json"],
+    }
     tallies = {}
     try:
         control_dir = work / "mutant-controls"
         for name in commands:
             size = detect_batch if name == "detect" and detect_batch else batch
-            groups = [written[i:i + size] for i in range(0, len(written), size)]
+            groups = [written[i : i + size] for i in range(0, len(written), size)]
             # An unmutated photo next to the mutants of every batch: the other files of a batch must be unaffected.
             controls = [photos(control_dir / f"b{number}", 1, 800_000 + number)[0] for number in range(len(groups))]
             tally = tallies[name] = CommandTally()
             started = time.monotonic()
             for number, group in enumerate(groups):
                 _run_batch(home, argv[name], name, [p for p, _ in group], [controls[number]], tally)
-            log(f"  {name}: {tally.ok} accepted, {tally.errors} refused ({tally.clear} in one line naming the file), "
+            log(
+                f"  {name}: {tally.ok} accepted, {tally.errors} refused ({tally.clear} in one line naming the file), "
                 f"{tally.tracebacks} batches with a traceback, controls {tally.controls_ok}/{tally.controls}, "
-                f"{time.monotonic() - started:.0f} s, peak {tally.peak_rss_mb:.0f} MB")
+                f"{time.monotonic() - started:.0f} s, peak {tally.peak_rss_mb:.0f} MB"
+            )
         if "hash" in tallies and "detect" in tallies:
             # `mint` as users run it, with the detectors, on a part: every file hash and detect disagree on,
             # and a sample of the others.
@@ -641,11 +697,13 @@ def scenario_mutants(work: Path, per_format: int, batch: int, commands: list[str
                 size = detect_batch or batch
                 for number, start in enumerate(range(0, len(subset), size)):
                     control = photos(control_dir / f"d{number}", 1, 850_000 + number)
-                    _run_batch(with_detectors, ["mint", "--json"], "mint (detectors)", subset[start:start + size], control, tally)
+                    _run_batch(with_detectors, ["mint", "--json"], "mint (detectors)", subset[start : start + size], control, tally)
             finally:
                 with_detectors.down()
-            log(f"  mint with the detectors: {tally.ok} certified, {tally.errors} refused of {len(subset)} "
-                f"({len(disagree)} on which hash and detect disagree)")
+            log(
+                f"  mint with the detectors: {tally.ok} certified, {tally.errors} refused of {len(subset)} "
+                f"({len(disagree)} on which hash and detect disagree)"
+            )
     finally:
         home.down()
     rows = []
@@ -664,17 +722,27 @@ def scenario_mutants(work: Path, per_format: int, batch: int, commands: list[str
                 seen = [f for f in tallies["hash"].outcome if f in tallies[other].outcome]
                 differ = [f for f in seen if tallies[other].outcome[f] != tallies["hash"].outcome[f]]
                 more = [f for f in differ if tallies[other].outcome[f]]
-                notes.append(f"{other} accepted exactly the files hash accepted: {len(seen) - len(differ)}/{len(seen)}" + (
-                    f" (differs on {len(differ)}: {len(more)} accepted that hash refused, {len(differ) - len(more)} refused"
-                    f" that hash accepted; e.g. {', '.join(Path(f).name for f in differ[:4])})" if differ else ""))
+                notes.append(
+                    f"{other} accepted exactly the files hash accepted: {len(seen) - len(differ)}/{len(seen)}"
+                    + (
+                        f" (differs on {len(differ)}: {len(more)} accepted that hash refused, {len(differ) - len(more)} refused"
+                        f" that hash accepted; e.g. {', '.join(Path(f).name for f in differ[:4])})"
+                        if differ
+                        else ""
+                    )
+                )
     by_kind: Counter[tuple[str, str]] = Counter()
     accepted: Counter[tuple[str, str]] = Counter()
     for path, mutant in written:
         by_kind[(mutant.fmt, mutant.kind)] += 1
         accepted[(mutant.fmt, mutant.kind)] += tallies.get("hash", CommandTally()).outcome.get(str(path), False)
-    notes.append("mutants by format and kind (accepted by hash / made): " + "; ".join(
-        f"{fmt} " + ", ".join(f"{kind} {accepted[(fmt, kind)]}/{by_kind[(fmt, kind)]}" for kind in ("flip", "truncate", "header"))
-        for fmt in FORMATS))
+    notes.append(
+        "mutants by format and kind (accepted by hash / made): "
+        + "; ".join(
+            f"{fmt} " + ", ".join(f"{kind} {accepted[(fmt, kind)]}/{by_kind[(fmt, kind)]}" for kind in ("flip", "truncate", "header"))
+            for fmt in FORMATS
+        )
+    )
     for t in tallies.values():
         notes += [f"traceback: {c}" for c in t.culprits] + t.bad_exits
     return rows, notes
@@ -744,15 +812,21 @@ def main() -> None:
             elif name == "concurrent":
                 rows += scenario_concurrent(work, n(args.trials, 1), 4, n(12, 4), n(4, 2))
             elif name == "mutants":
-                mutant_rows, notes = scenario_mutants(work, n(args.mutants, 7), n(60, 42), ["hash", "mint", "verify", "detect"],
-                                                      detect_batch=n(20, 42))
+                mutant_rows, notes = scenario_mutants(
+                    work, n(args.mutants, 7), n(60, 42), ["hash", "mint", "verify", "detect"], detect_batch=n(20, 42)
+                )
             log(f"# {name}: {time.monotonic() - t0:.0f} s")
     finally:
         stop_all()
         shutil.rmtree(work, ignore_errors=True)
     minutes = (time.monotonic() - started) / 60
-    command = "`.venv/bin/python bench/bench_reliability.py" + (f" --only {args.only}" if args.only != ",".join(SCENARIOS) else "") \
-        + (" --quick" if quick else "") + (f" --out {args.out}" if args.out else "") + "`"
+    command = (
+        "`.venv/bin/python bench/bench_reliability.py"
+        + (f" --only {args.only}" if args.only != ",".join(SCENARIOS) else "")
+        + (" --quick" if quick else "")
+        + (f" --out {args.out}" if args.out else "")
+        + "`"
+    )
     lines = report(command, rows, gateway_rows, mutant_rows, notes, disk_kind, minutes)
     print("\n".join(lines))
     if args.out:
@@ -761,8 +835,9 @@ def main() -> None:
         write_report(lines, args.out)
 
 
-def report(command: str, rows: list[str], gateway_rows: list[str], mutant_rows: list[str], notes: list[str],
-           disk_kind: str | None, minutes: float) -> list[str]:
+def report(
+    command: str, rows: list[str], gateway_rows: list[str], mutant_rows: list[str], notes: list[str], disk_kind: str | None, minutes: float
+) -> list[str]:
     out = [
         "## Reliability: faults, concurrency and attack",
         "",
@@ -802,7 +877,7 @@ def report(command: str, rows: list[str], gateway_rows: list[str], mutant_rows: 
             " value, half, double or random; PNG CRCs mostly kept valid). Batches of mutants, each with one unmutated"
             " control photo, through `hash`, `mint --no-detect`, `verify` (after that mint) and `detect`; peak RSS is the"
             " kernel's for the command and its children. A batch's wall time bounds the time of each of its files; a"
-            f" batch over {SECONDS_GOAL} s, or one with a traceback, is run again one file per process (\"run alone\")."
+            f' batch over {SECONDS_GOAL} s, or one with a traceback, is run again one file per process ("run alone").'
             " `mint (detectors)` is `mint` as users run it, detectors on, in a home of its own, over every file `hash`"
             " and `detect` disagree on and a random sample of the others."
             f" Goals: 0 tracebacks, at most {RSS_GOAL_MB} MB and {SECONDS_GOAL} s per file, controls unaffected.",

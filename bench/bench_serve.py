@@ -176,7 +176,10 @@ def main() -> None:
         port = free_port()
         server = subprocess.Popen(
             [str(EXE), "serve", "--port", str(port), "--rate-limit", "0", "--no-worker", "--parallel", str(args.parallel)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -197,8 +200,11 @@ def main() -> None:
             phases = [Phase(c, n) for c, n in split.items()]
             for phase in phases:
                 run_phase(url, payloads, phase)
-                print(f"{phase.clients} clients: {phase.requests / phase.seconds:.1f} req/s, p50 {phase.pct(50):.1f} ms, "
-                      f"p99 {phase.pct(99):.1f} ms, {len(phase.errors)} errors", flush=True)
+                print(
+                    f"{phase.clients} clients: {phase.requests / phase.seconds:.1f} req/s, p50 {phase.pct(50):.1f} ms, "
+                    f"p99 {phase.pct(99):.1f} ms, {len(phase.errors)} errors",
+                    flush=True,
+                )
             rss_after = rss_mb(server.pid)
         finally:
             server.terminate()
@@ -217,7 +223,9 @@ def main() -> None:
         "|---:|---:|---:|---:|---:|---:|",
     ]
     for p in phases:
-        lines.append(f"| {p.clients} | {p.requests:,} | {p.requests / p.seconds:.1f} | {p.pct(50):.1f} | {p.pct(99):.1f} | {len(p.errors)} |")
+        lines.append(
+            f"| {p.clients} | {p.requests:,} | {p.requests / p.seconds:.1f} | {p.pct(50):.1f} | {p.pct(99):.1f} | {len(p.errors)} |"
+        )
     lines.append(
         f"| in process, no HTTP (baseline) | {baseline.requests:,} | {baseline.requests / baseline.seconds:.1f} | "
         f"{baseline.pct(50):.1f} | {baseline.pct(99):.1f} | {len(baseline.errors)} |"

@@ -101,6 +101,7 @@ VIEWS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 def image_score(heads: list[dict[str, torch.Tensor]], recipe: str, f: torch.Tensor) -> float:
     """An image's score as `provenance detect` computes it: the mean tile probability (mean logit over heads)."""
+
     def mean_probability(view: torch.Tensor) -> float:
         return float(torch.sigmoid(torch.stack([head_logits(h, view) for h in heads]).mean(0)).mean())
 
@@ -164,13 +165,16 @@ def main() -> int:
         return 1
     torch.manual_seed(0)
     lines = [
-        "# Probe recipes over training draws (detect/)", "",
+        "# Probe recipes over training draws (detect/)",
+        "",
         f"Command: `{command_line(__file__)}`  ",
         "Each draw is `python -m detect.train probe --seed S`'s tiles (2400 training, 600 held-out synthetic); "
         "L2 chosen on the held-out synthetic tiles, as the training command does. Calib: the corpus 'calib' split "
         "(5 real, 12 fake images); test: 'test' (6 real, 39 fake). Real photos: the 11 real images of both, "
-        "scored by the probe alone (flagged: score >= 0.5).", "",
-        *study(args.cache, args.seeds, args.count), "",
+        "scored by the probe alone (flagged: score >= 0.5).",
+        "",
+        *study(args.cache, args.seeds, args.count),
+        "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines), encoding="utf-8")

@@ -58,9 +58,7 @@ def _sklearn_photos() -> list[Path]:
 def _photos() -> list[tuple[str, Image.Image]]:
     paths: list[tuple[str, Path]] = []
     if CORPUS.is_dir():
-        paths += [
-            ("skimage" if p.name.startswith("skimage_") else "corpus", p) for p in sorted((CORPUS / "images/real").iterdir())
-        ]
+        paths += [("skimage" if p.name.startswith("skimage_") else "corpus", p) for p in sorted((CORPUS / "images/real").iterdir())]
     paths += [("sklearn", p) for p in _sklearn_photos()]
     for folder in ("nature", "desktop"):
         if (MATE / folder).is_dir():
@@ -214,9 +212,7 @@ def report(result: dict, command: str) -> str:
         "|---|---|---|---|---|---|",
     ]
     for name, scores in result["positives"].items():
-        either = np.mean(
-            [(p <= chosen["phash"]) or (q <= chosen["pdq"]) for p, q in zip(scores["phash"], scores["pdq"])]
-        )
+        either = np.mean([(p <= chosen["phash"]) or (q <= chosen["pdq"]) for p, q in zip(scores["phash"], scores["pdq"])])
         lines.append(
             f"| {name} | {np.median(scores['phash']):.0f} | {_rate(scores['phash'], chosen['phash']):.2f} | "
             f"{np.median(scores['pdq']):.0f} | {_rate(scores['pdq'], chosen['pdq']):.2f} | {either:.2f} |"

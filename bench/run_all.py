@@ -15,7 +15,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ORDER = ["gas", "pipeline", "ipfs", "hashing", "hashing_speed", "hashing_index", "hashing_pdq_lookup", "hashing_robustness", "detect_generalization", "detect", "detect_probe_variants", "attack", "faces", "hostile_media", "reliability"]
+ORDER = [
+    "gas",
+    "pipeline",
+    "ipfs",
+    "hashing",
+    "hashing_speed",
+    "hashing_index",
+    "hashing_pdq_lookup",
+    "hashing_robustness",
+    "detect_generalization",
+    "detect",
+    "detect_probe_variants",
+    "attack",
+    "faces",
+    "hostile_media",
+    "reliability",
+]
 RUNS = [
     ["bench/bench_gas.py"],
     ["bench/bench_pipeline.py", "--files", "60", "--out", "bench/results/pipeline.md"],

@@ -45,7 +45,9 @@ def list_(json_out: bool = JSON) -> None:
         if out.human:
             for d in keys:
                 state = f"revoked {d['revoked_at']}" if d["revoked"] else f"last used {d['last_used_at'] or 'never'}"
-                console.print(f"{d['id']:>4}  {d['prefix']}…  {d['name']}  created {d['created_at']}  {state}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"{d['id']:>4}  {d['prefix']}…  {d['name']}  created {d['created_at']}  {state}", highlight=False, soft_wrap=True
+                )
 
 
 @app.command("revoke")

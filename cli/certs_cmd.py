@@ -26,17 +26,30 @@ def show_command(token: str = typer.Argument(..., help="Token id (decimal or 0x-
         if cert is None:
             raise ProvenanceError(f"no certificate with token id {token}")
         data = {
-            "token_id": cert.token_hex, "content_sha256": cert.content_hash.hex(),
-            "metadata_digest": cert.metadata_digest.hex(), "token_uri": parts.chain.registry.token_uri(token_id),
-            "issuer": cert.issuer, "owner": cert.owner, "issued_at": cert.issued_at, "label": cert.label.text,
-            "score": cert.score_bps / 10_000, "revoked": cert.revoked,
+            "token_id": cert.token_hex,
+            "content_sha256": cert.content_hash.hex(),
+            "metadata_digest": cert.metadata_digest.hex(),
+            "token_uri": parts.chain.registry.token_uri(token_id),
+            "issuer": cert.issuer,
+            "owner": cert.owner,
+            "issued_at": cert.issued_at,
+            "label": cert.label.text,
+            "score": cert.score_bps / 10_000,
+            "revoked": cert.revoked,
         }
         # A re-issued certificate's earlier (revoked) records, and a pending re-issue approval.
         history = parts.chain.registry.history(token_id)
         if history:
             data["history"] = [
-                {"issuer": h.issuer, "issued_at": h.issued_at, "label": h.label.text, "score": h.score_bps / 10_000,
-                 "metadata_digest": h.metadata_digest.hex(), "owner": h.owner, "revoked": h.revoked}
+                {
+                    "issuer": h.issuer,
+                    "issued_at": h.issued_at,
+                    "label": h.label.text,
+                    "score": h.score_bps / 10_000,
+                    "metadata_digest": h.metadata_digest.hex(),
+                    "owner": h.owner,
+                    "revoked": h.revoked,
+                }
                 for h in history
             ]
         approved = parts.chain.registry.reissue_approved_for(token_id)
@@ -93,7 +106,9 @@ def revoke_command(
 
 def sync_command(
     confirmations: int = typer.Option(
-        None, "--confirmations", min=0,
+        None,
+        "--confirmations",
+        min=0,
         help="Index a block only once this many blocks sit on top of it (default: the `confirmations` setting, 0).",
     ),
     json_out: bool = JSON,
@@ -108,8 +123,9 @@ def sync_command(
         depth = settings.confirmations if confirmations is None else confirmations
         with progress_bar("indexing blocks", 1, out.human) as bar:
             task = bar.add_task("sync", total=None)
-            result = sync(parts.chain, parts.ledger, confirmations=depth,
-                          on_chunk=lambda done, total: bar.update(task, completed=done, total=total))
+            result = sync(
+                parts.chain, parts.ledger, confirmations=depth, on_chunk=lambda done, total: bar.update(task, completed=done, total=total)
+            )
         out.set_result(result.to_dict())
         if out.human:
             _print_sync(result)
@@ -140,8 +156,16 @@ def ledger_list(
         certs = parts.ledger.certificates(d.chain_id, d.address)
         jobs = [j for j in parts.ledger.jobs(chain_id=d.chain_id, contract=d.address) if j.state != "confirmed"]
         cert_rows = [
-            {"token_id": "0x" + c.content_sha256, "label": c.label, "score": c.score_bps / 10_000, "issuer": c.issuer,
-             "owner": c.owner, "revoked": c.revoked, "metadata_cid": c.metadata_cid, "block": c.block_number}
+            {
+                "token_id": "0x" + c.content_sha256,
+                "label": c.label,
+                "score": c.score_bps / 10_000,
+                "issuer": c.issuer,
+                "owner": c.owner,
+                "revoked": c.revoked,
+                "metadata_cid": c.metadata_cid,
+                "block": c.block_number,
+            }
             for c in certs
         ]
         job_rows = [{"file": j.path, "content_sha256": j.content_sha256, "state": j.state, "error": j.error} for j in jobs]

@@ -46,7 +46,8 @@ def _show(status) -> None:
 @app.command("up")
 def up(
     redeploy: bool = typer.Option(
-        False, "--redeploy",
+        False,
+        "--redeploy",
         help="The recorded registry is gone (the chain was reset): deploy a new one even though the ledger holds "
         "certificates of the old one (they stay in the ledger under the old deployment, out of every listing).",
     ),
@@ -95,9 +96,7 @@ def down(json_out: bool = JSON) -> None:
 
 @app.command("deploy")
 def deploy(
-    issuer: str = typer.Option(
-        None, "--issuer", help="The issuer to grant ISSUER_ROLE (default: the configured issuer key's address)."
-    ),
+    issuer: str = typer.Option(None, "--issuer", help="The issuer to grant ISSUER_ROLE (default: the configured issuer key's address)."),
     json_out: bool = JSON,
 ) -> None:
     """Deploy a new registry on the configured chain (rpc_url) with the admin key, make the issuer (another
@@ -114,9 +113,7 @@ def deploy(
 @app.command("trust")
 def trust(
     address: str = typer.Argument(..., help="The registry's address on the configured chain."),
-    deploy_block: int = typer.Option(
-        None, "--deploy-block", help="Its deploy block, for nodes that refuse to search logs from block 0."
-    ),
+    deploy_block: int = typer.Option(None, "--deploy-block", help="Its deploy block, for nodes that refuse to search logs from block 0."),
     json_out: bool = JSON,
 ) -> None:
     """Check a registry nobody recorded (its code is the compiled registry, its deploy block) and record it."""

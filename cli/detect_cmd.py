@@ -66,8 +66,9 @@ def _print_table(entries: list[dict]) -> None:
         if entry.get("frames"):
             parts.append(f"frames {', '.join(map(str, entry['frames']))}")
         parts += [f"uncertain: {note}" for note in entry.get("notes", [])]
-        table.add_row(entry["file"], _label_cell(entry), f"{entry['score']:.3f}", f"{entry['threshold']:.2f}",
-                      str(entry["faces"]), "\n".join(parts))
+        table.add_row(
+            entry["file"], _label_cell(entry), f"{entry['score']:.3f}", f"{entry['threshold']:.2f}", str(entry["faces"]), "\n".join(parts)
+        )
     # Piped output is not wrapped at 80 columns: file paths stay on one line for grep.
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(table)

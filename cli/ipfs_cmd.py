@@ -34,7 +34,7 @@ def _embedded() -> EmbeddedStore:
 
     store = primary_of(_store())
     if not isinstance(store, EmbeddedStore):
-        raise fail("this command works on the embedded store only (set ipfs_backend = \"embedded\")")
+        raise fail('this command works on the embedded store only (set ipfs_backend = "embedded")')
     return store
 
 
@@ -64,7 +64,9 @@ def _counter(what: str, total: int, show: bool) -> Iterator[Callable[[int], None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), console=err_console, transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), console=err_console, transient=True
+    ) as bar:
         task = bar.add_task(what, total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -128,9 +130,13 @@ def cat_cmd(
     cid: str = typer.Argument(..., help="CID of a file."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     max_size: int = typer.Option(
-        DEFAULT_LIMITS.max_bytes, "--max-size", help="Refuse content larger than this many bytes (default: 4 GiB, the largest certifiable media)."
+        DEFAULT_LIMITS.max_bytes,
+        "--max-size",
+        help="Refuse content larger than this many bytes (default: 4 GiB, the largest certifiable media).",
     ),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up after this many seconds (default: a per-source deadline from the declared size)."),
+    timeout: Optional[float] = typer.Option(
+        None, "--timeout", help="Give up after this many seconds (default: a per-source deadline from the declared size)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Print (or write) a file's content, every block verified against its CID, streamed in constant memory."""
@@ -277,8 +283,7 @@ def _check_ledger(settings: Settings, out: CommandOutput) -> bool:
     summary = report.to_dict()
     problems = summary["problems"]
     lines = [
-        f"{p['status']:8} {p['role']:8} {p['cid']}  certificate {p['content_sha256']}"
-        + (f"  {p['detail']}" if p["detail"] else "")
+        f"{p['status']:8} {p['role']:8} {p['cid']}  certificate {p['content_sha256']}" + (f"  {p['detail']}" if p["detail"] else "")
         for p in problems
     ]
     if not certificates:

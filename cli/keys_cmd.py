@@ -15,7 +15,9 @@ app = typer.Typer(no_args_is_help=True, help="Issuer and admin keys (encrypted k
 @app.command("new")
 def new(
     path: Path = typer.Argument(..., help="Where to write the keystore JSON (mode 600)."),
-    admin: bool = typer.Option(False, "--admin", help="A key for the registry's admin (deploys, grants issuers, revokes), kept apart from issuer keys."),
+    admin: bool = typer.Option(
+        False, "--admin", help="A key for the registry's admin (deploys, grants issuers, revokes), kept apart from issuer keys."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md)."),
 ) -> None:
     """Create a new key in an encrypted keystore; the password comes from PROVENANCE_KEYSTORE_PASSWORD
@@ -35,7 +37,9 @@ def new(
 
 @app.command("cert")
 def cert(
-    common_name: str = typer.Option("Provenance development issuer", "--name", help="The certificate's common name (shown as the C2PA signer)."),
+    common_name: str = typer.Option(
+        "Provenance development issuer", "--name", help="The certificate's common name (shown as the C2PA signer)."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing development certificate."),
     json_out: bool = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md)."),
 ) -> None:
@@ -56,5 +60,6 @@ def cert(
             console.print(
                 f"C2PA signing certificate {files.chain} (key {files.key}, issued by the development CA {files.ca_cert}); "
                 f"verifiers that should trust it set [c2pa] trust_anchors = '{files.ca_cert}'",
-                highlight=False, soft_wrap=True,
+                highlight=False,
+                soft_wrap=True,
             )

@@ -18,18 +18,23 @@ def mint_command(
     files: List[Path] = typer.Argument(..., help="Images (JPEG, PNG, WebP, GIF, TIFF) or videos (MP4, MOV, WebM, AVI)."),
     name: Optional[str] = typer.Option(None, help="Certificate name (default: the file name)."),
     description: str = typer.Option("", help="Certificate description."),
-    generator: Optional[str] = typer.Option(None, help='Declared generator as JSON, e.g. \'{"model": "...", "prompt": "...", "seed": 1}\'.'),
+    generator: Optional[str] = typer.Option(
+        None, help='Declared generator as JSON, e.g. \'{"model": "...", "prompt": "...", "seed": 1}\'.'
+    ),
     to: Optional[str] = typer.Option(None, help="Recipient address (default: the issuer)."),
     batch: int = typer.Option(1, min=1, max=200, help="Certificates per transaction."),
     detect: bool = typer.Option(True, "--detect/--no-detect", help="Run the deepfake detectors (off: verdict `unscanned`)."),
     reissue: bool = typer.Option(
-        False, "--reissue",
+        False,
+        "--reissue",
         help="Certify again files whose certificate is revoked and whose re-issue by this issuer an admin approved "
         "(`provenance approve-reissue`); the revoked record stays in the token's history.",
     ),
     full_ids: bool = typer.Option(False, "--full-ids", help="Print token ids whole (shortened to 0x3c17…a9f2 by default)."),
     c2pa_out: Optional[Path] = typer.Option(
-        None, "--c2pa-out", metavar="DIR",
+        None,
+        "--c2pa-out",
+        metavar="DIR",
         help="Also write DIR/<name>: a copy carrying a C2PA manifest signed with your C2PA certificate (`provenance keys cert`), "
         "naming the certificate; the certificate covers the copy too (docs/verification.md, C2PA).",
     ),
@@ -47,8 +52,14 @@ def mint_command(
         options = CertifyOptions(name=name, description=description, generator=declared, to=to, batch=batch, reissue=reissue)
         parts = open_parts(load_settings(), signer=True)
         renditions = _c2pa_writer(c2pa_out, parts)
-        certifier = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner() if detect else NoScanner(),
-                              claims_dir=parts.settings.home / "locks" / "contents", renditions=renditions)
+        certifier = Certifier(
+            parts.chain,
+            parts.store,
+            parts.ledger,
+            DetectorScanner() if detect else NoScanner(),
+            claims_dir=parts.settings.home / "locks" / "contents",
+            renditions=renditions,
+        )
         results = _run(certifier, files, options, show_progress=out.human and err_console.is_terminal)
         for result in results:
             out.add_file(_with_c2pa_copy(result.to_dict(), result, renditions))

@@ -86,5 +86,7 @@ def fetch_command(
             columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
             with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
                 task = bar.add_task(f"fetching {name}", total=None)
-                status = fetch_model(name, url=url, sha256=sha256, progress=lambda done, total: bar.update(task, completed=done, total=total))
+                status = fetch_model(
+                    name, url=url, sha256=sha256, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                )
         _report(out, status, "fetched")

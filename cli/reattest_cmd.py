@@ -49,10 +49,13 @@ def _print(result, full_ids: bool) -> None:
         console.print(
             f"[green]✓[/] {result.file}: re-attested token {short_id(result.token_id, full_ids)} {verdict}, was {was['label']} ({was['score']:.3f}); "
             f"metadata ipfs://{result.metadata_cid} tx {result.tx_hash}",
-            highlight=False, soft_wrap=True,
+            highlight=False,
+            soft_wrap=True,
         )
     elif result.status == "unchanged":
-        console.print(f"[dim]=[/] {result.file}: unchanged token {short_id(result.token_id, full_ids)} {verdict}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[dim]=[/] {result.file}: unchanged token {short_id(result.token_id, full_ids)} {verdict}", highlight=False, soft_wrap=True
+        )
     elif result.status == "skipped":
         console.print(f"[yellow]-[/] {result.file}: skipped: {result.reason}", highlight=False, soft_wrap=True)
     else:

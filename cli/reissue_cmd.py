@@ -18,9 +18,7 @@ from .output import command_output, console
 def approve_reissue_command(
     token: str = typer.Argument(..., help="Token id of the revoked certificate (0x-hex content sha256, or decimal)."),
     reason: str = typer.Option(..., help="Why the content may be certified again (recorded on chain)."),
-    issuer: Optional[str] = typer.Option(
-        None, help="The issuer allowed to re-issue it (default: the configured issuer key's address)."
-    ),
+    issuer: Optional[str] = typer.Option(None, help="The issuer allowed to re-issue it (default: the configured issuer key's address)."),
     json_out: bool = typer.Option(False, "--json", help="Print the JSON envelope (docs/cli.md)."),
 ) -> None:
     """Approve one issuer to re-issue a revoked certificate (admin key). The approval is used by one re-issue."""
@@ -34,5 +32,6 @@ def approve_reissue_command(
             console.print(
                 f"approved {result['issuer']} to re-issue {result['token_id']} in {result['tx_hash']}; "
                 f"that issuer runs `provenance mint --reissue FILE`",
-                highlight=False, soft_wrap=True,
+                highlight=False,
+                soft_wrap=True,
             )

@@ -17,7 +17,9 @@ from .output import command_output
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    max_upload: Optional[int] = typer.Option(None, "--max-upload-bytes", min=1, help="Largest upload in bytes (default: the max_upload_bytes setting, 512 MiB)."),
+    max_upload: Optional[int] = typer.Option(
+        None, "--max-upload-bytes", min=1, help="Largest upload in bytes (default: the max_upload_bytes setting, 512 MiB)."
+    ),
     rate: float = typer.Option(600.0, "--rate-limit", min=0, help="Requests a minute per client address (0: no limit)."),
     burst: int = typer.Option(60, "--burst", min=1, help="Requests a client may make at once before the rate applies."),
     timeout: float = typer.Option(120.0, "--request-timeout", min=1, help="Seconds a verification may take before the client gets 504."),
@@ -31,8 +33,12 @@ def serve_command(
     with command_output("serve", False):
         settings = load_settings()
         options = ServerOptions(
-            max_upload_bytes=max_upload or settings.max_upload_bytes, rate_per_minute=rate, rate_burst=burst,
-            request_timeout_s=timeout, max_parallel=parallel, worker=worker,
+            max_upload_bytes=max_upload or settings.max_upload_bytes,
+            rate_per_minute=rate,
+            rate_burst=burst,
+            request_timeout_s=timeout,
+            max_parallel=parallel,
+            worker=worker,
         )
         serve(settings, options, host, port)
 

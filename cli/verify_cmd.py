@@ -24,7 +24,9 @@ def verify_command(
     rescan: bool = typer.Option(False, "--rescan", help="Run the detectors again and compare with the recorded verdict."),
     full_ids: bool = typer.Option(False, "--full-ids", help="Print token ids whole (shortened to 0x3c17…a9f2 by default)."),
     json_out: bool = typer.Option(False, "--json", help="Print the reports in the JSON envelope (docs/cli.md)."),
-    html: Optional[Path] = typer.Option(None, "--html", help="Also write the reports as one self-contained HTML page (images embedded), as the web page shows them."),
+    html: Optional[Path] = typer.Option(
+        None, "--html", help="Also write the reports as one self-contained HTML page (images embedded), as the web page shows them."
+    ),
 ) -> None:
     from provenance.context import open_parts
     from provenance.scanning import DetectorScanner
@@ -69,7 +71,8 @@ def _print(report: VerificationReport, full_ids: bool) -> None:
     verdict = f" (certified verdict: {cert['label']} {cert['score']:.3f})" if cert else ""
     console.print(
         f"[bold]{escape(report.file)}[/]: [{style}]{report.status.value}[/] — {escape(report.summary)}{verdict}",
-        highlight=False, soft_wrap=True,
+        highlight=False,
+        soft_wrap=True,
     )
     if report.token_id:
         console.print(f"  token {short_id(report.token_id, full_ids)}", highlight=False, soft_wrap=True)

@@ -223,5 +223,12 @@ def analyze_files(paths: Sequence[str | Path], progress: Callable[[int], None] |
 
 
 __all__ = [
-    "MAX_TILES", "AnalysisError", "Analyzer", "DecodedStill", "FileVerdict", "analyze_file", "analyze_files", "analyze_image",
+    "MAX_TILES",
+    "AnalysisError",
+    "Analyzer",
+    "DecodedStill",
+    "FileVerdict",
+    "analyze_file",
+    "analyze_files",
+    "analyze_image",
 ]

@@ -70,7 +70,12 @@ def _faces(arrays, rgb: np.ndarray) -> list | None:
     image = Image.fromarray(rgb)
     boxes, landmarks, confidence = (np.asarray(arrays[k]) for k in ("boxes", "landmarks", "confidence"))
     return [
-        Face(box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])), landmarks=tuple((float(x), float(y)) for x, y in pts), confidence=float(c), image=image)
+        Face(
+            box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+            landmarks=tuple((float(x), float(y)) for x, y in pts),
+            confidence=float(c),
+            image=image,
+        )
         for b, pts, c in zip(boxes, landmarks, confidence)
     ]
 

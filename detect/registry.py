@@ -63,10 +63,14 @@ class ModelSpec:
 
 def _mesonet_spec(name: str, stem: str, sha256: str, trained_on: str) -> ModelSpec:
     return ModelSpec(
-        name=name, task=Task.FACE, licence="Apache-2.0", filename=f"{stem}.h5",
+        name=name,
+        task=Task.FACE,
+        licence="Apache-2.0",
+        filename=f"{stem}.h5",
         description=f"MesoNet {name.split('-')[0]} (Keras weights) trained on {trained_on}",
         url=f"https://github.com/DariusAf/MesoNet/raw/master/weights/{stem}.h5",
-        sha256=sha256, corpus_path=f"weights/mesonet/{stem}.h5",
+        sha256=sha256,
+        corpus_path=f"weights/mesonet/{stem}.h5",
     )
 
 
@@ -74,54 +78,91 @@ SPECS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec(
-            name="mtcnn", task=Task.FACE, licence="MIT", filename="onet.pt", bundled=True,
+            name="mtcnn",
+            task=Task.FACE,
+            licence="MIT",
+            filename="onet.pt",
+            bundled=True,
             description="MTCNN face + landmark detector (P/R/O-Net from facenet-pytorch 2.6.0)",
         ),
         ModelSpec(
-            name="effnet-lite0-probe", task=Task.IMAGE, licence="Apache-2.0", filename="effnet_probe_head.pt",
-            bundled=True, trained_here=True,
+            name="effnet-lite0-probe",
+            task=Task.IMAGE,
+            licence="Apache-2.0",
+            filename="effnet_probe_head.pt",
+            bundled=True,
+            trained_here=True,
             description="EfficientNet-Lite0 probe on image tiles, trained by this project (detect/model_cards/effnet_probe.md)",
         ),
         ModelSpec(
-            name="effnet-lite0-face", task=Task.FACE, licence="Apache-2.0", filename="effnet_face_head.pt",
-            bundled=True, trained_here=True,
+            name="effnet-lite0-face",
+            task=Task.FACE,
+            licence="Apache-2.0",
+            filename="effnet_face_head.pt",
+            bundled=True,
+            trained_here=True,
             description="EfficientNet-Lite0 probe on aligned face crops vs landmark self-blends, trained by this "
             "project (detect/model_cards/effnet_face_probe.md)",
         ),
         ModelSpec(
-            name="npr-cnn", task=Task.IMAGE, filename="artifact_image.pt", bundled=True, trained_here=True,
+            name="npr-cnn",
+            task=Task.IMAGE,
+            filename="artifact_image.pt",
+            bundled=True,
+            trained_here=True,
             licence="research and non-commercial use only (trained on ImageNet, FFHQ-derived and unlicensed generator output)",
             description="Neighbouring-pixel residual CNN on native image tiles, trained from scratch by this project "
             "(detect/model_cards/npr_cnn.md)",
         ),
         ModelSpec(
-            name="npr-cnn-face", task=Task.FACE, filename="artifact_face.pt", bundled=True, trained_here=True,
+            name="npr-cnn-face",
+            task=Task.FACE,
+            filename="artifact_face.pt",
+            bundled=True,
+            trained_here=True,
             licence="research use only (trained on FaceForensics++ crops, whose terms allow research use only)",
             description="The same residual CNN on face crops, trained on FaceForensics++ manipulations "
             "(detect/model_cards/npr_cnn_face.md)",
         ),
         _mesonet_spec("meso4-df", "Meso4_DF", "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5", "Deepfakes"),
         _mesonet_spec("meso4-f2f", "Meso4_F2F", "bcfda015d217b9f8d6557693edbdf9f4e79cfd22672541968dd0e2954462b5d7", "Face2Face"),
-        _mesonet_spec("mesoinception4-df", "MesoInception_DF", "234586d40058e76ef8b6f27ca4b63c06e31c2a5a69c0d8ba6f30b1468ab7bafa", "Deepfakes"),
-        _mesonet_spec("mesoinception4-f2f", "MesoInception_F2F", "d4533ac8a3197dc35c47405d23d99e888c1d0135e267e03540c7451feaccff3f", "Face2Face"),
+        _mesonet_spec(
+            "mesoinception4-df", "MesoInception_DF", "234586d40058e76ef8b6f27ca4b63c06e31c2a5a69c0d8ba6f30b1468ab7bafa", "Deepfakes"
+        ),
+        _mesonet_spec(
+            "mesoinception4-f2f", "MesoInception_F2F", "d4533ac8a3197dc35c47405d23d99e888c1d0135e267e03540c7451feaccff3f", "Face2Face"
+        ),
         ModelSpec(
-            name="cnndetection", task=Task.IMAGE, licence="CC BY-NC-SA 4.0", filename="blur_jpg_prob0.5.pth",
+            name="cnndetection",
+            task=Task.IMAGE,
+            licence="CC BY-NC-SA 4.0",
+            filename="blur_jpg_prob0.5.pth",
             description="CNNDetection ResNet-50 (Wang et al. 2020), blur+JPEG 0.5 checkpoint",
             url="https://www.dropbox.com/s/2g2jagq2jn1fd0i/blur_jpg_prob0.5.pth?dl=1",
         ),
         ModelSpec(
-            name="sbi", task=Task.FACE, licence="research use", filename="sbi.tar",
+            name="sbi",
+            task=Task.FACE,
+            licence="research use",
+            filename="sbi.tar",
             description="Self-Blended Images EfficientNet-B4 (Shiohara & Yamasaki 2022); weights from the authors' Google Drive",
         ),
         ModelSpec(
-            name="univfd", task=Task.IMAGE, licence="no licence file published", filename="fc_weights.pth",
+            name="univfd",
+            task=Task.IMAGE,
+            licence="no licence file published",
+            filename="fc_weights.pth",
             description="UniversalFakeDetect linear head (Ojha et al. 2023); needs clip-vit-l14",
             url="https://github.com/WisconsinAIVision/UniversalFakeDetect/raw/main/pretrained_weights/fc_weights.pth",
             sha256="477100745713bcc957beb2b40859536859b6483fd6301b3b9293151b194c7847",
-            corpus_path="weights/univfd/fc_weights.pth", requires=("clip-vit-l14",),
+            corpus_path="weights/univfd/fc_weights.pth",
+            requires=("clip-vit-l14",),
         ),
         ModelSpec(
-            name="clip-vit-l14", task=Task.IMAGE, licence="MIT", filename="ViT-L-14.pt",
+            name="clip-vit-l14",
+            task=Task.IMAGE,
+            licence="MIT",
+            filename="ViT-L-14.pt",
             description="OpenAI CLIP ViT-L/14 (backbone of univfd)",
             # OpenAI names each CLIP file by its own sha256.
             url="https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
@@ -148,10 +189,16 @@ class ModelStatus:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.spec.name, "task": self.spec.task.value, "source": self.source,
-            "path": str(self.path) if self.path else None, "sha256": self.sha256,
-            "published_sha256": self.spec.sha256, "matches_published": self.matches_published,
-            "licence": self.spec.licence, "description": self.spec.description, "url": self.spec.url,
+            "name": self.spec.name,
+            "task": self.spec.task.value,
+            "source": self.source,
+            "path": str(self.path) if self.path else None,
+            "sha256": self.sha256,
+            "published_sha256": self.spec.sha256,
+            "matches_published": self.matches_published,
+            "licence": self.spec.licence,
+            "description": self.spec.description,
+            "url": self.spec.url,
             "requires": list(self.spec.requires),
         }
 
@@ -368,7 +415,9 @@ def fetch_model(
     url = url or spec.url
     expected = (sha256 or spec.sha256 or "").lower() or None
     if url is None:
-        raise RegistryError(f"{spec.name} has no download address; get it from its authors and run: provenance models add {spec.name} --weights FILE")
+        raise RegistryError(
+            f"{spec.name} has no download address; get it from its authors and run: provenance models add {spec.name} --weights FILE"
+        )
     if expected is None:
         raise RegistryError(
             f"no published sha256 is pinned for {spec.name}; pass --sha256 if you know it, "
@@ -391,7 +440,9 @@ def fetch_model(
                         if progress:
                             progress(done, total)
         except httpx.HTTPError as exc:
-            raise RegistryError(f"cannot download {spec.name} from {url}: {exc or type(exc).__name__} (offline? add the file with: provenance models add {spec.name} --weights FILE)") from None
+            raise RegistryError(
+                f"cannot download {spec.name} from {url}: {exc or type(exc).__name__} (offline? add the file with: provenance models add {spec.name} --weights FILE)"
+            ) from None
         if digest.hexdigest() != expected:
             raise RegistryError(f"{spec.name}: downloaded file has sha256 {digest.hexdigest()}, expected {expected}; nothing installed")
         validate(spec, staged)

@@ -21,9 +21,7 @@ def face_crop_tensor(face, size: int) -> torch.Tensor:
 
 
 def scored(detector: Detector, score: float) -> DetectorResult:
-    return DetectorResult(
-        name=detector.card.name, version=detector.card.version, score=score, weights_sha256=detector.card.weights_sha256
-    )
+    return DetectorResult(name=detector.card.name, version=detector.card.version, score=score, weights_sha256=detector.card.weights_sha256)
 
 
 def skipped(detector: Detector, reason: str) -> DetectorResult:

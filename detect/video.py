@@ -51,11 +51,7 @@ def track_faces(detections: Sequence[tuple[int, Sequence[Face]]], max_shift: flo
     tracks: list[list[tuple[int, Face]]] = []
     for index, faces in sorted(detections, key=lambda item: item[0]):
         open_tracks = [t for t in tracks if t[-1][0] < index]
-        pairs = [
-            (_distance(face, track[-1][1]), fi, ti)
-            for fi, face in enumerate(faces)
-            for ti, track in enumerate(open_tracks)
-        ]
+        pairs = [(_distance(face, track[-1][1]), fi, ti) for fi, face in enumerate(faces) for ti, track in enumerate(open_tracks)]
         used_faces, used_tracks = set(), set()
         for distance, fi, ti in sorted(pairs):
             if distance <= max_shift and fi not in used_faces and ti not in used_tracks:
@@ -71,7 +67,9 @@ def track_faces(detections: Sequence[tuple[int, Sequence[Face]]], max_shift: flo
 # ------------------------------------------------------------------ aggregation
 
 
-def aggregate(tracks: Sequence[Track], scores: dict[tuple[int, int], float], min_track: int = 2, top_frames: int = 3) -> tuple[float, tuple[int, ...]]:
+def aggregate(
+    tracks: Sequence[Track], scores: dict[tuple[int, int], float], min_track: int = 2, top_frames: int = 3
+) -> tuple[float, tuple[int, ...]]:
     """Video score and driving frames from per-face scores keyed by (track id, frame index)."""
     long_enough = [t for t in tracks if len(t.faces) >= min_track] or list(tracks)
     if not long_enough:

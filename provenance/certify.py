@@ -117,8 +117,15 @@ class _Work:
 
 
 class Certifier(IssuerService):
-    def __init__(self, chain: ChainSession, store: ContentStore, ledger: Ledger, scanner: Scanner,
-                 claims_dir: Path | None = None, renditions: Callable[..., dict] | None = None):
+    def __init__(
+        self,
+        chain: ChainSession,
+        store: ContentStore,
+        ledger: Ledger,
+        scanner: Scanner,
+        claims_dir: Path | None = None,
+        renditions: Callable[..., dict] | None = None,
+    ):
         """`claims_dir`: where processes sharing the home claim contents (claims.py); None: no other process.
         `renditions`: makes another file the certificate covers (the C2PA copy, provenance/c2pa/writer.py) and
         returns its entry for the signed metadata; called once per new metadata document."""
@@ -265,8 +272,14 @@ class Certifier(IssuerService):
                     continue
                 self._require_reissue_approval(token, reissue=True)
                 work.job = self.ledger.update_job(
-                    job.id, state=JobState.HASHED, verdict_json=None, media_cid=None, metadata_cid=None,
-                    metadata_digest=None, tx_hash=None, error=None,
+                    job.id,
+                    state=JobState.HASHED,
+                    verdict_json=None,
+                    media_cid=None,
+                    metadata_cid=None,
+                    metadata_digest=None,
+                    tx_hash=None,
+                    error=None,
                 )
                 self._advance(work)
             except (MediaError, IpfsError, ProvenanceError, ChainError) as exc:
@@ -286,8 +299,7 @@ class Certifier(IssuerService):
             )
         if approved is not None:
             raise ProvenanceError(
-                f"certificate {token_hex} is revoked and its re-issue is approved for {approved}, not for this issuer "
-                f"{self.issuer.address}"
+                f"certificate {token_hex} is revoked and its re-issue is approved for {approved}, not for this issuer {self.issuer.address}"
             )
         raise ProvenanceError(
             f"certificate {token_hex} is revoked; certifying it again needs the registry admin's approval: "
@@ -325,8 +337,9 @@ class Certifier(IssuerService):
         loaded = work.loaded
         media = load_media(loaded.path)
         if media.sha256 != loaded.sha256:
-            raise ContentChanged(f"{media.path}: changed since it was hashed (sha256 {loaded.sha256[:16]}... then, "
-                                 f"{media.sha256[:16]}... now)")
+            raise ContentChanged(
+                f"{media.path}: changed since it was hashed (sha256 {loaded.sha256[:16]}... then, {media.sha256[:16]}... now)"
+            )
         self._scan_loaded(work, media)
         return self._verdict_of(work)
 
@@ -342,7 +355,9 @@ class Certifier(IssuerService):
         if added.cid != expected:
             raise ContentChanged(f"{media.path}: changed since it was hashed (it was replaced while being stored)")
         # Made before the metadata, which records its sha256 (the token id is already known: the content hash).
-        renditions = (self._renditions(media, _json(job.hashes_json, "hashes"), request["generator"], added.cid),) if self._renditions else ()
+        renditions = (
+            (self._renditions(media, _json(job.hashes_json, "hashes"), request["generator"], added.cid),) if self._renditions else ()
+        )
         doc = build(
             MetadataInput(
                 name=request["name"],
@@ -453,9 +468,17 @@ class Certifier(IssuerService):
         hashes = _json(job.hashes_json, "hashes")
         with self.ledger.session() as session, session.begin():
             record_certificate(
-                self.ledger, session, self.chain_id, self.contract, cert,
-                tx_hash=tx_hash or "", block_number=block_number,
-                metadata_cid=job.metadata_cid, media_cid=job.media_cid, phash=hashes["phash"], pdq=hashes["pdq"],
+                self.ledger,
+                session,
+                self.chain_id,
+                self.contract,
+                cert,
+                tx_hash=tx_hash or "",
+                block_number=block_number,
+                metadata_cid=job.metadata_cid,
+                media_cid=job.media_cid,
+                phash=hashes["phash"],
+                pdq=hashes["pdq"],
             )
             # One transaction: the certificate row and the job's end state land together.
             work.job = self.ledger.update_job(job.id, session, state=JobState.CONFIRMED, tx_hash=tx_hash, error=None)

@@ -33,7 +33,10 @@ from .errors import ProvenanceError
 
 def chain_config(settings: Settings) -> ChainConfig:
     return ChainConfig(
-        home=settings.home, rpc_url=settings.rpc_url, contract=settings.contract, keystore=settings.keystore,
+        home=settings.home,
+        rpc_url=settings.rpc_url,
+        contract=settings.contract,
+        keystore=settings.keystore,
         admin_keystore=settings.admin_keystore,
     )
 
@@ -154,13 +157,20 @@ def chain_status(settings: Settings) -> ChainStatus:
         w3 = open_web3(url)
     except ChainError as exc:
         return ChainStatus(url=config.rpc_url or None, running=False, managed=config.managed, problem=str(exc))
-    base: dict[str, Any] = {"url": url, "running": True, "managed": config.managed, "chain_id": w3.eth.chain_id, "block": w3.eth.block_number}
+    base: dict[str, Any] = {
+        "url": url,
+        "running": True,
+        "managed": config.managed,
+        "chain_id": w3.eth.chain_id,
+        "block": w3.eth.block_number,
+    }
     try:
         session = connect(config, w3=w3, url=url)
     except ChainError as exc:
         return ChainStatus(**base, problem=str(exc))
     extra: dict[str, Any] = {
-        "contract": session.deployment.address, "deploy_block": session.deployment.deploy_block,
+        "contract": session.deployment.address,
+        "deploy_block": session.deployment.deploy_block,
         "checks": session.check.lines() if session.check else [],
     }
     try:
@@ -210,9 +220,7 @@ def list_issuers(settings: Settings) -> dict:
     registry = parts.chain.registry
     return {
         "contract": parts.chain.deployment.address,
-        "issuers": [
-            {"address": e.address, "issuer_id": e.issuer_id, "active": e.active} for e in registry.issuers()
-        ],
+        "issuers": [{"address": e.address, "issuer_id": e.issuer_id, "active": e.active} for e in registry.issuers()],
         "admins": registry.admins(parts.chain.deployment.deploy_block),
     }
 

@@ -58,8 +58,9 @@ class ContentClaims:
         deadline = time.monotonic() + timeout
         while not self._take(key):
             if time.monotonic() >= deadline:
-                raise ClaimTimeout(f"another provenance process has been working on content {key.rsplit('-', 1)[-1]} "
-                                   f"for over {timeout:.0f} s")
+                raise ClaimTimeout(
+                    f"another provenance process has been working on content {key.rsplit('-', 1)[-1]} for over {timeout:.0f} s"
+                )
             time.sleep(0.05)
 
     def release(self, key: str) -> None:

@@ -90,9 +90,7 @@ def sync(chain: ChainSession, ledger: Ledger, on_chunk=None, confirmations: int 
             on_chunk(end - first + 1, safe - first + 1)
         start = end + 1
     dropped += _drop_unbacked(chain, ledger, first, issued)
-    return SyncResult(
-        from_block=first, to_block=safe, events=added, certificates=len(touched), rewound_from=fork, dropped=dropped
-    )
+    return SyncResult(from_block=first, to_block=safe, events=added, certificates=len(touched), rewound_from=fork, dropped=dropped)
 
 
 def _hash_at(w3, number: int) -> str | None:
@@ -213,8 +211,15 @@ def _apply(ledger: Ledger, s, chain_id: int, contract: str, event) -> str | None
         # Not looked up here: record_certificate finds the row itself (to insert or update it), at the same point
         # of the transaction, so a lookup here would be a second query per mint whose answer goes unused.
         record_certificate(
-            ledger, s, chain_id, contract, issued_certificate(args), tx_hash=event.tx_hash, block_number=event.block_number,
-            phash=f"{args['phash']:016x}", pdq=bytes(args["pdq"]).hex(),
+            ledger,
+            s,
+            chain_id,
+            contract,
+            issued_certificate(args),
+            tx_hash=event.tx_hash,
+            block_number=event.block_number,
+            phash=f"{args['phash']:016x}",
+            pdq=bytes(args["pdq"]).hex(),
         )
         s.flush()
         return content

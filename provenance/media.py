@@ -210,8 +210,14 @@ def _load_image(path: Path, src: BinaryIO, size: int, sha256: str) -> MediaFile:
     if fmt not in IMAGE_MIME:
         raise MediaError(f"{path}: image format {fmt} is not supported (JPEG, PNG, WebP, GIF, TIFF)")
     return MediaFile(
-        path=path, kind="image", mime=IMAGE_MIME[fmt], size=size, sha256=sha256,
-        width=width, height=height, sample=(SampledFrame(0, 0.0, rgb, decoded),),
+        path=path,
+        kind="image",
+        mime=IMAGE_MIME[fmt],
+        size=size,
+        sha256=sha256,
+        width=width,
+        height=height,
+        sample=(SampledFrame(0, 0.0, rgb, decoded),),
     )
 
 
@@ -308,8 +314,16 @@ def _load_video(path: Path, src: BinaryIO, size: int, sha256: str, container_kin
     if not count or not images:
         raise MediaError(f"{path}: video has no decodable frames")
     return MediaFile(
-        path=path, kind="video", mime=VIDEO_MIME[container_kind], size=size, sha256=sha256,
-        width=width, height=height, duration_s=round(duration or last_t, 3), frame_count=count, sample=images,
+        path=path,
+        kind="video",
+        mime=VIDEO_MIME[container_kind],
+        size=size,
+        sha256=sha256,
+        width=width,
+        height=height,
+        duration_s=round(duration or last_t, 3),
+        frame_count=count,
+        sample=images,
     )
 
 

@@ -185,7 +185,9 @@ class Reattester(IssuerService):
         try:
             raw = self.store.cat(cid)
         except NotFound:
-            raise Unavailable(f"metadata ipfs://{cid} of certificate {cert.token_hex} is not in the IPFS store; it is needed to re-attest") from None
+            raise Unavailable(
+                f"metadata ipfs://{cid} of certificate {cert.token_hex} is not in the IPFS store; it is needed to re-attest"
+            ) from None
         if hashlib.sha256(raw).digest() != cert.metadata_digest:
             raise ProvenanceError(f"metadata ipfs://{cid} does not hash to the on-chain digest of {cert.token_hex}")
         try:

@@ -68,7 +68,5 @@ def _rounded(report: dict) -> dict:
     out = dict(report)
     for key in ("score", "threshold"):
         out[key] = round(float(out[key]), 6)
-    out["detectors"] = [
-        {**d, "score": round(float(d["score"]), 6)} if d.get("score") is not None else d for d in out["detectors"]
-    ]
+    out["detectors"] = [{**d, "score": round(float(d["score"]), 6)} if d.get("score") is not None else d for d in out["detectors"]]
     return out

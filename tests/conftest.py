@@ -25,8 +25,12 @@ def home(tmp_path, monkeypatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("PROVENANCE_HOME", str(path))
     for name in (
-        "PROVENANCE_RPC_URL", "PROVENANCE_CONTRACT", "PROVENANCE_PRIVATE_KEY", "PROVENANCE_KEYSTORE",
-        "PROVENANCE_ADMIN_PRIVATE_KEY", "PROVENANCE_ADMIN_KEYSTORE",
+        "PROVENANCE_RPC_URL",
+        "PROVENANCE_CONTRACT",
+        "PROVENANCE_PRIVATE_KEY",
+        "PROVENANCE_KEYSTORE",
+        "PROVENANCE_ADMIN_PRIVATE_KEY",
+        "PROVENANCE_ADMIN_KEYSTORE",
     ):
         monkeypatch.delenv(name, raising=False)
     return path

@@ -23,8 +23,7 @@ CLOSED = "http://127.0.0.1:9"  # the discard port: nothing answers JSON-RPC ther
 
 
 def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture
@@ -155,15 +154,18 @@ def test_hashing_commands_never_import_torch_or_the_detectors(home, image, tmp_p
 
 def test_hash_probe_hashed_the_image(home, image, tmp_path):
     """The `hash` case above really hashes (so the check covers pHash and PDQ, not only imports)."""
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "hash", "--json", str(image)], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", "hash", "--json", str(image)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(envelope(proc.stdout)["files"][0]["phash"]) == 16
 
 
 def test_importing_the_verifier_and_hashing_leaves_torch_out():
-    probe = ("import sys, provenance.verify.verifier, provenance.hashing, provenance.hashing.phash; "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'detect')))")
+    probe = (
+        "import sys, provenance.verify.verifier, provenance.hashing, provenance.hashing.phash; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'detect')))"
+    )
     proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
@@ -199,16 +201,22 @@ def _heavy_modules(tmp_path: Path, args: tuple[str, ...], image: Path | None = N
 def _probe(tmp_path: Path, argv: Sequence[str], env: Mapping[str, str]) -> tuple[str, list[str]]:
     """Run the CLI in a fresh interpreter: its stdout, and the heavy modules it had loaded at the end."""
     report = tmp_path / "modules.json"
-    proc = subprocess.run([sys.executable, "-c", _PROBE, str(report), *argv], cwd=REPO, env=dict(env),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(report), *argv], cwd=REPO, env=dict(env), capture_output=True, text=True, timeout=120
+    )
     return proc.stdout, json.loads(report.read_text())
 
 
 def test_the_probe_sees_torch_where_a_detector_runs(home, image, tmp_path):
     """The lazy-import check above can fail: `detect` does load torch and detect."""
     report = tmp_path / "modules.json"
-    subprocess.run([sys.executable, "-c", _PROBE, str(report), "detect", "--json", str(image)], cwd=REPO,
-                   env={**os.environ, "PROVENANCE_DEVICE": "cpu"}, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-c", _PROBE, str(report), "detect", "--json", str(image)],
+        cwd=REPO,
+        env={**os.environ, "PROVENANCE_DEVICE": "cpu"},
+        capture_output=True,
+        timeout=300,
+    )
     loaded = json.loads(report.read_text())
     assert "torch" in loaded and "detect.analyze" in loaded
 

@@ -53,9 +53,7 @@ def npr(batch: torch.Tensor) -> torch.Tensor:
 
 
 def _block(cin: int, cout: int, stride: int, kernel: int = 3) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
-    )
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class ArtifactNet(nn.Module):

@@ -155,8 +155,12 @@ class CornealDetector:
         self.params = params
         identity = hashlib.sha256(json.dumps(asdict(params), sort_keys=True).encode()).hexdigest()
         self.card = ModelCard(
-            name="corneal-highlights", version="1.0", task=Task.FACE, input_size=(params.patch, 2 * params.patch),
-            weights_sha256=identity, licence="Apache-2.0 (this project's implementation)",
+            name="corneal-highlights",
+            version="1.0",
+            task=Task.FACE,
+            input_size=(params.patch, 2 * params.patch),
+            weights_sha256=identity,
+            licence="Apache-2.0 (this project's implementation)",
             citation="Hu, Li, Lyu. Exposing GAN-generated Faces Using Inconsistent Corneal Specular Highlights. ICASSP 2021. arXiv:2009.11924",
             description="1 - IoU of the two eyes' specular highlight masks; input: eye_pair() patches; NaN when no highlight in both eyes",
         )

@@ -24,10 +24,7 @@ from detect.errors import DetectError
 
 INPUT_SIZE = (256, 256)
 KERAS_BN_EPS = 1e-3
-CITATION = (
-    "Afchar, Nozick, Yamagishi, Echizen. MesoNet: a Compact Facial Video Forgery Detection Network. "
-    "IEEE WIFS 2018. arXiv:1809.00888"
-)
+CITATION = "Afchar, Nozick, Yamagishi, Echizen. MesoNet: a Compact Facial Video Forgery Detection Network. IEEE WIFS 2018. arXiv:1809.00888"
 
 
 class MesoWeightsError(DetectError):

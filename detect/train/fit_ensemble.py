@@ -81,26 +81,29 @@ def fit_ensemble(rows: list[dict[str, float]], labels: list[int], note: str, usa
     weights: dict[str, float] = {}
     reasons: dict[str, str] = {}
     for name in detectors:
-        seen = [(row[name], y) for i, (row, y) in enumerate(zip(rows, labels))
-                if name in row and (usable_for is None or usable_for(name, i))]
+        seen = [
+            (row[name], y) for i, (row, y) in enumerate(zip(rows, labels)) if name in row and (usable_for is None or usable_for(name, i))
+        ]
         fakes = sum(y for _, y in seen)
         reals = len(seen) - fakes
         calibrations[name], weights[name] = Calibration(), 0.0
         if min(fakes, reals) < MIN_PER_CLASS:
-            reasons[name] = (f"too little calibration data: ran on {fakes} fake and {reals} real samples, "
-                             f"needs {MIN_PER_CLASS} of each")
+            reasons[name] = f"too little calibration data: ran on {fakes} fake and {reals} real samples, needs {MIN_PER_CLASS} of each"
             continue
         fitted = fit_platt([p for p, _ in seen], [y for _, y in seen])
         if fitted.slope <= 0:
-            reasons[name] = (f"calibrated slope {fitted.slope:.3f} is not positive on {fakes} fake / {reals} real "
-                             "samples: it ranks them the wrong way round, fusing it would invert it")
+            reasons[name] = (
+                f"calibrated slope {fitted.slope:.3f} is not positive on {fakes} fake / {reals} real "
+                "samples: it ranks them the wrong way round, fusing it would invert it"
+            )
             continue
         calibrations[name], weights[name] = fitted, 1.0
     return EnsembleConfig(calibrations=calibrations, weights=weights, reasons=reasons, fitted_on=note)
 
 
-def fit_stacking(rows: list[dict[str, float]], labels: list[int], config: EnsembleConfig, l2: float = 0.1,
-                 only: frozenset[str] | None = None) -> EnsembleConfig:
+def fit_stacking(
+    rows: list[dict[str, float]], labels: list[int], config: EnsembleConfig, l2: float = 0.1, only: frozenset[str] | None = None
+) -> EnsembleConfig:
     """Non-negative stacking weights on calibrated logits (absent detector: 0) for the detectors with weight > 0."""
     names = [n for n, w in config.weights.items() if w > 0 and (only is None or n in only)]
     if not names:
@@ -186,6 +189,7 @@ def choose_rule_with_scores(rows, labels, where, usable_for_split: Callable[[lis
 
 def usable_for_split(where: list[str]) -> Usable:
     """Project-fitted detectors calibrate on 'calib' only; published ones also on 'train'."""
+
     def usable(name: str, index: int) -> bool:
         return where[index] == "calib" or name not in PROJECT_FITTED
 
@@ -231,7 +235,11 @@ def fit_ensemble_file(out: Path, data: Path | None = None, per_source: int = 0, 
 
     if data is not None:
         rows, labels, where = dataset_scores(Analyzer(), data, per_source, log)
-        source = "data set 'calib' split (detect/train/sources.json" + (f", at most {per_source} per source and label" if per_source else "") + ")"
+        source = (
+            "data set 'calib' split (detect/train/sources.json"
+            + (f", at most {per_source} per source and label" if per_source else "")
+            + ")"
+        )
         command = "`python -m detect.train ensemble --data DATA" + (f" --per-source {per_source}" if per_source else "") + "`"
     else:
         rows, labels, where = detector_scores(Analyzer())
@@ -244,11 +252,22 @@ def fit_ensemble_file(out: Path, data: Path | None = None, per_source: int = 0, 
 BAND_MIN_PER_CLASS = 100  # fewer held-out calib files of a class: the fixed 0.35 / 0.65 band stays
 
 
-def write_fitted(rows, labels, where, out: Path, log=print, source: str = "corpus splits",
-                 command: str = "`python -m detect.train ensemble`", banded: bool = True) -> str:
+def write_fitted(
+    rows,
+    labels,
+    where,
+    out: Path,
+    log=print,
+    source: str = "corpus splits",
+    command: str = "`python -m detect.train ensemble`",
+    banded: bool = True,
+) -> str:
     counts = {s: (sum(1 for w, y in zip(where, labels) if w == s and y), sum(1 for w in where if w == s)) for s in set(where)}
-    note = (f"{source} (fake/total): " + ", ".join(f"{s} {f}/{n}" for s, (f, n) in sorted(counts.items()))
-            + f"; project-fitted detectors calibrated on 'calib' only; {command}")
+    note = (
+        f"{source} (fake/total): "
+        + ", ".join(f"{s} {f}/{n}" for s, (f, n) in sorted(counts.items()))
+        + f"; project-fitted detectors calibrated on 'calib' only; {command}"
+    )
     best, figures, held = choose_rule_with_scores(rows, labels, where, usable_for_split)
     for rule, (auc, loss) in figures.items():
         log(f"{rule}: leave-one-out on calib AUC {auc:.3f}, log-loss {loss:.3f}")
@@ -261,9 +280,11 @@ def write_fitted(rows, labels, where, out: Path, log=print, source: str = "corpu
     if banded and min(len(reals), len(fakes)) >= BAND_MIN_PER_CLASS:
         low, threshold, high = band_from_scores(reals, fakes)
         config = replace(config, low=low, threshold=threshold, high=high)
-        band = (f"; band from the leave-one-out scores of {len(reals)} real / {len(fakes)} fake calib files: "
-                f"likely_manipulated from {high} (at most {BAND_ERROR:.0%} of reals), likely_authentic below {low} "
-                f"(at most {BAND_ERROR:.0%} of fakes), threshold {threshold}")
+        band = (
+            f"; band from the leave-one-out scores of {len(reals)} real / {len(fakes)} fake calib files: "
+            f"likely_manipulated from {high} (at most {BAND_ERROR:.0%} of reals), likely_authentic below {low} "
+            f"(at most {BAND_ERROR:.0%} of fakes), threshold {threshold}"
+        )
         log(band[2:])
     config = replace(config, rule=f"{best} (chosen by leave-one-out AUC / log-loss on calib: {summary}){band}")
     log(f"chose {best}; weights {dict(config.weights)}")

@@ -35,9 +35,7 @@ def extract(features: BackboneFeatures, tiles: torch.Tensor, device: torch.devic
     return torch.cat(out)
 
 
-def fit_probe(
-    pools: ImagePools, out: Path, count: int = 2400, seed: int = 0, bag: int = 1, turns: bool = False, log=print
-) -> str:
+def fit_probe(pools: ImagePools, out: Path, count: int = 2400, seed: int = 0, bag: int = 1, turns: bool = False, log=print) -> str:
     """Fit one head per draw (seeds `seed` .. `seed + bag - 1`, `count` training and count/4 held-out
     tiles each, L2 picked on the held-out tiles) and save their average; returns its sha256.
 

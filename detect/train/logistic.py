@@ -5,9 +5,7 @@ from __future__ import annotations
 import torch
 
 
-def fit_logistic(
-    features: torch.Tensor, labels: torch.Tensor, l2: float, balanced: bool = False
-) -> tuple[torch.Tensor, float]:
+def fit_logistic(features: torch.Tensor, labels: torch.Tensor, l2: float, balanced: bool = False) -> tuple[torch.Tensor, float]:
     """L2-regularised logistic regression by L-BFGS (the problem is convex and tiny).
 
     `balanced` weighs each class by the inverse of its count, so a split with

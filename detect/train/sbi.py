@@ -56,11 +56,21 @@ def face_outline(landmarks: np.ndarray, full: bool) -> np.ndarray:
     w, h = max(float(width), 1.0), max(float(height), 1.0)
     if full:
         # brow line, temples, cheeks, jaw, chin: fractions of eye distance / eye-mouth distance
-        spec = [(-0.95, -0.55), (-0.5, -0.75), (0.5, -0.75), (0.95, -0.55), (1.05, 0.3), (0.9, 1.05),
-                (0.45, 1.55), (0.0, 1.7), (-0.45, 1.55), (-0.9, 1.05), (-1.05, 0.3)]
+        spec = [
+            (-0.95, -0.55),
+            (-0.5, -0.75),
+            (0.5, -0.75),
+            (0.95, -0.55),
+            (1.05, 0.3),
+            (0.9, 1.05),
+            (0.45, 1.55),
+            (0.0, 1.7),
+            (-0.45, 1.55),
+            (-0.9, 1.05),
+            (-1.05, 0.3),
+        ]
     else:
-        spec = [(-0.8, -0.35), (0.0, -0.45), (0.8, -0.35), (0.85, 0.45), (0.6, 1.3),
-                (0.0, 1.45), (-0.6, 1.3), (-0.85, 0.45)]
+        spec = [(-0.8, -0.35), (0.0, -0.45), (0.8, -0.35), (0.85, 0.45), (0.6, 1.3), (0.0, 1.45), (-0.6, 1.3), (-0.85, 0.45)]
     return np.array([eyes + a * w * across + d * h * down for a, d in spec])
 
 
@@ -87,7 +97,8 @@ def blend_mask(rng: np.random.Generator, shape: tuple[int, int], landmarks: np.n
     scale = max(float(np.ptp(polygon[:, 0])), 8.0)
     mask = _elastic(rng, mask, strength=scale * rng.uniform(0.02, 0.08))
     blurred = Image.fromarray((mask * 255).round().astype(np.uint8)).filter(
-        ImageFilter.GaussianBlur(scale * float(rng.uniform(0.02, 0.08))))
+        ImageFilter.GaussianBlur(scale * float(rng.uniform(0.02, 0.08)))
+    )
     mask = np.asarray(blurred, dtype=np.float32) / 255.0
     peak = float(mask.max())
     if peak > 0:

@@ -25,7 +25,9 @@ def c2pa_line(section: dict | None) -> str | None:
         parts.append(f"signed by {escape(name)}" + ("" if signer.get("trusted") else " (untrusted signer)"))
     if section.get("claim_generator"):
         parts.append(f"generator {escape(section['claim_generator'])}")
-    failures = [c["code"] for c in section.get("validation_codes", []) if c.get("kind") == "failure" and c["code"] != "signingCredential.untrusted"]
+    failures = [
+        c["code"] for c in section.get("validation_codes", []) if c.get("kind") == "failure" and c["code"] != "signingCredential.untrusted"
+    ]
     if failures:
         parts.append("[red]failures: " + escape(", ".join(failures)) + "[/]")
     if len(section.get("manifests", [])) > 1:

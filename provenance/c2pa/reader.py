@@ -139,7 +139,9 @@ def _from_error(message: str) -> C2paReport:
         return C2paReport(state=ABSENT)
     if kind == "Remote":
         url = next((w for w in message.split() if w.startswith(("http://", "https://"))), None)
-        return C2paReport(state=UNAVAILABLE, remote_url=url, reason="the manifest is stored remotely and is not fetched (verification runs offline)")
+        return C2paReport(
+            state=UNAVAILABLE, remote_url=url, reason="the manifest is stored remotely and is not fetched (verification runs offline)"
+        )
     if kind == "NotSupported" or "type is unsupported" in message:
         return C2paReport(state=UNSUPPORTED, reason=text)
     return C2paReport(state=ERROR, reason=text)
@@ -158,15 +160,21 @@ def _report(store: dict, remote: str | None, trusted_anchors: bool) -> C2paRepor
     results = store.get("validation_results") or {}
     active_results = results.get("activeManifest") or {}
     if active_results:
-        codes = (_codes(active_results.get("failure"), "failure") + _codes(active_results.get("informational"), "informational")
-                 + _codes(active_results.get("success"), "success"))
+        codes = (
+            _codes(active_results.get("failure"), "failure")
+            + _codes(active_results.get("informational"), "informational")
+            + _codes(active_results.get("success"), "success")
+        )
     else:  # older stores report only the flat list, all failures
         codes = _codes(store.get("validation_status"), "failure")
     ingredient_codes: tuple[ValidationCode, ...] = ()
     for delta in results.get("ingredientDeltas") or []:
         deltas = (delta or {}).get("validationDeltas") or {}
-        ingredient_codes += (_codes(deltas.get("failure"), "failure") + _codes(deltas.get("informational"), "informational")
-                             + _codes(deltas.get("success"), "success"))
+        ingredient_codes += (
+            _codes(deltas.get("failure"), "failure")
+            + _codes(deltas.get("informational"), "informational")
+            + _codes(deltas.get("success"), "success")
+        )
     untrusted = any(c.code == "signingCredential.untrusted" for c in codes)
     # Trusted only when anchors were given and c2pa found the chain leading to one (state Trusted).
     signer_trusted = trusted_anchors and state == "Trusted" and not untrusted
@@ -186,8 +194,14 @@ def _report(store: dict, remote: str | None, trusted_anchors: bool) -> C2paRepor
             if isinstance(assertion, dict) and assertion.get("label") == PROVENANCE_LABEL:
                 provenance = parse_provenance_assertion(assertion.get("data"))
     return C2paReport(
-        state=PRESENT, validation_state=state if isinstance(state, str) else None, codes=codes, active=active,
-        manifests=tuple(manifests), remote_url=remote, provenance=provenance, ingredient_codes=ingredient_codes,
+        state=PRESENT,
+        validation_state=state if isinstance(state, str) else None,
+        codes=codes,
+        active=active,
+        manifests=tuple(manifests),
+        remote_url=remote,
+        provenance=provenance,
+        ingredient_codes=ingredient_codes,
     )
 
 
@@ -197,10 +211,17 @@ def _text(value) -> str | None:
 
 def _manifest(label: str, raw: dict, trusted: bool) -> Manifest:
     sig = raw.get("signature_info") or {}
-    signer = SignerInfo(
-        issuer=_text(sig.get("issuer")), common_name=_text(sig.get("common_name")), algorithm=_text(sig.get("alg")),
-        signed_at=_text(sig.get("time")), trusted=trusted,
-    ) if sig else None
+    signer = (
+        SignerInfo(
+            issuer=_text(sig.get("issuer")),
+            common_name=_text(sig.get("common_name")),
+            algorithm=_text(sig.get("alg")),
+            signed_at=_text(sig.get("time")),
+            trusted=trusted,
+        )
+        if sig
+        else None
+    )
     generator = _text(raw.get("claim_generator"))
     if generator is None:  # claims v2 name their generator only in claim_generator_info
         info = [i for i in raw.get("claim_generator_info") or [] if isinstance(i, dict) and i.get("name")]
@@ -221,6 +242,7 @@ def _manifest(label: str, raw: dict, trusted: bool) -> Manifest:
                     actions.append(Action(act["action"], source, agent_name, is_generative(source)))
     ingredients = tuple(
         Ingredient(_text(i.get("title")), _text(i.get("relationship")), _text(i.get("format")), _text(i.get("active_manifest")))
-        for i in raw.get("ingredients") or [] if isinstance(i, dict)
+        for i in raw.get("ingredients") or []
+        if isinstance(i, dict)
     )
     return Manifest(label, generator, _text(raw.get("title")), signer, tuple(actions), ingredients, tuple(labels))

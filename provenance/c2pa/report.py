@@ -36,8 +36,13 @@ class SignerInfo:
     trusted: bool  # chains to a configured trust anchor
 
     def to_dict(self) -> dict:
-        return {"issuer": self.issuer, "common_name": self.common_name, "algorithm": self.algorithm,
-                "signed_at": self.signed_at, "trusted": self.trusted}
+        return {
+            "issuer": self.issuer,
+            "common_name": self.common_name,
+            "algorithm": self.algorithm,
+            "signed_at": self.signed_at,
+            "trusted": self.trusted,
+        }
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,12 @@ class Action:
     generative: bool = False
 
     def to_dict(self) -> dict:
-        return {"action": self.action, "digital_source_type": self.digital_source_type,
-                "software_agent": self.software_agent, "generative": self.generative}
+        return {
+            "action": self.action,
+            "digital_source_type": self.digital_source_type,
+            "software_agent": self.software_agent,
+            "generative": self.generative,
+        }
 
 
 @dataclass(frozen=True)
@@ -75,9 +84,12 @@ class Manifest:
 
     def to_dict(self) -> dict:
         return {
-            "label": self.label, "claim_generator": self.claim_generator, "title": self.title,
+            "label": self.label,
+            "claim_generator": self.claim_generator,
+            "title": self.title,
             "signer": self.signer.to_dict() if self.signer else None,
-            "actions": [a.to_dict() for a in self.actions], "ingredients": [i.to_dict() for i in self.ingredients],
+            "actions": [a.to_dict() for a in self.actions],
+            "ingredients": [i.to_dict() for i in self.ingredients],
             "assertions": list(self.assertions),
         }
 

@@ -13,12 +13,14 @@ IPTC_NS = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 # Not here: algorithmicMedia (made by a program without a trained model, e.g. a
 # procedural gradient) and algorithmicallyEnhanced (a capture improved by an
 # algorithm, e.g. noise reduction): neither declares generated content.
-GENERATIVE = frozenset({
-    "trainedAlgorithmicMedia",
-    "compositeWithTrainedAlgorithmicMedia",
-    "compositeSynthetic",  # a composite with at least one synthetic element
-    "dataDrivenMedia",  # IPTC's earlier term for media made by a model derived from sampled content
-})
+GENERATIVE = frozenset(
+    {
+        "trainedAlgorithmicMedia",
+        "compositeWithTrainedAlgorithmicMedia",
+        "compositeSynthetic",  # a composite with at least one synthetic element
+        "dataDrivenMedia",  # IPTC's earlier term for media made by a model derived from sampled content
+    }
+)
 
 DIGITAL_CAPTURE = IPTC_NS + "digitalCapture"
 TRAINED_ALGORITHMIC_MEDIA = IPTC_NS + "trainedAlgorithmicMedia"

@@ -62,8 +62,10 @@ class SigningIdentity:
         cert = Path(settings.c2pa_sign_cert).expanduser() if settings.c2pa_sign_cert else dev.chain
         key = Path(settings.c2pa_sign_key).expanduser() if settings.c2pa_sign_key else dev.key
         if not cert.exists() and not settings.c2pa_sign_cert:
-            raise C2paKeyError("no C2PA signing certificate: run `provenance keys cert` (a development CA and certificate), "
-                               "or set [c2pa] sign_cert and sign_key in config.toml")
+            raise C2paKeyError(
+                "no C2PA signing certificate: run `provenance keys cert` (a development CA and certificate), "
+                "or set [c2pa] sign_cert and sign_key in config.toml"
+            )
         chain, plain = load_signing_material(cert, key, env.get(ENV_C2PA_KEY_PASSWORD))
         return cls(chain, plain, cert)
 
@@ -102,15 +104,18 @@ class RenditionWriter:
     def __call__(self, media, hashes: dict, generator: dict | None, media_cid: str) -> dict:
         """Write the copy of `media` (a MediaFile) and return its rendition entry for the metadata."""
         if media.mime not in WRITABLE:
-            raise C2paWriteError(f"{media.path}: C2PA manifests cannot be written into {media.mime} (supported: {', '.join(sorted(WRITABLE))})")
+            raise C2paWriteError(
+                f"{media.path}: C2PA manifests cannot be written into {media.mime} (supported: {', '.join(sorted(WRITABLE))})"
+            )
         dest = self.out_dir / Path(media.path).name
         if dest.resolve() == Path(media.path).resolve():
             raise C2paWriteError(f"{media.path}: --c2pa-out would overwrite the original; choose another folder")
         with self._lock:
             holder = self._taken.setdefault(dest, media.sha256)
         if holder != media.sha256:
-            raise C2paWriteError(f"{media.path}: another file of this run already writes {dest}; certify files named alike in separate runs "
-                                 "or folders")
+            raise C2paWriteError(
+                f"{media.path}: another file of this run already writes {dest}; certify files named alike in separate runs or folders"
+            )
         manifest = self._manifest(media, hashes, generator, media_cid)
         try:
             with temp_then_replace(dest, "c2pa-tmp") as tmp:

@@ -44,7 +44,9 @@ def export(repo: Path) -> list[Path]:
             # The deployment check compares runtime code byte for byte (deployments.py).
             raise SystemExit(f"{name} has immutables or libraries: its runtime code differs per deployment")
         out = {
-            "contractName": src["contractName"], "abi": src["abi"], "bytecode": src["bytecode"],
+            "contractName": src["contractName"],
+            "abi": src["abi"],
+            "bytecode": src["bytecode"],
             "deployedBytecode": src["deployedBytecode"],
         }
         dest = ABI_DIR / f"{name}.json"

@@ -74,10 +74,7 @@ class DeploymentCheck:
             return "; ".join(c.detail for c in failed)
         if not self.recorded:
             return f"{self.deployment.address} is not a recorded registry deployment"
-        return (
-            f"registry {self.deployment.address} is the recorded deployment: "
-            + "; ".join(c.detail for c in self.checks)
-        )
+        return f"registry {self.deployment.address} is the recorded deployment: " + "; ".join(c.detail for c in self.checks)
 
     def lines(self) -> list[str]:
         return [f"{c.name}: {'ok' if c.passed else 'FAILED'}: {c.detail}" for c in self.checks]
@@ -130,30 +127,41 @@ def inspect_deployment(w3: Web3, deployment: Deployment) -> DeploymentCheck:
     """Run every check on a recorded deployment; each says what it compared."""
     checks: list[Check] = []
     chain_id = w3.eth.chain_id
-    checks.append(Check(
-        "chain id", chain_id == deployment.chain_id,
-        f"chain id {chain_id}" if chain_id == deployment.chain_id
-        else f"chain id is {chain_id}, the deployment was recorded on {deployment.chain_id}",
-    ))
+    checks.append(
+        Check(
+            "chain id",
+            chain_id == deployment.chain_id,
+            f"chain id {chain_id}"
+            if chain_id == deployment.chain_id
+            else f"chain id is {chain_id}, the deployment was recorded on {deployment.chain_id}",
+        )
+    )
     genesis = genesis_hash(w3)
     same_genesis = genesis == deployment.genesis_hash
-    checks.append(Check(
-        "genesis", same_genesis,
-        f"genesis {_short(genesis)}" if same_genesis else
-        f"the chain at this RPC URL is not the one the contract was deployed on "
-        f"(genesis {_short(genesis)}, recorded {_short(deployment.genesis_hash)})",
-    ))
+    checks.append(
+        Check(
+            "genesis",
+            same_genesis,
+            f"genesis {_short(genesis)}"
+            if same_genesis
+            else f"the chain at this RPC URL is not the one the contract was deployed on "
+            f"(genesis {_short(genesis)}, recorded {_short(deployment.genesis_hash)})",
+        )
+    )
     head = w3.eth.block_number
     block = w3.eth.get_block(deployment.deploy_block) if head >= deployment.deploy_block else None
     found = block["hash"].to_0x_hex() if block is not None else None
-    checks.append(Check(
-        "deploy block", found == deployment.deploy_block_hash,
-        f"deploy block {deployment.deploy_block} hash {_short(deployment.deploy_block_hash)}"
-        if found == deployment.deploy_block_hash else
-        f"block {deployment.deploy_block} is not the recorded deploy block "
-        f"({'hash ' + _short(found) if found else 'the chain is only ' + str(head) + ' blocks long'}, "
-        f"recorded {_short(deployment.deploy_block_hash)}): the chain was reset or reorganised",
-    ))
+    checks.append(
+        Check(
+            "deploy block",
+            found == deployment.deploy_block_hash,
+            f"deploy block {deployment.deploy_block} hash {_short(deployment.deploy_block_hash)}"
+            if found == deployment.deploy_block_hash
+            else f"block {deployment.deploy_block} is not the recorded deploy block "
+            f"({'hash ' + _short(found) if found else 'the chain is only ' + str(head) + ' blocks long'}, "
+            f"recorded {_short(deployment.deploy_block_hash)}): the chain was reset or reorganised",
+        )
+    )
     checks.append(_code_check(w3, deployment.address))
     return DeploymentCheck(deployment=deployment, recorded=True, checks=tuple(checks))
 
@@ -166,9 +174,9 @@ def _code_check(w3: Web3, address: str) -> Check:
     got = "0x" + keccak(code).hex()
     if got != expected:
         return Check(
-            "runtime code", False,
-            f"the runtime code at {address} is not the compiled {load_artifact().name} "
-            f"(keccak {_short(got)}, expected {_short(expected)})",
+            "runtime code",
+            False,
+            f"the runtime code at {address} is not the compiled {load_artifact().name} (keccak {_short(got)}, expected {_short(expected)})",
         )
     return Check("runtime code", True, f"runtime code keccak {_short(got)} equals the compiled {load_artifact().name}")
 
@@ -195,10 +203,14 @@ def trust_deployment(w3: Web3, address: str, deploy_block: int | None = None) ->
         raise DeploymentError(code.detail)
     start = 0 if deploy_block is None else deploy_block
     end: BlockIdentifier = "latest" if deploy_block is None else deploy_block
-    logs = w3.eth.get_logs({
-        "address": address, "fromBlock": start, "toBlock": end,
-        "topics": ["0x" + _ROLE_GRANTED.hex(), "0x" + _ADMIN_ROLE.hex()],
-    })
+    logs = w3.eth.get_logs(
+        {
+            "address": address,
+            "fromBlock": start,
+            "toBlock": end,
+            "topics": ["0x" + _ROLE_GRANTED.hex(), "0x" + _ADMIN_ROLE.hex()],
+        }
+    )
     if not logs:
         where = f"in block {deploy_block}" if deploy_block is not None else "on this chain"
         raise DeploymentError(

@@ -79,9 +79,7 @@ class SignerLock:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise ChainError(
-                        f"another process has held the signing lock {self.path} for over {timeout:.0f} s"
-                    ) from None
+                    raise ChainError(f"another process has held the signing lock {self.path} for over {timeout:.0f} s") from None
                 time.sleep(0.005)
 
 

@@ -64,9 +64,7 @@ def rpc_answers(url: str, timeout: float = 1.0) -> bool:
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
 def _wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout: float = 15.0) -> None:
@@ -208,8 +206,9 @@ def _mend_genesis(state_file: Path) -> int | None:
 def _clock_to_now(url: str) -> None:
     """New blocks of a restarted chain take the wall clock (anvil's starts from the genesis time again)."""
     try:
-        latest = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["latest", False]},
-                            timeout=5).json()["result"]
+        latest = httpx.post(
+            url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["latest", False]}, timeout=5
+        ).json()["result"]
         now = int(time.time())
         if now > int(latest["timestamp"], 16):
             httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_setTime", "params": [now]}, timeout=5)

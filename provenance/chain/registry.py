@@ -29,9 +29,7 @@ RECEIPT_TIMEOUT_S = 120
 _TOKEN_OF_CONTENT = keccak(text="tokenOfContent(bytes32)")[:4]
 _CERTIFICATE_STRUCT = "(bytes32,bytes32,address,uint40,uint8,uint16,bool,address)"
 _CERTIFICATE_ISSUED = keccak(text="CertificateIssued(uint256,address,address,bytes32,uint8,uint16,uint64,bytes32,uint40)")
-_CERTIFICATE_REISSUED = keccak(
-    text="CertificateReissued(uint256,address,address,bytes32,uint8,uint16,uint64,bytes32,uint40,uint256)"
-)
+_CERTIFICATE_REISSUED = keccak(text="CertificateReissued(uint256,address,address,bytes32,uint8,uint16,uint64,bytes32,uint40,uint256)")
 _CERTIFICATE_REVOKED = keccak(text="CertificateRevoked(uint256,address,string)")
 _REISSUE_APPROVED = keccak(text="ReissueApproved(uint256,address,address,string)")
 _ROLE_GRANTED = keccak(text="RoleGranted(bytes32,address,address)")
@@ -147,7 +145,7 @@ class Reverted(Exception):
 
 def _abi_type(param: dict) -> str:
     if param["type"].startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + param["type"][len("tuple"):]
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + param["type"][len("tuple") :]
     return param["type"]
 
 
@@ -372,8 +370,7 @@ class Registry:
         if not content_hashes:
             return []
         requests = [
-            ("eth_call", [{"to": self.address, "data": "0x" + (_TOKEN_OF_CONTENT + bytes(h)).hex()}, "latest"])
-            for h in content_hashes
+            ("eth_call", [{"to": self.address, "data": "0x" + (_TOKEN_OF_CONTENT + bytes(h)).hex()}, "latest"]) for h in content_hashes
         ]
         replies = self.w3.provider.make_batch_request(requests)  # type: ignore[attr-defined]  # our provider is an HTTPProvider
         if isinstance(replies, dict):  # the node refused the whole batch
@@ -408,10 +405,14 @@ class Registry:
 
     def admins(self, from_block: int = 0) -> list[str]:
         """The accounts holding DEFAULT_ADMIN_ROLE now, from the RoleGranted/RoleRevoked events (in grant order)."""
-        logs = self.w3.eth.get_logs({
-            "address": self.address, "fromBlock": from_block, "toBlock": "latest",
-            "topics": [["0x" + _ROLE_GRANTED.hex(), "0x" + _ROLE_REVOKED.hex()], "0x" + ADMIN_ROLE.hex()],
-        })
+        logs = self.w3.eth.get_logs(
+            {
+                "address": self.address,
+                "fromBlock": from_block,
+                "toBlock": "latest",
+                "topics": [["0x" + _ROLE_GRANTED.hex(), "0x" + _ROLE_REVOKED.hex()], "0x" + ADMIN_ROLE.hex()],
+            }
+        )
         held: dict[str, None] = {}
         for log in logs:
             account = Web3.to_checksum_address(bytes(log["topics"][2])[-20:])
@@ -436,19 +437,29 @@ class Registry:
 
     def record_notes(self, token_id: int, from_block: int = 0) -> list[RecordNote]:
         """The token's revocations and re-issue approvals with their reasons, oldest first (from its events)."""
-        logs = self.w3.eth.get_logs({
-            "address": self.address, "fromBlock": from_block, "toBlock": "latest",
-            "topics": [["0x" + _CERTIFICATE_REVOKED.hex(), "0x" + _REISSUE_APPROVED.hex()], "0x" + token_id.to_bytes(32, "big").hex()],
-        })
+        logs = self.w3.eth.get_logs(
+            {
+                "address": self.address,
+                "fromBlock": from_block,
+                "toBlock": "latest",
+                "topics": [["0x" + _CERTIFICATE_REVOKED.hex(), "0x" + _REISSUE_APPROVED.hex()], "0x" + token_id.to_bytes(32, "big").hex()],
+            }
+        )
         notes = []
         for event in self.decode_logs(logs):
             if event.name == "CertificateRevoked":
                 notes.append(RecordNote("revoked", event.args["revokedBy"], event.args["reason"], event.block_number, event.tx_hash))
             else:
-                notes.append(RecordNote(
-                    "reissue_approved", event.args["approvedBy"], event.args["reason"], event.block_number, event.tx_hash,
-                    issuer=event.args["issuer"],
-                ))
+                notes.append(
+                    RecordNote(
+                        "reissue_approved",
+                        event.args["approvedBy"],
+                        event.args["reason"],
+                        event.block_number,
+                        event.tx_hash,
+                        issuer=event.args["issuer"],
+                    )
+                )
         return notes
 
     # ---- writes -------------------------------------------------------
@@ -547,10 +558,17 @@ class Registry:
 
     def mint_of(self, token_id: int, from_block: int = 0) -> tuple[str, int] | None:
         """(tx hash, block) of the token's current record: its mint, or its latest re-issue (by event topic)."""
-        logs = self.w3.eth.get_logs({
-            "address": self.address, "fromBlock": from_block, "toBlock": "latest",
-            "topics": [["0x" + _CERTIFICATE_ISSUED.hex(), "0x" + _CERTIFICATE_REISSUED.hex()], "0x" + token_id.to_bytes(32, "big").hex()],
-        })
+        logs = self.w3.eth.get_logs(
+            {
+                "address": self.address,
+                "fromBlock": from_block,
+                "toBlock": "latest",
+                "topics": [
+                    ["0x" + _CERTIFICATE_ISSUED.hex(), "0x" + _CERTIFICATE_REISSUED.hex()],
+                    "0x" + token_id.to_bytes(32, "big").hex(),
+                ],
+            }
+        )
         return (logs[-1]["transactionHash"].to_0x_hex(), logs[-1]["blockNumber"]) if logs else None
 
     # ---- events -------------------------------------------------------
@@ -747,4 +765,3 @@ def _send_and_wait(w3: Web3, signer: LocalAccount, tx: dict):
     if receipt["status"] != 1:
         raise TransactionFailed(f"transaction {tx_hash.to_0x_hex()} reverted")
     return receipt
-

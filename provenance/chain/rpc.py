@@ -38,9 +38,7 @@ class GuardedHTTPProvider(HTTPProvider):
         try:
             return super().make_request(method, params)
         except requests.RequestException as exc:
-            raise ChainUnavailable(
-                f"the Ethereum node at {_where(str(self.endpoint_uri))} failed {method}: {_describe(exc)}"
-            ) from None
+            raise ChainUnavailable(f"the Ethereum node at {_where(str(self.endpoint_uri))} failed {method}: {_describe(exc)}") from None
 
     def decode_rpc_response(self, raw_response: bytes):  # type: ignore[override]  # web3 declares it static, yet calls it on the instance
         try:

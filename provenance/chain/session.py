@@ -61,9 +61,14 @@ def open_web3(url: str) -> Web3:
         raise ChainUnavailable(f"no Ethereum node answers at {url}")
     # Caching lets web3 ask eth_chainId once per session, not twice per call. Only that: web3 would
     # also cache blocks by number as final, and a block by number is what a reorganisation changes.
-    return Web3(GuardedHTTPProvider(
-        url, request_kwargs={"timeout": 30}, cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")},
-    ))
+    return Web3(
+        GuardedHTTPProvider(
+            url,
+            request_kwargs={"timeout": 30},
+            cache_allowed_requests=True,
+            cacheable_requests={RPCEndpoint("eth_chainId")},
+        )
+    )
 
 
 def resolve_url(config: ChainConfig) -> str:
@@ -126,8 +131,10 @@ def find_deployment(config: ChainConfig, w3: Web3) -> DeploymentCheck:
             )
         return check_deployment(w3, recorded)
     if recorded is None:
-        hint = "run `provenance chain up`" if config.managed else (
-            "deploy with `provenance chain deploy`, or record an existing one with `provenance chain trust ADDRESS`"
+        hint = (
+            "run `provenance chain up`"
+            if config.managed
+            else ("deploy with `provenance chain deploy`, or record an existing one with `provenance chain trust ADDRESS`")
         )
         raise DeploymentError(f"no registry deployment recorded for chain {chain_id}: {hint}")
     return check_deployment(w3, recorded)
@@ -148,9 +155,7 @@ def ensure_local_deployment(config: ChainConfig) -> tuple[ChainSession, bool]:
         return deploy(config, w3, url, dev_account(), admin=dev_admin_account()), True
 
 
-def deploy(
-    config: ChainConfig, w3: Web3, url: str, issuer: LocalAccount | str, admin: LocalAccount | None = None
-) -> ChainSession:
+def deploy(config: ChainConfig, w3: Web3, url: str, issuer: LocalAccount | str, admin: LocalAccount | None = None) -> ChainSession:
     """Deploy a registry with the admin key, grant ISSUER_ROLE to the issuer (an account or an address), record it.
 
     Two accounts: the admin pays for the deployment and holds DEFAULT_ADMIN_ROLE; the issuer only
@@ -166,7 +171,11 @@ def deploy(
     config.book.record(deployment)
     registry = as_admin.with_signer(None if isinstance(issuer, str) else issuer)
     return ChainSession(
-        w3=w3, url=url, registry=registry, deployment=deployment, managed=config.managed,
+        w3=w3,
+        url=url,
+        registry=registry,
+        deployment=deployment,
+        managed=config.managed,
         check=check_deployment(w3, deployment),
     )
 

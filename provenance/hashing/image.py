@@ -63,9 +63,7 @@ def _listed(value: object) -> list | tuple:
     return value
 
 
-def image_hashes_batch(
-    images: Sequence[Image.Image], dihedral: bool = True, device: str | torch.device = "cpu"
-) -> list[ImageHashes]:
+def image_hashes_batch(images: Sequence[Image.Image], dihedral: bool = True, device: str | torch.device = "cpu") -> list[ImageHashes]:
     """Hashes for many images; pHash runs batched (compiled kernel on the CPU, torch elsewhere), PDQ per image."""
     phashes = phash_batch(images, device=device, dihedral=dihedral)
     results = []

@@ -222,9 +222,7 @@ class NearDuplicateIndex:
 
         `radius` defaults to the package's thresholds for each kind.
         """
-        return self.query_variants(
-            phashes=() if phash is None else (phash,), pdqs=() if pdq is None else (pdq,), radius=radius
-        )
+        return self.query_variants(phashes=() if phash is None else (phash,), pdqs=() if pdq is None else (pdq,), radius=radius)
 
     def query_variants(self, phashes: Sequence[str] = (), pdqs: Sequence[str] = (), radius: int | None = None) -> list[Match]:
         """Stored hashes within `radius` of any of the given hashes (say a file's 8 dihedral
@@ -261,9 +259,7 @@ class NearDuplicateIndex:
 
     def linear_scan(self, phash: str | None = None, pdq: str | None = None, radius: int = 0) -> list[Match]:
         """The same answer as `query` by reading every row: the baseline the benchmark compares with."""
-        return self.linear_scan_variants(
-            phashes=() if phash is None else (phash,), pdqs=() if pdq is None else (pdq,), radius=radius
-        )
+        return self.linear_scan_variants(phashes=() if phash is None else (phash,), pdqs=() if pdq is None else (pdq,), radius=radius)
 
     def linear_scan_variants(self, phashes: Sequence[str] = (), pdqs: Sequence[str] = (), radius: int = 0) -> list[Match]:
         """The same answer as `query_variants` by reading every row."""
@@ -298,8 +294,7 @@ def _lookup_sqlite(conn: Connection, kind: _Kind, table: Table, probes: list[lis
     used = tuple(i for i, band_values in enumerate(probes) if band_values)
     aggregate = "group_concat(t.hash)" if kind.as_int else "group_concat(t.hash, '')"
     columns = ", ".join(
-        f"(SELECT {aggregate} FROM json_each(?) AS probe CROSS JOIN {table.name} AS t ON t.band{i} = probe.value)"
-        for i in used
+        f"(SELECT {aggregate} FROM json_each(?) AS probe CROSS JOIN {table.name} AS t ON t.band{i} = probe.value)" for i in used
     )
     params = tuple(json.dumps(probes[i]) for i in used)
     row = conn.exec_driver_sql(f"SELECT {columns}", params).one()
@@ -309,8 +304,7 @@ def _lookup_sqlite(conn: Connection, kind: _Kind, table: Table, probes: list[lis
         return []
     # The keys, through band 0's index; raw SQL too, as SQLAlchemy's IN rendering cost more than the lookup.
     keyed = conn.exec_driver_sql(
-        f"SELECT key, hash FROM {table.name} WHERE band0 IN (SELECT value FROM json_each(?)) "
-        "AND hash IN (SELECT value FROM json_each(?))",
+        f"SELECT key, hash FROM {table.name} WHERE band0 IN (SELECT value FROM json_each(?)) AND hash IN (SELECT value FROM json_each(?))",
         (json.dumps(sorted({_bands(v, kind)[0] for v in close})), json.dumps([_stored(v, kind) for v in close])),
     )
     return [(key, _value(stored, kind)) for key, stored in keyed]
@@ -328,13 +322,14 @@ def _lookup_postgresql(conn: Connection, kind: _Kind, table: Table, probes: list
     nearest = distance[0] if len(distance) == 1 else f"LEAST({', '.join(distance)})"
     used = tuple(i for i, band_values in enumerate(probes) if band_values)
     close = " UNION ".join(
-        f"SELECT hash FROM {table.name} WHERE band{i} = ANY(CAST(%(b{i})s AS INTEGER[])) AND {nearest} <= %(radius)s"
-        for i in used
+        f"SELECT hash FROM {table.name} WHERE band{i} = ANY(CAST(%(b{i})s AS INTEGER[])) AND {nearest} <= %(radius)s" for i in used
     )
     params.update({f"b{i}": probes[i] for i in used}, radius=radius)
     width = kind.widths[0]
-    band0 = f"CAST((hash >> {kind.hex_len * 4 - width}) & {(1 << width) - 1} AS INTEGER)" if kind.as_int else (
-        f"CAST(CAST('x' || substr(hash, 1, {width // 4}) AS bit({width})) AS INTEGER)"
+    band0 = (
+        f"CAST((hash >> {kind.hex_len * 4 - width}) & {(1 << width) - 1} AS INTEGER)"
+        if kind.as_int
+        else (f"CAST(CAST('x' || substr(hash, 1, {width // 4}) AS bit({width})) AS INTEGER)")
     )
     # Keys through band 0's index: ARRAY() initplans rather than a join, which
     # the planner, expecting ~1k survivors, would answer with a full scan.

@@ -103,9 +103,7 @@ def simd() -> bool:
     return available() and bool(_pillow_lanczos.simd)
 
 
-def resize_many(
-    images: Sequence[Image.Image], size: tuple[int, int], out: np.ndarray | None = None, threads: int = 1
-) -> np.ndarray:
+def resize_many(images: Sequence[Image.Image], size: tuple[int, int], out: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
     """`image.convert('L').resize(size, LANCZOS)` for each image, as (N, h, w) uint8, bit for bit.
 
     Only after `available()` has said yes. Loads lazily opened images (here,

@@ -83,9 +83,12 @@ class CertificateStatus:
         return [(role, s) for role, s in (("media", self.media), ("metadata", self.metadata)) if s and s.status != "ok"]
 
     def to_dict(self) -> dict:
-        return {**vars(self.certificate), "ok": self.ok,
-                "media": vars(self.media) if self.media else None,
-                "metadata": vars(self.metadata) if self.metadata else None}
+        return {
+            **vars(self.certificate),
+            "ok": self.ok,
+            "media": vars(self.media) if self.media else None,
+            "metadata": vars(self.metadata) if self.metadata else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -99,21 +102,29 @@ class CertificatesReport:
     def problems(self) -> list[dict]:
         """One entry per CID that is missing, corrupt or otherwise unusable, with its certificate."""
         return [
-            {"content_sha256": r.certificate.content_sha256, "chain_id": r.certificate.chain_id,
-             "contract": r.certificate.contract, "role": role, **vars(status)}
+            {
+                "content_sha256": r.certificate.content_sha256,
+                "chain_id": r.certificate.chain_id,
+                "contract": r.certificate.contract,
+                "role": role,
+                **vars(status),
+            }
             for r in self.results
             for role, status in r.problems()
         ]
 
     def to_dict(self) -> dict:
         unrecorded = sum(1 for r in self.results for s in (r.media, r.metadata) if s is None)
-        return {"ok": self.ok, "certificates": len(self.results), "unrecorded_cids": unrecorded,
-                "problems": self.problems(), "results": [r.to_dict() for r in self.results]}
+        return {
+            "ok": self.ok,
+            "certificates": len(self.results),
+            "unrecorded_cids": unrecorded,
+            "problems": self.problems(),
+            "results": [r.to_dict() for r in self.results],
+        }
 
 
-def check_certificates(
-    store, certificates: Iterable[CertificateCids], progress: Callable[[int], None] | None = None
-) -> CertificatesReport:
+def check_certificates(store, certificates: Iterable[CertificateCids], progress: Callable[[int], None] | None = None) -> CertificatesReport:
     """Check the media and metadata CIDs of every certificate; each distinct CID is verified once."""
     seen: dict[str, CidStatus] = {}
 

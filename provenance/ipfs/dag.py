@@ -86,9 +86,7 @@ class _Visit:
     depth: int
 
 
-def iter_file(
-    root: Cid, get_block: GetBlock, limits: FetchLimits = DEFAULT_LIMITS, deadline: Deadline | None = None
-) -> Iterator[bytes]:
+def iter_file(root: Cid, get_block: GetBlock, limits: FetchLimits = DEFAULT_LIMITS, deadline: Deadline | None = None) -> Iterator[bytes]:
     """Yield a UnixFS file's content in order, one block's data at a time.
 
     Raises `TooLarge` before reading below a root that declares more than

@@ -77,9 +77,7 @@ class EmbeddedStore:
     def add_bytes(self, data: bytes, *, cid_version: int = 1, pin: bool = True) -> AddResult:
         return self.add_stream(io.BytesIO(data), ImportProfile.for_version(cid_version), pin=pin)
 
-    def add_file(
-        self, path: Path, *, cid_version: int = 1, progress: Callable[[int], None] | None = None, pin: bool = True
-    ) -> AddResult:
+    def add_file(self, path: Path, *, cid_version: int = 1, progress: Callable[[int], None] | None = None, pin: bool = True) -> AddResult:
         try:
             stream = open(path, "rb")
         except OSError as exc:

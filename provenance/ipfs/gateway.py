@@ -225,9 +225,17 @@ class GatewayFetcher:
         """Download the DAG as a CAR into `spool`; False if the gateway does not offer one."""
         car = spool.new_file()
         body = fetch_capped(
-            self._client, "GET", f"{gateway}/ipfs/{root}", params={"format": "car"}, headers={"Accept": CAR_TYPE},
-            what=f"gateway {gateway}", max_bytes=budget, deadline=deadline, retry=self.retry,
-            request_timeout_s=self.timeout_s, sink=car,
+            self._client,
+            "GET",
+            f"{gateway}/ipfs/{root}",
+            params={"format": "car"},
+            headers={"Accept": CAR_TYPE},
+            what=f"gateway {gateway}",
+            max_bytes=budget,
+            deadline=deadline,
+            retry=self.retry,
+            request_timeout_s=self.timeout_s,
+            sink=car,
         )
         if body.status_code == 404:
             raise NotFound(str(root), f"gateway {gateway}")
@@ -259,8 +267,16 @@ class GatewayFetcher:
 
     def _raw_block(self, gateway: str, cid: Cid, cap: int, deadline: Deadline) -> bytes:
         body = fetch_capped(
-            self._client, "GET", f"{gateway}/ipfs/{cid}", params={"format": "raw"}, headers={"Accept": RAW_TYPE},
-            what=f"gateway {gateway}", max_bytes=cap, deadline=deadline, retry=self.retry, request_timeout_s=self.timeout_s,
+            self._client,
+            "GET",
+            f"{gateway}/ipfs/{cid}",
+            params={"format": "raw"},
+            headers={"Accept": RAW_TYPE},
+            what=f"gateway {gateway}",
+            max_bytes=cap,
+            deadline=deadline,
+            retry=self.retry,
+            request_timeout_s=self.timeout_s,
         )
         if body.status_code == 404:
             raise NotFound(str(cid), f"gateway {gateway}")

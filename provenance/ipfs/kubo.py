@@ -49,9 +49,7 @@ class KuboStore:
         self.lookup_timeout_s = lookup_timeout_s
         self.retry = retry
         headers = {"Authorization": auth} if auth else {}
-        self._client = httpx.Client(
-            base_url=f"{self.api_url}/api/v0", headers=headers, timeout=timeout_s, transport=transport
-        )
+        self._client = httpx.Client(base_url=f"{self.api_url}/api/v0", headers=headers, timeout=timeout_s, transport=transport)
 
     def __repr__(self) -> str:
         return f"KuboStore({self.where})"
@@ -100,7 +98,9 @@ class KuboStore:
 
     # -- adding -------------------------------------------------------------------
 
-    def _add(self, open_stream: Callable[[], BinaryIO], name: str, profile: ImportProfile, expected: Cid, size: int, pin: bool) -> AddResult:
+    def _add(
+        self, open_stream: Callable[[], BinaryIO], name: str, profile: ImportProfile, expected: Cid, size: int, pin: bool
+    ) -> AddResult:
         params = {
             "cid-version": str(profile.cid_version),
             "raw-leaves": "true" if profile.raw_leaves else "false",
@@ -152,8 +152,14 @@ class KuboStore:
         params = {"arg": str(cid), "timeout": self._timeout_param()}
         what = f"IPFS node {self.where} /block/get {cid}"
         body = fetch_capped(
-            self._client, "POST", "/block/get", what=what, max_bytes=MAX_BLOCK_BYTES, params=params,
-            deadline=Deadline.after(self.timeout_s + self.lookup_timeout_s, what), retry=self.retry,
+            self._client,
+            "POST",
+            "/block/get",
+            what=what,
+            max_bytes=MAX_BLOCK_BYTES,
+            params=params,
+            deadline=Deadline.after(self.timeout_s + self.lookup_timeout_s, what),
+            retry=self.retry,
             request_timeout_s=self.timeout_s,
         )
         if body.status_code != 200:

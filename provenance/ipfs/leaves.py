@@ -152,9 +152,7 @@ class ParallelLeaves:
         self._stream.seek(self._end)  # as if read in this thread
 
 
-def open_leaves(
-    stream: BinaryIO, profile: ImportProfile, sink: BlockSink | None, parallel: bool | None = None
-) -> LeafSource:
+def open_leaves(stream: BinaryIO, profile: ImportProfile, sink: BlockSink | None, parallel: bool | None = None) -> LeafSource:
     """Worker threads for a regular file of more than one batch, on a machine with several CPUs.
 
     `parallel=None` (the default) also asks that a CPU be idle: on a busy

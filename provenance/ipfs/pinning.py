@@ -75,9 +75,7 @@ class PinningService:
         self.close()
 
     def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
-        response = send_with_retries(
-            lambda: self._client.request(method, path, **kwargs), self.retry, f"pinning service {self.endpoint}"
-        )
+        response = send_with_retries(lambda: self._client.request(method, path, **kwargs), self.retry, f"pinning service {self.endpoint}")
         if response.status_code == 404:
             raise NotFound(path.rsplit("/", 1)[-1], f"pinning service {self.endpoint}")
         if response.status_code >= 400:
@@ -137,8 +135,10 @@ class PinningService:
             if status.status not in ("queued", "pinning"):
                 break
             if clock() >= deadline:
-                raise RemoteError(f"pinning service {self.endpoint} did not pin {cid} within {timeout_s:g} s "
-                                  f"(last status {status.status}; request {status.requestid} is still open there)")
+                raise RemoteError(
+                    f"pinning service {self.endpoint} did not pin {cid} within {timeout_s:g} s "
+                    f"(last status {status.status}; request {status.requestid} is still open there)"
+                )
             sleep(delay)
             delay = min(delay * 1.5, 30.0)
             status = self.get(status.requestid)

@@ -77,7 +77,5 @@ def publish(
     """Pin `cid` on `service` and wait until it is pinned (raises `RemoteError` on failure or timeout)."""
     cid = str(parse_cid(cid))  # a bad CID fails here, before any node or service is asked
     origins, note = origins_of(store)
-    status = service.pin_and_wait(
-        cid, name=name, origins=list(origins), timeout_s=timeout_s, poll_s=poll_s, on_status=on_status
-    )
+    status = service.pin_and_wait(cid, name=name, origins=list(origins), timeout_s=timeout_s, poll_s=poll_s, on_status=on_status)
     return Publication(status, service.endpoint, origins, note)

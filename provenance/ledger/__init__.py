@@ -4,6 +4,13 @@ from .models import CertificateRow, ChainEvent, DeploymentRow, JobState, MintJob
 from .store import Ledger, LedgerError
 
 __all__ = [
-    "CertificateRow", "ChainEvent", "DeploymentRow", "JobState", "Ledger", "LedgerError", "MintJob", "ReattestJob",
+    "CertificateRow",
+    "ChainEvent",
+    "DeploymentRow",
+    "JobState",
+    "Ledger",
+    "LedgerError",
+    "MintJob",
+    "ReattestJob",
     "SyncState",
 ]

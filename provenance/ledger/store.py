@@ -127,10 +127,13 @@ class Ledger:
 
     def _activate(self, s: Session, deployment: "Deployment") -> int:
         address = deployment.address.lower()
-        rows = list(s.scalars(
-            select(DeploymentRow).where(DeploymentRow.chain_id == deployment.chain_id, DeploymentRow.address == address)
-            .order_by(DeploymentRow.id)
-        ))
+        rows = list(
+            s.scalars(
+                select(DeploymentRow)
+                .where(DeploymentRow.chain_id == deployment.chain_id, DeploymentRow.address == address)
+                .order_by(DeploymentRow.id)
+            )
+        )
         target = next((r for r in rows if _identity(r) == deployment.identity), None)
         if target is None:
             target = next((r for r in rows if r.genesis_hash is None and r.retired_at is None), None)
@@ -171,9 +174,10 @@ class Ledger:
         if key in cache:
             return cache[key]
         found = s.scalar(
-            select(DeploymentRow.id).where(
-                DeploymentRow.chain_id == chain_id, DeploymentRow.address == key[1], DeploymentRow.retired_at.is_(None)
-            ).order_by(DeploymentRow.id.desc()).limit(1)
+            select(DeploymentRow.id)
+            .where(DeploymentRow.chain_id == chain_id, DeploymentRow.address == key[1], DeploymentRow.retired_at.is_(None))
+            .order_by(DeploymentRow.id.desc())
+            .limit(1)
         )
         if found is None and create:
             row = DeploymentRow(chain_id=chain_id, address=key[1])
@@ -191,11 +195,13 @@ class Ledger:
     def certificate_count(self, deployment: "Deployment") -> int:
         """How many certificates the ledger holds for `deployment` (rows from before 0005 at its address count)."""
         with self.session() as s:
-            rows = list(s.scalars(
-                select(DeploymentRow).where(
-                    DeploymentRow.chain_id == deployment.chain_id, DeploymentRow.address == deployment.address.lower()
+            rows = list(
+                s.scalars(
+                    select(DeploymentRow).where(
+                        DeploymentRow.chain_id == deployment.chain_id, DeploymentRow.address == deployment.address.lower()
+                    )
                 )
-            ))
+            )
             ids = [r.id for r in rows if _identity(r) == deployment.identity or (r.genesis_hash is None and r.retired_at is None)]
             if not ids:
                 return 0
@@ -215,8 +221,12 @@ class Ledger:
             with self.session() as s, s.begin():
                 job = MintJob(
                     deployment_id=self.deployment_id(s, chain_id, contract, create=True),
-                    chain_id=chain_id, contract=contract, content_sha256=content_sha256, path=path,
-                    state=JobState.NEW, request_json=json.dumps(request, sort_keys=True),
+                    chain_id=chain_id,
+                    contract=contract,
+                    content_sha256=content_sha256,
+                    path=path,
+                    state=JobState.NEW,
+                    request_json=json.dumps(request, sort_keys=True),
                 )
                 s.add(job)
             return job
@@ -244,9 +254,9 @@ class Ledger:
         from ..hashing.index import pdq_table, phash_table
         from ..records import index_key
 
-        row = s.scalar(select(CertificateRow).where(
-            CertificateRow.deployment_id == deployment_id, CertificateRow.content_sha256 == content_sha256
-        ))
+        row = s.scalar(
+            select(CertificateRow).where(CertificateRow.deployment_id == deployment_id, CertificateRow.content_sha256 == content_sha256)
+        )
         if row is None:
             return False
         s.delete(row)
@@ -280,8 +290,9 @@ class Ledger:
             return list(s.scalars(query))
 
     # ---- re-attestation jobs ------------------------------------------
-    def reattest_job(self, chain_id: int, contract: str, content_sha256: str, *, prior: str | None = None,
-                     new: str | None = None) -> ReattestJob | None:
+    def reattest_job(
+        self, chain_id: int, contract: str, content_sha256: str, *, prior: str | None = None, new: str | None = None
+    ) -> ReattestJob | None:
         """The job that replaces the metadata digest `prior`, or the one that put the digest `new` on chain."""
         with self.session() as s:
             did = self.deployment_id(s, chain_id, contract)
@@ -294,13 +305,18 @@ class Ledger:
                 query = query.where(ReattestJob.metadata_digest == new)
             return s.scalar(query.order_by(ReattestJob.id.desc()).limit(1))
 
-    def create_reattest_job(self, chain_id: int, contract: str, content_sha256: str, prior_digest: str,
-                            previous: dict, verdict: dict) -> ReattestJob:
+    def create_reattest_job(
+        self, chain_id: int, contract: str, content_sha256: str, prior_digest: str, previous: dict, verdict: dict
+    ) -> ReattestJob:
         with self.session() as s, s.begin():
             job = ReattestJob(
                 deployment_id=self.deployment_id(s, chain_id, contract, create=True),
-                chain_id=chain_id, contract=contract, content_sha256=content_sha256, prior_digest=prior_digest,
-                previous_json=json.dumps(previous, sort_keys=True), state=JobState.SCANNED,
+                chain_id=chain_id,
+                contract=contract,
+                content_sha256=content_sha256,
+                prior_digest=prior_digest,
+                previous_json=json.dumps(previous, sort_keys=True),
+                state=JobState.SCANNED,
                 verdict_json=json.dumps(verdict, sort_keys=True),
             )
             s.add(job)
@@ -328,9 +344,7 @@ class Ledger:
     def upsert_certificate(self, session: Session, **values) -> CertificateRow:
         did = self.deployment_id(session, values["chain_id"], values["contract"], create=True)
         row = session.scalar(
-            select(CertificateRow).where(
-                CertificateRow.deployment_id == did, CertificateRow.content_sha256 == values["content_sha256"]
-            )
+            select(CertificateRow).where(CertificateRow.deployment_id == did, CertificateRow.content_sha256 == values["content_sha256"])
         )
         if row is None:
             row = CertificateRow(deployment_id=did, **values)
@@ -383,9 +397,9 @@ class Ledger:
         did = self.deployment_id(session, chain_id, contract, create=True)
         state = session.get(SyncState, did)
         if state is None:
-            session.add(SyncState(
-                deployment_id=did, chain_id=chain_id, contract=contract, next_block=next_block, last_block_hash=last_block_hash
-            ))
+            session.add(
+                SyncState(deployment_id=did, chain_id=chain_id, contract=contract, next_block=next_block, last_block_hash=last_block_hash)
+            )
         else:
             state.next_block, state.last_block_hash = next_block, last_block_hash
 
@@ -395,9 +409,10 @@ class Ledger:
         if did is None:
             return []
         rows = session.execute(
-            select(ChainEvent.block_number, ChainEvent.block_hash).where(
-                ChainEvent.deployment_id == did, ChainEvent.block_hash.is_not(None), ChainEvent.block_number < below
-            ).distinct().order_by(ChainEvent.block_number)
+            select(ChainEvent.block_number, ChainEvent.block_hash)
+            .where(ChainEvent.deployment_id == did, ChainEvent.block_hash.is_not(None), ChainEvent.block_number < below)
+            .distinct()
+            .order_by(ChainEvent.block_number)
         )
         return [(n, h) for n, h in rows]
 
@@ -416,9 +431,11 @@ class Ledger:
             if token is not None:
                 touched.add(f"{int(token, 16) if isinstance(token, str) else int(token):064x}")
             session.delete(e)
-        touched.update(session.scalars(
-            select(CertificateRow.content_sha256).where(CertificateRow.deployment_id == did, CertificateRow.block_number >= fork)
-        ))
+        touched.update(
+            session.scalars(
+                select(CertificateRow.content_sha256).where(CertificateRow.deployment_id == did, CertificateRow.block_number >= fork)
+            )
+        )
         state = session.get(SyncState, did)
         if state is not None and state.next_block > fork:
             state.next_block, state.last_block_hash = fork, None
@@ -429,9 +446,9 @@ class Ledger:
         did = self.deployment_id(session, chain_id, contract)
         if did is None:
             return []
-        return list(session.scalars(
-            select(CertificateRow).where(CertificateRow.deployment_id == did, CertificateRow.block_number >= block)
-        ))
+        return list(
+            session.scalars(select(CertificateRow).where(CertificateRow.deployment_id == did, CertificateRow.block_number >= block))
+        )
 
     def add_events(self, session: Session, chain_id: int, contract: str, events: Iterable[dict]) -> int:
         did = self.deployment_id(session, chain_id, contract, create=True)
@@ -440,7 +457,8 @@ class Ledger:
             exists = session.scalar(
                 select(ChainEvent).where(
                     ChainEvent.deployment_id == did,
-                    ChainEvent.block_number == e["block_number"], ChainEvent.log_index == e["log_index"],
+                    ChainEvent.block_number == e["block_number"],
+                    ChainEvent.log_index == e["log_index"],
                 )
             )
             if exists is None:

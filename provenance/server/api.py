@@ -16,8 +16,15 @@ from .uploads import Upload, UploadError, receive_upload
 
 router = APIRouter()
 
-_REPORT_EXAMPLE = {"file": "photo.jpg", "status": "verified", "summary": "...", "content_sha256": "...", "token_id": "0x...",
-                   "checks": [{"check": ContentMatch.name, "passed": True, "reason": "..."}], "candidates": []}
+_REPORT_EXAMPLE = {
+    "file": "photo.jpg",
+    "status": "verified",
+    "summary": "...",
+    "content_sha256": "...",
+    "token_id": "0x...",
+    "checks": [{"check": ContentMatch.name, "passed": True, "reason": "..."}],
+    "candidates": [],
+}
 _VERIFY_BODY = {
     "requestBody": {
         "required": True,
@@ -35,8 +42,10 @@ _VERIFY_BODY = {
         },
     },
     "responses": {
-        "200": {"description": "the report, as `provenance verify --json` gives it per file",
-                "content": {"application/json": {"example": _REPORT_EXAMPLE}}},
+        "200": {
+            "description": "the report, as `provenance verify --json` gives it per file",
+            "content": {"application/json": {"example": _REPORT_EXAMPLE}},
+        },
         "413": {"description": "upload over the size limit"},
         "415": {"description": "not a supported image or video (or not multipart/JSON)"},
         "422": {"description": "a media file that cannot be decoded, or a bad request"},
@@ -50,9 +59,12 @@ _CERTIFY_BODY = {
         "content": {
             "multipart/form-data": {
                 "schema": {
-                    "type": "object", "required": ["file"],
+                    "type": "object",
+                    "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary"}, "name": {"type": "string"}, "description": {"type": "string"},
+                        "file": {"type": "string", "format": "binary"},
+                        "name": {"type": "string"},
+                        "description": {"type": "string"},
                         "detect": {"type": "boolean", "default": True},
                     },
                 },
@@ -76,7 +88,11 @@ def media_error_status(report: VerificationReport) -> int | None:
 async def take_upload(request: Request) -> Upload:
     st = _state(request)
     return await receive_upload(
-        dict(request.headers), request.stream(), st.settings.home, st.options.max_upload_bytes, deadline_s=st.options.upload_timeout_s,
+        dict(request.headers),
+        request.stream(),
+        st.settings.home,
+        st.options.max_upload_bytes,
+        deadline_s=st.options.upload_timeout_s,
     )
 
 
@@ -162,7 +178,8 @@ async def certify(request: Request, key: KeyInfo = Depends(api_key)) -> JSONResp
         message = str(exc).replace(str(upload.path), upload.filename)
         raise UploadError(415 if "not a supported image or video" in message else 422, message) from None
     request_fields = {
-        "name": upload.fields.get("name") or None, "description": upload.fields.get("description", ""),
+        "name": upload.fields.get("name") or None,
+        "description": upload.fields.get("description", ""),
         "detect": upload.fields.get("detect", "true").lower() not in ("false", "0", "no", "off"),
     }
     job = jobs.enqueue(st.service.parts.ledger, key.id, str(upload.path), upload.filename, request_fields)

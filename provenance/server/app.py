@@ -38,9 +38,12 @@ def create_app(settings: Settings, options: ServerOptions | None = None, service
                 worker.stop()
 
     app = FastAPI(
-        title="Provenance", version="1", lifespan=lifespan,
+        title="Provenance",
+        version="1",
+        lifespan=lifespan,
         description="Verify received media against on-chain certificates; certify media with an API key. See docs/api.md.",
-        docs_url="/docs", redoc_url=None,
+        docs_url="/docs",
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.options = options
@@ -57,7 +60,8 @@ def create_app(settings: Settings, options: ServerOptions | None = None, service
             wait = limiter.take(client)
             if wait > 0:
                 return errors.error_response(
-                    429, f"too many requests: at most {options.rate_per_minute:g} a minute (bursts of {options.rate_burst})",
+                    429,
+                    f"too many requests: at most {options.rate_per_minute:g} a minute (bursts of {options.rate_burst})",
                     {"Retry-After": str(max(1, round(wait)))},
                 )
         return await call_next(request)

@@ -25,8 +25,6 @@ class Runner:
         holding its slot, so an overloaded server answers 504 instead of piling up work.
         """
         try:
-            return await asyncio.wait_for(
-                anyio.to_thread.run_sync(fn, limiter=self.limiter, abandon_on_cancel=True), self.timeout_s
-            )
+            return await asyncio.wait_for(anyio.to_thread.run_sync(fn, limiter=self.limiter, abandon_on_cancel=True), self.timeout_s)
         except TimeoutError:
             raise UploadError(504, f"the request took longer than {self.timeout_s:g} s") from None

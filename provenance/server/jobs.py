@@ -40,8 +40,13 @@ class JobView:
 
     def to_dict(self) -> dict:
         out = {
-            "id": self.id, "state": self.state, "file": self.file_name, "request": self.request, "attempts": self.attempts,
-            "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
+            "id": self.id,
+            "state": self.state,
+            "file": self.file_name,
+            "request": self.request,
+            "attempts": self.attempts,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
         }
         if self.result is not None:
             out["result"] = self.result
@@ -60,8 +65,16 @@ class ClaimedJob:
 
 def _view(row: ApiJob) -> JobView:
     return JobView(
-        row.id, row.api_key_id, row.state, row.file_name, json.loads(row.request_json),
-        json.loads(row.result_json) if row.result_json else None, row.error, row.attempts, row.created_at, row.updated_at,
+        row.id,
+        row.api_key_id,
+        row.state,
+        row.file_name,
+        json.loads(row.request_json),
+        json.loads(row.result_json) if row.result_json else None,
+        row.error,
+        row.attempts,
+        row.created_at,
+        row.updated_at,
     )
 
 
@@ -69,8 +82,14 @@ def enqueue(ledger: Ledger, api_key_id: int, upload_path: str, file_name: str, r
     with ledger.session() as s, s.begin():
         now = utcnow()
         row = ApiJob(
-            api_key_id=api_key_id, state=QUEUED, upload_path=upload_path, file_name=file_name,
-            request_json=json.dumps(request, sort_keys=True), attempts=0, created_at=now, updated_at=now,
+            api_key_id=api_key_id,
+            state=QUEUED,
+            upload_path=upload_path,
+            file_name=file_name,
+            request_json=json.dumps(request, sort_keys=True),
+            attempts=0,
+            created_at=now,
+            updated_at=now,
         )
         s.add(row)
         s.flush()
@@ -107,10 +126,14 @@ def claim_next(ledger: Ledger) -> ClaimedJob | None:
         ids = list(s.scalars(select(ApiJob.id).where(ApiJob.state == QUEUED).order_by(ApiJob.id).limit(5)))
     for job_id in ids:
         with ledger.session() as s, s.begin():
-            taken = cast(CursorResult, s.execute(
-                update(ApiJob).where(ApiJob.id == job_id, ApiJob.state == QUEUED)
-                .values(state=RUNNING, lease_until=utcnow() + LEASE, attempts=ApiJob.attempts + 1, updated_at=utcnow())
-            )).rowcount
+            taken = cast(
+                CursorResult,
+                s.execute(
+                    update(ApiJob)
+                    .where(ApiJob.id == job_id, ApiJob.state == QUEUED)
+                    .values(state=RUNNING, lease_until=utcnow() + LEASE, attempts=ApiJob.attempts + 1, updated_at=utcnow())
+                ),
+            ).rowcount
             if taken:
                 row = s.get(ApiJob, job_id)
                 assert row is not None
@@ -126,9 +149,14 @@ def renew(ledger: Ledger, job_id: int) -> None:
 def finish(ledger: Ledger, job_id: int, *, result: dict | None = None, error: str | None = None) -> None:
     with ledger.session() as s, s.begin():
         s.execute(
-            update(ApiJob).where(ApiJob.id == job_id).values(
-                state=FAILED if error else DONE, result_json=json.dumps(result, sort_keys=True) if result is not None else None,
-                error=error, lease_until=None, updated_at=utcnow(),
+            update(ApiJob)
+            .where(ApiJob.id == job_id)
+            .values(
+                state=FAILED if error else DONE,
+                result_json=json.dumps(result, sort_keys=True) if result is not None else None,
+                error=error,
+                lease_until=None,
+                updated_at=utcnow(),
             )
         )
 

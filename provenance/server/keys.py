@@ -35,8 +35,13 @@ class KeyInfo:
 
     def to_dict(self) -> dict:
         return {
-            "id": self.id, "name": self.name, "prefix": self.prefix, "created_at": _iso(self.created_at),
-            "last_used_at": _iso(self.last_used_at), "revoked": self.revoked_at is not None, "revoked_at": _iso(self.revoked_at),
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "created_at": _iso(self.created_at),
+            "last_used_at": _iso(self.last_used_at),
+            "revoked": self.revoked_at is not None,
+            "revoked_at": _iso(self.revoked_at),
         }
 
 

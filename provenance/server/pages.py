@@ -24,7 +24,9 @@ HEADERS = {
 @router.get("/")
 async def index(request: Request) -> HTMLResponse:
     st = request.app.state
-    return HTMLResponse(render_page(st.templates, [], standalone=False, max_upload=human_size(st.options.max_upload_bytes)), headers=HEADERS)
+    return HTMLResponse(
+        render_page(st.templates, [], standalone=False, max_upload=human_size(st.options.max_upload_bytes)), headers=HEADERS
+    )
 
 
 @router.post("/report")
@@ -38,6 +40,7 @@ async def report(request: Request) -> HTMLResponse:
         return HTMLResponse(page, status_code=exc.status, headers=HEADERS)
     rescan = upload.fields.get("rescan", "").lower() in ("true", "1", "on")
     try:
+
         def work():
             result = st.service.verify_file(upload.path, upload.filename, None, rescan)
             return result, build_view(result, upload.path, st.service)

@@ -43,8 +43,13 @@ MEANINGS = {
     Status.ERROR: "The file or a service needed to check it could not be read, so nothing can be said about it.",
 }
 TONE = {
-    Status.VERIFIED: "good", Status.MODIFIED: "warn", Status.NOT_FOUND: "neutral", Status.REVOKED: "bad",
-    Status.TAMPERED: "bad", Status.UNTRUSTED_ISSUER: "bad", Status.ERROR: "bad",
+    Status.VERIFIED: "good",
+    Status.MODIFIED: "warn",
+    Status.NOT_FOUND: "neutral",
+    Status.REVOKED: "bad",
+    Status.TAMPERED: "bad",
+    Status.UNTRUSTED_ISSUER: "bad",
+    Status.ERROR: "bad",
 }
 
 
@@ -109,7 +114,10 @@ class ReportView:
 def build_view(report: VerificationReport, received: Path | None, service: VerificationService | None) -> ReportView:
     """Everything the template shows about one verified file."""
     view = ReportView(
-        report=report.to_dict(), status=report.status.value, tone=TONE[report.status], meaning=MEANINGS[report.status],
+        report=report.to_dict(),
+        status=report.status.value,
+        tone=TONE[report.status],
+        meaning=MEANINGS[report.status],
     )
     view.revocation = [c.reason for c in report.checks if not c.passed and c.fails_as is Status.REVOKED]
     if report.c2pa and report.c2pa.get("generative"):
@@ -148,13 +156,19 @@ def _detection(report: VerificationReport, signed: dict | None) -> Detection | N
     if not data or data.get("label") == "unscanned":
         return None
     bars = [
-        DetectorBar(d["name"], None, d.get("reason", "skipped")) if d.get("skipped") or d.get("score") is None
+        DetectorBar(d["name"], None, d.get("reason", "skipped"))
+        if d.get("skipped") or d.get("score") is None
         else DetectorBar(d["name"], float(d["score"]))
         for d in data.get("detectors", [])
     ]
     return Detection(
-        source=source, label=str(data.get("label")), score=float(data.get("score", 0.0)), threshold=float(data.get("threshold", 0.0)),
-        faces=int(data.get("faces", 0) or 0), detectors=bars, frames=[int(f) for f in data.get("frames", [])],
+        source=source,
+        label=str(data.get("label")),
+        score=float(data.get("score", 0.0)),
+        threshold=float(data.get("threshold", 0.0)),
+        faces=int(data.get("faces", 0) or 0),
+        detectors=bars,
+        frames=[int(f) for f in data.get("frames", [])],
         notes=[str(n) for n in data.get("notes", [])],
     )
 
@@ -211,8 +225,7 @@ def _source_term(source_type: str | None) -> str:
     return term(source_type) if source_type else ""
 
 
-def render_page(env: Environment, views: list[ReportView], *, standalone: bool, error: str | None = None,
-                max_upload: str = "") -> str:
+def render_page(env: Environment, views: list[ReportView], *, standalone: bool, error: str | None = None, max_upload: str = "") -> str:
     """The page: the upload form (served) or just the reports (standalone file, CSS inlined, no script)."""
     css = (STATIC / "style.css").read_text(encoding="utf-8") if standalone else None
     return env.get_template("page.html").render(views=views, standalone=standalone, css=css, error=error, max_upload=max_upload)

@@ -19,8 +19,14 @@ def serve(settings: Settings, options: ServerOptions, host: str, port: int) -> N
     service = VerificationService(settings)  # opens chain, store and ledger now: a failure is one line before listening
     app = create_app(settings, options, service)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", access_log=False,
-        timeout_keep_alive=5, timeout_graceful_shutdown=10, limit_concurrency=256,
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=10,
+        limit_concurrency=256,
     )
     uvicorn.Server(config).run()
 

@@ -90,19 +90,35 @@ class VerificationService:
             from ..verify.report import CheckResult
 
             return VerificationReport(
-                file=name, status=Status.NOT_FOUND, summary="no certificate covers this content", content_sha256=name[2:],
-                checks=[CheckResult("certificate_exists", False, f"no certificate with token id {name} on this deployment",
-                                    fails_as=Status.NOT_FOUND)],
+                file=name,
+                status=Status.NOT_FOUND,
+                summary="no certificate covers this content",
+                content_sha256=name[2:],
+                checks=[
+                    CheckResult(
+                        "certificate_exists", False, f"no certificate with token id {name} on this deployment", fails_as=Status.NOT_FOUND
+                    )
+                ],
             )
         meta = self.metadata(cert.metadata_digest)
         if meta is None or not meta.media_cid:
-            return VerificationReport(name, Status.ERROR, "the certified media cannot be located: its metadata could not be read intact",
-                                      content_sha256=name[2:], token_id=name)
+            return VerificationReport(
+                name,
+                Status.ERROR,
+                "the certified media cannot be located: its metadata could not be read intact",
+                content_sha256=name[2:],
+                token_id=name,
+            )
         try:
             data = self.parts.store.cat(meta.media_cid, limits=FetchLimits(max_bytes=self.settings.max_upload_bytes, deadline_s=60.0))
         except IpfsError as exc:
-            return VerificationReport(name, Status.ERROR, f"the certified media {meta.media_cid} could not be fetched: {exc}",
-                                      content_sha256=name[2:], token_id=name)
+            return VerificationReport(
+                name,
+                Status.ERROR,
+                f"the certified media {meta.media_cid} could not be fetched: {exc}",
+                content_sha256=name[2:],
+                token_id=name,
+            )
         fd, tmp = tempfile.mkstemp(dir=upload_dir(self.settings.home), prefix="certified-")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -137,10 +153,18 @@ class VerificationService:
             raise NotFound(f"no certificate with token id 0x{token:064x}")
         meta = self.metadata(cert.metadata_digest)
         data: dict = {
-            "token_id": cert.token_hex, "content_sha256": cert.content_hash.hex(), "metadata_digest": cert.metadata_digest.hex(),
-            "token_uri": registry.token_uri(token), "issuer": cert.issuer, "owner": cert.owner, "issued_at": cert.issued_at,
-            "label": cert.label.text, "score": cert.score_bps / 10_000, "revoked": cert.revoked,
-            "chain_id": self.parts.chain.deployment.chain_id, "contract": self.parts.chain.deployment.address,
+            "token_id": cert.token_hex,
+            "content_sha256": cert.content_hash.hex(),
+            "metadata_digest": cert.metadata_digest.hex(),
+            "token_uri": registry.token_uri(token),
+            "issuer": cert.issuer,
+            "owner": cert.owner,
+            "issued_at": cert.issued_at,
+            "label": cert.label.text,
+            "score": cert.score_bps / 10_000,
+            "revoked": cert.revoked,
+            "chain_id": self.parts.chain.deployment.chain_id,
+            "contract": self.parts.chain.deployment.address,
             "metadata_cid": raw_cid_from_sha256(cert.metadata_digest),
             "metadata_intact": meta is not None,
         }
@@ -150,8 +174,15 @@ class VerificationService:
         history = registry.history(token)
         if history:
             data["history"] = [
-                {"issuer": h.issuer, "issued_at": h.issued_at, "label": h.label.text, "score": h.score_bps / 10_000,
-                 "metadata_digest": h.metadata_digest.hex(), "owner": h.owner, "revoked": h.revoked}
+                {
+                    "issuer": h.issuer,
+                    "issued_at": h.issued_at,
+                    "label": h.label.text,
+                    "score": h.score_bps / 10_000,
+                    "metadata_digest": h.metadata_digest.hex(),
+                    "owner": h.owner,
+                    "revoked": h.revoked,
+                }
                 for h in history
             ]
         if meta is not None:
@@ -174,8 +205,12 @@ class VerificationService:
         checks: dict[str, dict] = {}
         try:
             block = self.parts.chain.w3.eth.block_number
-            checks["chain"] = {"ok": True, "block": block, "chain_id": self.parts.chain.deployment.chain_id,
-                               "registry": self.parts.chain.deployment.address}
+            checks["chain"] = {
+                "ok": True,
+                "block": block,
+                "chain_id": self.parts.chain.deployment.chain_id,
+                "registry": self.parts.chain.deployment.address,
+            }
         except Exception as exc:  # noqa: BLE001 - any failure of the node is "not reachable", said in one line
             checks["chain"] = {"ok": False, "error": _one_line(exc)}
         try:

@@ -84,8 +84,12 @@ class _FilePart:
 
     def callbacks(self) -> dict:
         return {
-            "on_part_begin": self._begin, "on_header_field": self._header_field, "on_header_value": self._header_value,
-            "on_header_end": self._header_end, "on_headers_finished": self._headers_done, "on_part_data": self._data,
+            "on_part_begin": self._begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_done,
+            "on_part_data": self._data,
             "on_part_end": self._end,
         }
 
@@ -141,8 +145,13 @@ class _FilePart:
 
 
 async def receive_upload(
-    headers: dict[str, str], body: AsyncIterator[bytes], home: Path, max_bytes: int,
-    *, file_field: str = "file", deadline_s: float = 120.0,
+    headers: dict[str, str],
+    body: AsyncIterator[bytes],
+    home: Path,
+    max_bytes: int,
+    *,
+    file_field: str = "file",
+    deadline_s: float = 120.0,
 ) -> Upload:
     """Parse a multipart body into a temp file (the `file_field` part) and its small text fields.
 

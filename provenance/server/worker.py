@@ -89,8 +89,13 @@ class Worker:
         request = job.request
         try:
             parts = self._open()
-            certifier = Certifier(parts.chain, parts.store, parts.ledger, self._scanner(bool(request.get("detect", True))),
-                                  claims_dir=parts.settings.home / "locks" / "contents")
+            certifier = Certifier(
+                parts.chain,
+                parts.store,
+                parts.ledger,
+                self._scanner(bool(request.get("detect", True))),
+                claims_dir=parts.settings.home / "locks" / "contents",
+            )
             options = CertifyOptions(name=request.get("name") or job.file_name, description=request.get("description") or "")
             (result,) = certifier.certify([Path(job.upload_path)], options)
         except ProvenanceError as exc:

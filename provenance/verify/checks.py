@@ -162,7 +162,8 @@ class VerdictBinding:
         details = {"chain": on_chain, "metadata": signed}
         if (label, score_bps) != (cert.label, cert.score_bps):
             return _fail(
-                self.name, Status.TAMPERED,
+                self.name,
+                Status.TAMPERED,
                 f"the chain records the verdict {cert.label.text} ({cert.score_bps / 10_000:.4f}), but the issuer's signed metadata"
                 f" says {detection['label']} ({score_bps / 10_000:.4f}): the on-chain verdict was changed without new metadata",
                 **details,
@@ -209,12 +210,14 @@ class IssuerTrusted:
             if self.holds_role(issuer):
                 return _ok(self.name, f"issuer {issuer} holds ISSUER_ROLE on the registry (no trusted_issuers list is set)")
             return _fail(
-                self.name, Status.UNTRUSTED_ISSUER,
+                self.name,
+                Status.UNTRUSTED_ISSUER,
                 f"issuer {issuer} no longer holds ISSUER_ROLE on the registry (no trusted_issuers list is set)",
             )
         if issuer.lower() not in {a.lower() for a in allowlist}:
             return _fail(
-                self.name, Status.UNTRUSTED_ISSUER,
+                self.name,
+                Status.UNTRUSTED_ISSUER,
                 f"issuer {issuer} is not in your trusted_issuers ({len(allowlist)} address(es));"
                 " with a list set, holding ISSUER_ROLE on the registry is not enough",
             )
@@ -235,22 +238,34 @@ class ContentMatch:
         if isinstance(found, Exact):
             return _ok(self.name, "the file's sha256 equals the certified content hash (exact copy)")
         if isinstance(found, Rendition):  # e.g. the C2PA copy made at mint: its sha256 is in the signed metadata
-            return _ok(self.name, f"the file's sha256 is a rendition the issuer signed for this content ({found.entry.get('type', 'unnamed')} copy)")
+            return _ok(
+                self.name,
+                f"the file's sha256 is a rendition the issuer signed for this content ({found.entry.get('type', 'unnamed')} copy)",
+            )
         if isinstance(found, NearVideo):
             details = found.section()
             if found.within_threshold:
-                return _fail(self.name, Status.MODIFIED, f"not an exact copy; frame pHash distance {found.distance:g} <= {found.threshold}", **details)
-            return _fail(self.name, Status.NOT_FOUND, f"the video is not the certified content (frame distance {found.distance:g})", **details)
+                return _fail(
+                    self.name,
+                    Status.MODIFIED,
+                    f"not an exact copy; frame pHash distance {found.distance:g} <= {found.threshold}",
+                    **details,
+                )
+            return _fail(
+                self.name, Status.NOT_FOUND, f"the video is not the certified content (frame distance {found.distance:g})", **details
+            )
         match = found.match
         if match.within_threshold:
             return _fail(
-                self.name, Status.MODIFIED,
+                self.name,
+                Status.MODIFIED,
                 f"not an exact copy; {match.hash_kind} distance {match.distance} <= {match.threshold}"
                 f" ({match.transform}): a modified copy of the certified content",
                 **match.to_dict(),
             )
         return _fail(
-            self.name, Status.NOT_FOUND,
+            self.name,
+            Status.NOT_FOUND,
             f"the file is not the certified content ({match.hash_kind} distance {match.distance} > {match.threshold})",
             **match.to_dict(),
         )
@@ -267,12 +282,20 @@ class Rescan:
     def check(self, subject: Certified) -> CheckResult:
         recorded = subject.metadata["provenance"]["detection"]
         fresh = self.scan()
-        details = {"recorded": {"label": recorded["label"], "score": recorded["score"]}, "now": {"label": fresh["label"], "score": fresh["score"]}}
+        details = {
+            "recorded": {"label": recorded["label"], "score": recorded["score"]},
+            "now": {"label": fresh["label"], "score": fresh["score"]},
+        }
         if recorded["label"] == "unscanned":
             return _ok(self.name, f"no recorded verdict; the detectors now say {fresh['label']} ({fresh['score']:.3f})", **details)
         if fresh["label"] == recorded["label"]:
             return _ok(self.name, f"detectors agree with the recorded verdict {recorded['label']}", **details)
-        return CheckResult(self.name, False, f"detectors now say {fresh['label']} ({fresh['score']:.3f}), the certificate says {recorded['label']}", details)
+        return CheckResult(
+            self.name,
+            False,
+            f"detectors now say {fresh['label']} ({fresh['score']:.3f}), the certificate says {recorded['label']}",
+            details,
+        )
 
 
 def integrity_policy(chain_id: int, contract: str) -> AllOf[Certified]:
@@ -301,11 +324,29 @@ def standing_policy(
 # Listing them, rather than trusting whatever checks happened to run, makes a composition that
 # leaves one out, or checks nothing, fail instead of pass.
 REQUIRED_CHECKS = (
-    TOKEN_EXISTS, METADATA_INTEGRITY, IssuerSignature.name, MetadataContentHash.name, VerdictBinding.name,
-    NotRevoked.name, IssuerTrusted.name, ContentMatch.name,
+    TOKEN_EXISTS,
+    METADATA_INTEGRITY,
+    IssuerSignature.name,
+    MetadataContentHash.name,
+    VerdictBinding.name,
+    NotRevoked.name,
+    IssuerTrusted.name,
+    ContentMatch.name,
 )
 
 __all__ = [
-    "Certified", "ContentMatch", "IssuerSignature", "IssuerTrusted", "MetadataContentHash", "NotRevoked", "REQUIRED_CHECKS",
-    "Read", "Rescan", "VerdictBinding", "integrity_policy", "read_certificate", "read_metadata", "standing_policy",
+    "Certified",
+    "ContentMatch",
+    "IssuerSignature",
+    "IssuerTrusted",
+    "MetadataContentHash",
+    "NotRevoked",
+    "REQUIRED_CHECKS",
+    "Read",
+    "Rescan",
+    "VerdictBinding",
+    "integrity_policy",
+    "read_certificate",
+    "read_metadata",
+    "standing_policy",
 ]

@@ -17,8 +17,15 @@ MAX_CANDIDATES = 5
 
 
 def find_candidates(
-    chain: ChainSession, ledger: Ledger, settings: Settings, media: MediaFile, query: QueryHashes, hint: int | None = None,
-    *, exact_read: bool = False, exact: int | None = None,
+    chain: ChainSession,
+    ledger: Ledger,
+    settings: Settings,
+    media: MediaFile,
+    query: QueryHashes,
+    hint: int | None = None,
+    *,
+    exact_read: bool = False,
+    exact: int | None = None,
 ) -> list[Candidate]:
     """By exact content hash on chain; else the token the file's C2PA manifest names (`hint`, first when the chain
     holds it), then by perceptual hash in the ledger's near-duplicate index.
@@ -50,6 +57,7 @@ def _perceptual(chain: ChainSession, ledger: Ledger, settings: Settings, query: 
     found = index.query_variants(phashes=hashes.phash_dihedral or (hashes.phash,), radius=settings.thresholds.phash)
     if pdqs:
         found += index.query_variants(pdqs=pdqs, radius=settings.thresholds.pdq_lookup_radius)
+
     def score(c: Candidate) -> float:  # distance relative to its hash's threshold (a perceptual candidate has one)
         return (c.distance or 0) / max(1, settings.thresholds.phash if c.hash_kind == "phash" else settings.thresholds.pdq)
 

@@ -30,8 +30,12 @@ def reissue_history(registry: Registry, token_id: int, deploy_block: int, past: 
     out = []
     for i, record in enumerate(past):
         entry = {
-            "issuer": record.issuer, "owner": record.owner, "issued_at": record.issued_at,
-            "label": record.label.text, "score": record.score_bps / 10_000, "revoked": record.revoked,
+            "issuer": record.issuer,
+            "owner": record.owner,
+            "issued_at": record.issued_at,
+            "label": record.label.text,
+            "score": record.score_bps / 10_000,
+            "revoked": record.revoked,
             "metadata_digest": record.metadata_digest.hex(),
         }
         # Record i was revoked by the i-th revocation, and re-issued on the last approval that came
@@ -54,7 +58,8 @@ def reissue_note(reissued: list[dict]) -> CheckResult:
     why = f": revoked ({last['revoke_reason']})" if last.get("revoke_reason") else ""
     approved = f", re-issue approved by {last['reissue_approved_by']} ({last['reissue_reason']})" if last.get("reissue_approved_by") else ""
     return CheckResult(
-        REISSUE_HISTORY, True,
+        REISSUE_HISTORY,
+        True,
         f"re-issued: replaces {len(reissued)} revoked certificate(s) for this content; the last one was issued by "
         f"{last['issuer']} at {iso_utc(last['issued_at'])}{why}{approved}",
         {"reissued_from": reissued},

@@ -64,8 +64,18 @@ class Verifier:
             return VerificationReport(str(path), Status.ERROR, f"lookup failed: {exc}", media.sha256)
         if not candidates:
             return VerificationReport(
-                file=str(path), status=Status.NOT_FOUND, summary=SUMMARIES[Status.NOT_FOUND], content_sha256=media.sha256,
-                checks=[CheckResult("lookup", False, "no certificate by content hash on chain, nor by perceptual hash in the index", fails_as=Status.NOT_FOUND)],
+                file=str(path),
+                status=Status.NOT_FOUND,
+                summary=SUMMARIES[Status.NOT_FOUND],
+                content_sha256=media.sha256,
+                checks=[
+                    CheckResult(
+                        "lookup",
+                        False,
+                        "no certificate by content hash on chain, nor by perceptual hash in the index",
+                        fails_as=Status.NOT_FOUND,
+                    )
+                ],
             )
         return self._check(path, media, query, candidates, record)
 
@@ -81,7 +91,11 @@ class Verifier:
         deployment = p.chain.deployment
         token_id = int(chosen.token_id, 16)
         # open_parts checked the node and the registry against the recorded deployment before this.
-        results = [CheckResult("chain", True, f"chain {deployment.chain_id} reachable; registry {deployment.address} matches the recorded deployment")]
+        results = [
+            CheckResult(
+                "chain", True, f"chain {deployment.chain_id} reachable; registry {deployment.address} matches the recorded deployment"
+            )
+        ]
         comparison: Comparison | None = None
         certificate: dict | None = None
         # The certificate, its tokenURI and its history in one round trip (or read with the lookup, when it
@@ -106,9 +120,16 @@ class Verifier:
         status, summary = outcome(results, REQUIRED_CHECKS)
         perceptual = isinstance(comparison, (NearImage, NearVideo))
         return VerificationReport(
-            file=str(path), status=status, summary=summary, content_sha256=media.sha256, token_id=chosen.token_id,
-            checks=results, candidates=candidates, match=comparison.section() if comparison is not None else None,
-            caveat=PERCEPTUAL_MATCH_CAVEAT if perceptual else None, certificate=certificate,
+            file=str(path),
+            status=status,
+            summary=summary,
+            content_sha256=media.sha256,
+            token_id=chosen.token_id,
+            checks=results,
+            candidates=candidates,
+            match=comparison.section() if comparison is not None else None,
+            caveat=PERCEPTUAL_MATCH_CAVEAT if perceptual else None,
+            certificate=certificate,
         )
 
     def _judge(
@@ -154,8 +175,13 @@ def _role_reader(registry: Registry, record: TokenRecord) -> Callable[[str], boo
 
 def _certificate_section(cert: Certificate, metadata: dict | None, reissued: list[dict]) -> dict:
     out = {
-        "token_id": cert.token_hex, "issuer": cert.issuer, "owner": cert.owner, "issued_at": cert.issued_at,
-        "label": cert.label.text, "score": cert.score_bps / 10_000, "revoked": cert.revoked,
+        "token_id": cert.token_hex,
+        "issuer": cert.issuer,
+        "owner": cert.owner,
+        "issued_at": cert.issued_at,
+        "label": cert.label.text,
+        "score": cert.score_bps / 10_000,
+        "revoked": cert.revoked,
         "metadata_digest": cert.metadata_digest.hex(),
         # Whether the metadata was fetched and hashed to that digest: readers (the web page) fetch it again only then.
         "metadata_intact": metadata is not None,

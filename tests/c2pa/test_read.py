@@ -29,10 +29,16 @@ def test_valid_single_manifest_declares_algorithmic_media(samples):
     assert untrusted["explanation"] == "signing certificate untrusted" and untrusted["kind"] == "failure"
     assert "assertion.dataHash.match" in [c["code"] for c in d["validation_codes"] if c["kind"] == "success"]
     assert d["claim_generator"].startswith("make_test_images/")
-    assert d["signer"] == {"issuer": "C2PA Test Signing Cert", "common_name": "C2PA Signer", "algorithm": "Ps256",
-                           "signed_at": "2024-08-06T21:53:37+00:00", "trusted": False}
+    assert d["signer"] == {
+        "issuer": "C2PA Test Signing Cert",
+        "common_name": "C2PA Signer",
+        "algorithm": "Ps256",
+        "signed_at": "2024-08-06T21:53:37+00:00",
+        "trusted": False,
+    }
     assert [(a["action"], a["digital_source_type"]) for a in d["actions"]] == [
-        ("c2pa.created", "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia")]
+        ("c2pa.created", "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia")
+    ]
     # algorithmicMedia is made by a program, not by a trained model: not flagged generative.
     assert d["generative"] is False and d["ingredients"] == [] and len(d["manifests"]) == 1
 
@@ -99,9 +105,23 @@ def test_remote_manifest_is_unavailable_not_an_error(samples):
 
 def test_report_shape_is_stable(samples):
     """The documented keys (docs/verification.md) for every kind of outcome."""
-    keys = {"present", "state", "validation_state", "generative", "digital_source_types", "claim_generator", "signer",
-            "actions", "ingredients", "validation_codes", "ingredient_validation_codes", "manifests", "provenance",
-            "remote_url", "reason"}
+    keys = {
+        "present",
+        "state",
+        "validation_state",
+        "generative",
+        "digital_source_types",
+        "claim_generator",
+        "signer",
+        "actions",
+        "ingredients",
+        "validation_codes",
+        "ingredient_validation_codes",
+        "manifests",
+        "provenance",
+        "remote_url",
+        "reason",
+    }
     for name in ("C.jpg", "no_manifest.jpg", "cloud.jpg", "E-sig-CA.jpg", "README.md"):
         d = read_c2pa(samples / name).to_dict()
         assert set(d) == keys, name

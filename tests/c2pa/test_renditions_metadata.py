@@ -12,10 +12,19 @@ COPY = "cd" * 32
 
 def _input(**extra) -> MetadataInput:
     return MetadataInput(
-        name="photo.png", description="", media_cid="bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
-        import_profile={"cid_version": 1}, media={"mime": "image/png", "kind": "image", "size": 10, "width": 4, "height": 4, "sha256": SHA},
-        perceptual={"phash": "0" * 16, "pdq": "0" * 64}, detection={"label": "unscanned", "score": 0, "threshold": 0.5, "detectors": []},
-        generator=None, issuer="0x" + "11" * 20, chain_id=31337, contract="0x" + "22" * 20, issued_at="2026-12-05T06:00:00Z", **extra,
+        name="photo.png",
+        description="",
+        media_cid="bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+        import_profile={"cid_version": 1},
+        media={"mime": "image/png", "kind": "image", "size": 10, "width": 4, "height": 4, "sha256": SHA},
+        perceptual={"phash": "0" * 16, "pdq": "0" * 64},
+        detection={"label": "unscanned", "score": 0, "threshold": 0.5, "detectors": []},
+        generator=None,
+        issuer="0x" + "11" * 20,
+        chain_id=31337,
+        contract="0x" + "22" * 20,
+        issued_at="2026-12-05T06:00:00Z",
+        **extra,
     )
 
 

@@ -85,8 +85,8 @@ def test_trust_anchor_makes_the_signer_trusted(parts, photo, dev_cert, tmp_path,
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     pos, out = 8, []
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        out.append((data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]))
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        out.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
         pos += 12 + length
     return out
 
@@ -211,7 +211,9 @@ def test_own_certificate_from_config(parts, photo, dev_cert, tmp_path, home, mon
     own = tmp_path / "own"
     own.mkdir()
     key = serialization.load_pem_private_key(dev_cert.key.read_bytes(), PASSWORD.encode())
-    (own / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (own / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     (own / "chain.pem").write_bytes(dev_cert.chain.read_bytes())
     monkeypatch.delenv(ENV_C2PA_KEY_PASSWORD)
     (home / "config.toml").write_text(f'[c2pa]\nsign_cert = "{own / "chain.pem"}"\nsign_key = "{own / "key.pem"}"\n')

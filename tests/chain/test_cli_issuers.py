@@ -24,9 +24,7 @@ def cli(anvil, home, monkeypatch):
     monkeypatch.delenv("PROVENANCE_ADMIN_PRIVATE_KEY", raising=False)
 
     def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [str(EXE), *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
-        )
+        proc = subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
         for key in (DEV_PRIVATE_KEY, DEV_ADMIN_PRIVATE_KEY):  # keys are never printed
             assert key[2:] not in proc.stdout + proc.stderr
         assert "Traceback" not in proc.stdout + proc.stderr

@@ -53,8 +53,9 @@ def test_keys_new_makes_an_issuer_or_an_admin_keystore_with_its_own_password(tmp
     env = {**os.environ, ENV_KEYSTORE_PASSWORD: "issuer-pw", ENV_ADMIN_KEYSTORE_PASSWORD: "admin-pw"}
     out = {}
     for role, flags in (("issuer", []), ("admin", ["--admin"])):
-        proc = subprocess.run([str(exe), "keys", "new", str(tmp_path / f"{role}.json"), *flags, "--json"],
-                              capture_output=True, text=True, env=env, timeout=60)
+        proc = subprocess.run(
+            [str(exe), "keys", "new", str(tmp_path / f"{role}.json"), *flags, "--json"], capture_output=True, text=True, env=env, timeout=60
+        )
         assert proc.returncode == 0, proc.stderr
         out[role] = result(proc.stdout)
         assert out[role]["role"] == role and "pw" not in proc.stdout + proc.stderr

@@ -12,7 +12,7 @@ import pytest
 from provenance.chain import Registry, open_web3, token_id_of
 from provenance.chain.keys import dev_account, dev_admin_account
 
-SENDER = r'''
+SENDER = r"""
 import hashlib, sys, time
 from pathlib import Path
 from provenance.chain import MintRequest, OnChainLabel, Registry, open_web3
@@ -37,7 +37,7 @@ sent = [registry.send_mint(dev_account().address, [r]) for r in requests]
 for tx in sent:
     registry.wait(tx.tx_hash)
 print("ok")
-'''
+"""
 
 
 @pytest.mark.slow
@@ -50,7 +50,9 @@ def test_processes_sending_at_the_same_moment_all_get_their_own_nonces(anvil, tm
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", SENDER, anvil.url, registry.address, str(tmp_path / "locks"), str(start_at), f"p{p}", "8"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for p in range(3)
     ]
@@ -74,15 +76,28 @@ def test_the_lock_is_per_signer_file_and_reentrant(tmp_path):
         assert (tmp_path / "0xabc.lock").exists()
         # Another process cannot take it while we hold it.
         probe = subprocess.run(
-            [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR);\n"
-             "try:\n fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\n"
-             "except BlockingIOError:\n print('held')", str(tmp_path / "0xabc.lock")],
-            capture_output=True, text=True, timeout=30,
+            [
+                sys.executable,
+                "-c",
+                "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR);\n"
+                "try:\n fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\n"
+                "except BlockingIOError:\n print('held')",
+                str(tmp_path / "0xabc.lock"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert probe.stdout.strip() == "held"
     probe = subprocess.run(
-        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')",
-         str(tmp_path / "0xabc.lock")],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')",
+            str(tmp_path / "0xabc.lock"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert probe.stdout.strip() == "free"

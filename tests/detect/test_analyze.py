@@ -178,6 +178,7 @@ def test_face_swap_crops_rank_above_real_crops(analyzer):
     reals = [meso(CORPUS / f"images/real/{n}") for n in ("meso_real00240.jpg", "meso_real00772.jpg")]
     assert sum(f > r for f in fakes for r in reals) >= 3, (fakes, reals)
 
+
 def _probe_mean_on_held_out_reals(analyzer, process) -> float:
     """The shipped probe's mean score on the corpus's 'calib' + 'test' real photos after `process`."""
     from detect.train.sources import corpus_samples

@@ -46,8 +46,13 @@ def one_thread():
 
 def card(digest: str | None = None) -> ModelCard:
     return ModelCard(
-        name="npr-cnn", version="test", task=Task.IMAGE, input_size=(64, 64),
-        weights_sha256=digest, licence="test", citation="test",
+        name="npr-cnn",
+        version="test",
+        task=Task.IMAGE,
+        input_size=(64, 64),
+        weights_sha256=digest,
+        licence="test",
+        citation="test",
     )
 
 
@@ -99,9 +104,7 @@ def test_score_is_invariant_to_quarter_turns():
         assert torch.allclose(detector.score(turned), base, atol=1e-5, rtol=0), k
     # The invariance comes from the averaging: a single turn is not invariant.
     single = ArtifactDetector(net, card(), turns=1)
-    spread = max(
-        (single.score(torch.rot90(batch, k, dims=(2, 3))) - single.score(batch)).abs().max().item() for k in (1, 2, 3)
-    )
+    spread = max((single.score(torch.rot90(batch, k, dims=(2, 3))) - single.score(batch)).abs().max().item() for k in (1, 2, 3))
     assert spread > 1e-4
 
 
@@ -163,8 +166,17 @@ def _saved(obj) -> bytes:
 
 def _item(source: str, label: str, content: str, generator: str = "", n: int = 0, task: str = "image") -> Item:
     return Item(
-        path=f"{source}/{n}.png", source=source, label=label, family="x", generator=generator or source,
-        content=content, task=task, split="train", group=source, licence="test", sha256="",
+        path=f"{source}/{n}.png",
+        source=source,
+        label=label,
+        family="x",
+        generator=generator or source,
+        content=content,
+        task=task,
+        split="train",
+        group=source,
+        licence="test",
+        sha256="",
     )
 
 
@@ -207,11 +219,7 @@ def test_sampling_weights_balance_labels_within_content_and_sources_within_bucke
 
 def test_sampling_weights_for_faces_balance_per_method():
     counts = {"youtube": ("real", 6), "Deepfakes": ("fake", 4), "FaceSwap": ("fake", 1), "NeuralTextures": ("fake", 7)}
-    items = [
-        _item("ff", label, "face", generator=method, n=n, task="face")
-        for method, (label, k) in counts.items()
-        for n in range(k)
-    ]
+    items = [_item("ff", label, "face", generator=method, n=n, task="face") for method, (label, k) in counts.items() for n in range(k)]
     weights = sampling_weights(items, "face")
     assert weights.sum() == pytest.approx(1.0)
     by_method = {m: sum(w for w, i in zip(weights, items) if i.generator == m) for m in counts}
@@ -244,12 +252,37 @@ def dataset(tmp_path_factory):
     common = {"repo": "acme/art", "commit": commit, "task": "image", "licence": "test", "group": "source", "count": 6}
     manifest = {
         "sources": [
-            {**common, "name": "reals", "include": ["real/"], "label": "real", "family": "photo", "generator": "",
-             "content": "scene", "split": "train"},
-            {**common, "name": "fakes", "include": ["fake/"], "label": "fake", "family": "gan", "generator": "g",
-             "content": "scene", "split": "train"},
-            {**common, "name": "held", "include": ["held/"], "label": "fake", "family": "gan", "generator": "h",
-             "content": "scene", "split": "dev", "count": 2},
+            {
+                **common,
+                "name": "reals",
+                "include": ["real/"],
+                "label": "real",
+                "family": "photo",
+                "generator": "",
+                "content": "scene",
+                "split": "train",
+            },
+            {
+                **common,
+                "name": "fakes",
+                "include": ["fake/"],
+                "label": "fake",
+                "family": "gan",
+                "generator": "g",
+                "content": "scene",
+                "split": "train",
+            },
+            {
+                **common,
+                "name": "held",
+                "include": ["held/"],
+                "label": "fake",
+                "family": "gan",
+                "generator": "h",
+                "content": "scene",
+                "split": "dev",
+                "count": 2,
+            },
         ]
     }
     (top / "sources.json").write_text(json.dumps(manifest), encoding="utf-8")
@@ -293,7 +326,10 @@ def test_training_without_train_items_is_an_error(dataset, tmp_path):
 def test_artifact_command_on_a_folder_without_a_data_set_is_a_one_line_error(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "detect.train", "artifact", str(tmp_path), "--out", str(tmp_path / "w.pt")],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()

@@ -180,7 +180,11 @@ def run_data(*args: str | Path) -> subprocess.CompletedProcess:
     env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "detect.train", "data", *map(str, args)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -28,9 +28,7 @@ def test_logit_and_sigmoid_invert_each_other_and_saturate_safely():
 
 
 def test_skipped_detector_counts_as_no_evidence():
-    config = EnsembleConfig(
-        calibrations={"a": Calibration(2.0, 0.0), "b": Calibration(1.0, 0.0)}, weights={"a": 1.0, "b": 1.0}
-    )
+    config = EnsembleConfig(calibrations={"a": Calibration(2.0, 0.0), "b": Calibration(1.0, 0.0)}, weights={"a": 1.0, "b": 1.0})
     alone = config.fuse({"a": 0.8})
     assert alone == pytest.approx(config.fuse({"a": 0.8, "b": 0.5}))
     assert alone == pytest.approx(sigmoid(2 * logit(0.8)))
@@ -38,9 +36,7 @@ def test_skipped_detector_counts_as_no_evidence():
 
 
 def test_weights_and_calibration_shape_the_fused_score():
-    config = EnsembleConfig(
-        calibrations={"a": Calibration(1.0, -1.0)}, weights={"a": 0.0, "b": 2.0}, bias=0.25, default_weight=0.5
-    )
+    config = EnsembleConfig(calibrations={"a": Calibration(1.0, -1.0)}, weights={"a": 0.0, "b": 2.0}, bias=0.25, default_weight=0.5)
     # 'a' has weight 0; 'b' counts twice; 'c' is unknown and gets the default weight, identity calibration.
     expected = sigmoid(0.25 + 2.0 * logit(0.7) + 0.5 * logit(0.9))
     assert config.fuse({"a": 0.99, "b": 0.7, "c": 0.9}) == pytest.approx(expected)

@@ -122,8 +122,14 @@ def test_nms_drops_overlapping_boxes_and_keeps_separate_ones() -> None:
 @needs_corpus
 @pytest.mark.parametrize(
     "name, count",
-    [("two_people.jpg", 2), ("obama.jpg", 1), ("biden.jpg", 1), ("lin-manuel-miranda.png", 1),
-     ("skimage_coffee.png", 0), ("skimage_chelsea.png", 0)],
+    [
+        ("two_people.jpg", 2),
+        ("obama.jpg", 1),
+        ("biden.jpg", 1),
+        ("lin-manuel-miranda.png", 1),
+        ("skimage_coffee.png", 0),
+        ("skimage_chelsea.png", 0),
+    ],
 )
 def test_corpus_photos_face_counts(name: str, count: int) -> None:
     faces = find_faces(Image.open(CORPUS / "images/real" / name))

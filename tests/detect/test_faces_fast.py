@@ -141,8 +141,13 @@ def test_region_crop_matches_the_whole_image_crop(box, size, margin, align) -> N
     image = Image.open(DATA / "astronaut.jpg").convert("RGB")
     x1, y1, x2, y2 = box
     w, h = x2 - x1, y2 - y1
-    points = ((x1 + 0.3 * w, y1 + 0.4 * h), (x1 + 0.7 * w, y1 + 0.37 * h), (x1 + 0.5 * w, y1 + 0.6 * h),
-              (x1 + 0.35 * w, y1 + 0.8 * h), (x1 + 0.65 * w, y1 + 0.8 * h))
+    points = (
+        (x1 + 0.3 * w, y1 + 0.4 * h),
+        (x1 + 0.7 * w, y1 + 0.37 * h),
+        (x1 + 0.5 * w, y1 + 0.6 * h),
+        (x1 + 0.35 * w, y1 + 0.8 * h),
+        (x1 + 0.65 * w, y1 + 0.8 * h),
+    )
     face = Face(box=box, landmarks=points, confidence=1.0, image=image)
     got = np.asarray(face.crop(size, margin, align), dtype=np.int16)
     want = np.asarray(_whole_image_crop(face, size, margin, align), dtype=np.int16)
@@ -177,8 +182,14 @@ EARLIER_BOXES = {
     "real/two_people.jpg": [(787.8, 38.3, 945.7, 268.6), (237.1, 28.1, 384.7, 222.3)],
     "real/lin-manuel-miranda.png": [(263.6, 124.5, 531.4, 494.2)],
     "real/obama_and_biden.jpg": [(1139.0, 356.9, 1331.0, 600.9), (759.2, 398.9, 926.7, 633.9), (1640.3, 1066.8, 1775.0, 1223.6)],
-    "real/multiface.jpg": [(549.0, 44.2, 629.2, 154.5), (621.9, 195.9, 694.8, 295.8), (858.9, 435.2, 952.9, 557.8),
-                           (415.2, 131.1, 503.1, 243.0), (721.5, 466.2, 797.9, 574.7), (226.3, 248.7, 304.2, 356.5)],
+    "real/multiface.jpg": [
+        (549.0, 44.2, 629.2, 154.5),
+        (621.9, 195.9, 694.8, 295.8),
+        (858.9, 435.2, 952.9, 557.8),
+        (415.2, 131.1, 503.1, 243.0),
+        (721.5, 466.2, 797.9, 574.7),
+        (226.3, 248.7, 304.2, 356.5),
+    ],
     "real/skimage_astronaut.png": [(177.8, 60.8, 268.3, 174.1)],
     "real/skimage_camera.png": [(198.1, 116.0, 255.0, 196.6)],
     "real/billow926-12-Wc-Zgx6Y.png": [(272.4, 240.4, 304.7, 274.4), (66.2, 237.7, 97.9, 270.8)],
@@ -229,9 +240,9 @@ def test_mesonet_scores_on_the_crops_are_unchanged() -> None:
         faces = find_faces(Image.open(CORPUS / "images" / name))
         # Match each earlier box to its face now, then score that face's crop.
         order = [max(range(len(faces)), key=lambda i: _iou(faces[i].box, box)) for box in EARLIER_BOXES[name]]
-        crops = torch.stack([
-            torch.from_numpy(np.asarray(faces[i].crop(256, margin=0.3), dtype=np.float32) / 255).permute(2, 0, 1) for i in order
-        ])
+        crops = torch.stack(
+            [torch.from_numpy(np.asarray(faces[i].crop(256, margin=0.3), dtype=np.float32) / 255).permute(2, 0, 1) for i in order]
+        )
         with torch.inference_mode():
             scores = meso.score(crops).tolist()
         assert scores == pytest.approx(expected, abs=0.01), name

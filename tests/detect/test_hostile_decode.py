@@ -18,8 +18,15 @@ from tests.pipeline.hostile_media import mkv_with_duration, video
 def _bare_analyzer() -> Analyzer:
     """No detectors at all: the decoding and the bookkeeping around it are what is tested."""
     return Analyzer(
-        DetectorSet(image=[], face=[], unavailable=[], device=torch.device("cpu"),
-                    ensemble=EnsembleConfig(weights={}), find_faces=None, batch_sizes={})
+        DetectorSet(
+            image=[],
+            face=[],
+            unavailable=[],
+            device=torch.device("cpu"),
+            ensemble=EnsembleConfig(weights={}),
+            find_faces=None,
+            batch_sizes={},
+        )
     )
 
 

@@ -22,19 +22,37 @@ def _write_keras_h5(model, path: Path, first_index: int) -> None:
     convs = model.convs() if isinstance(model, MesoInception4) else list(model.convs)
     layers: list[tuple[str, dict[str, np.ndarray]]] = []
     for i, conv in enumerate(convs):
-        layers.append((f"conv2d_{first_index + i}", {
-            "kernel": conv.weight.detach().numpy().transpose(2, 3, 1, 0),
-            "bias": conv.bias.detach().numpy(),
-        }))
+        layers.append(
+            (
+                f"conv2d_{first_index + i}",
+                {
+                    "kernel": conv.weight.detach().numpy().transpose(2, 3, 1, 0),
+                    "bias": conv.bias.detach().numpy(),
+                },
+            )
+        )
     for i, norm in enumerate(model.norms):
-        layers.append((f"batch_normalization_{first_index + i}", {
-            "gamma": norm.weight.detach().numpy(), "beta": norm.bias.detach().numpy(),
-            "moving_mean": norm.running_mean.numpy(), "moving_variance": norm.running_var.numpy(),
-        }))
+        layers.append(
+            (
+                f"batch_normalization_{first_index + i}",
+                {
+                    "gamma": norm.weight.detach().numpy(),
+                    "beta": norm.bias.detach().numpy(),
+                    "moving_mean": norm.running_mean.numpy(),
+                    "moving_variance": norm.running_var.numpy(),
+                },
+            )
+        )
     for i, dense in enumerate((model.head.dense1, model.head.dense2)):
-        layers.append((f"dense_{first_index + i}", {
-            "kernel": dense.weight.detach().numpy().T, "bias": dense.bias.detach().numpy(),
-        }))
+        layers.append(
+            (
+                f"dense_{first_index + i}",
+                {
+                    "kernel": dense.weight.detach().numpy().T,
+                    "bias": dense.bias.detach().numpy(),
+                },
+            )
+        )
     if isinstance(model, MesoInception4):
         layers.append(("concatenate_1", {}))
     with h5py.File(path, "w") as h5:

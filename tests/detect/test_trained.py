@@ -82,7 +82,13 @@ def test_bad_heads_raise_trained_model_error(tmp_path):
     with pytest.raises(TrainedModelError, match="unreadable"):
         load_trained(tmp_path / "other.pt")
     dim = 8
-    odd = {"mean": torch.zeros(dim), "std": torch.ones(dim), "coef": torch.zeros(dim), "bias": torch.tensor(0.0), "turns": torch.tensor(3.0)}
+    odd = {
+        "mean": torch.zeros(dim),
+        "std": torch.ones(dim),
+        "coef": torch.zeros(dim),
+        "bias": torch.tensor(0.0),
+        "turns": torch.tensor(3.0),
+    }
     save_head(odd, tmp_path / "odd.pt")
     with pytest.raises(TrainedModelError, match="turns 3"):
         load_trained(tmp_path / "odd.pt")
@@ -104,8 +110,12 @@ def test_turn_averaged_features_are_the_same_at_every_quarter_turn():
 def test_a_bag_of_heads_gives_the_mean_of_their_logits():
     generator = torch.Generator().manual_seed(0)
     heads = [
-        {"mean": torch.randn(6, generator=generator), "std": torch.rand(6, generator=generator) + 0.5,
-         "coef": torch.randn(6, generator=generator), "bias": torch.randn((), generator=generator)}
+        {
+            "mean": torch.randn(6, generator=generator),
+            "std": torch.rand(6, generator=generator) + 0.5,
+            "coef": torch.randn(6, generator=generator),
+            "bias": torch.randn((), generator=generator),
+        }
         for _ in range(3)
     ]
     features = torch.randn(5, 6, generator=generator)

@@ -77,7 +77,11 @@ def test_unreadable_files_are_media_errors(tmp_path) -> None:
 def _face(box) -> Face:
     x1, y1, x2, y2 = box
     eyes = ((x1 + 0.3 * (x2 - x1), y1 + 0.4 * (y2 - y1)), (x1 + 0.7 * (x2 - x1), y1 + 0.4 * (y2 - y1)))
-    rest = ((x1 + 0.5 * (x2 - x1), y1 + 0.6 * (y2 - y1)), (x1 + 0.35 * (x2 - x1), y1 + 0.8 * (y2 - y1)), (x1 + 0.65 * (x2 - x1), y1 + 0.8 * (y2 - y1)))
+    rest = (
+        (x1 + 0.5 * (x2 - x1), y1 + 0.6 * (y2 - y1)),
+        (x1 + 0.35 * (x2 - x1), y1 + 0.8 * (y2 - y1)),
+        (x1 + 0.65 * (x2 - x1), y1 + 0.8 * (y2 - y1)),
+    )
     return Face(box=box, landmarks=eyes + rest, confidence=1.0, image=Image.new("RGB", (1, 1)))
 
 
@@ -98,8 +102,7 @@ def test_aggregate_takes_the_worst_consistent_track_and_names_its_frames() -> No
     a = Track(0, tuple((i, _face((0, 0, 10, 10))) for i in (0, 10, 20, 30)))
     b = Track(1, tuple((i, _face((50, 0, 60, 10))) for i in (0, 10, 20)))
     fluke = Track(2, ((20, _face((90, 0, 99, 10))),))  # one frame only: ignored
-    scores = {(0, 0): 0.1, (0, 10): 0.2, (0, 20): 0.1, (0, 30): 0.2,
-              (1, 0): 0.7, (1, 10): 0.9, (1, 20): 0.8, (2, 20): 0.99}
+    scores = {(0, 0): 0.1, (0, 10): 0.2, (0, 20): 0.1, (0, 30): 0.2, (1, 0): 0.7, (1, 10): 0.9, (1, 20): 0.8, (2, 20): 0.99}
     score, frames = aggregate([a, b, fluke], scores)
     assert score == pytest.approx(0.8)
     assert frames == (10, 20, 0)
@@ -181,8 +184,13 @@ def test_video_verdict_names_the_frames_the_weighted_detectors_drove(clip, weigh
 
     weights = {"up": 0.0, "down": 0.0} | {weighted: 1.0}
     detectors = DetectorSet(
-        image=[], face=[_Ramp("up", True), _Ramp("down", False)], unavailable=[], device=torch.device("cpu"),
-        ensemble=EnsembleConfig(weights=weights), find_faces=find_faces, batch_sizes={"up": 64, "down": 64},
+        image=[],
+        face=[_Ramp("up", True), _Ramp("down", False)],
+        unavailable=[],
+        device=torch.device("cpu"),
+        ensemble=EnsembleConfig(weights=weights),
+        find_faces=find_faces,
+        batch_sizes={"up": 64, "down": 64},
     )
     report = Analyzer(detectors).analyze_file(clip)
     sampled = [f.index for f in load_media(clip).sample]  # the frames a certificate of the clip hashes

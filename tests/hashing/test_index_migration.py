@@ -37,8 +37,13 @@ def test_upgrade_from_0002_keeps_every_row_findable_and_downgrade_restores_it(en
             text("INSERT INTO near_duplicate_phash (key, hash, band0, band1, band2) VALUES (:key, :hash, :band0, :band1, :band2)"),
             _rows_0002(hashes),
         )
-        conn.execute(text("INSERT INTO near_duplicate_pdq (key, hash, " + ", ".join(f"band{i}" for i in range(16)) + ") VALUES "
-                          "('p', :h, " + ", ".join("0" for _ in range(16)) + ")"), {"h": "0" * 64})
+        conn.execute(
+            text(
+                "INSERT INTO near_duplicate_pdq (key, hash, " + ", ".join(f"band{i}" for i in range(16)) + ") VALUES "
+                "('p', :h, " + ", ".join("0" for _ in range(16)) + ")"
+            ),
+            {"h": "0" * 64},
+        )
         ids_before = dict(conn.execute(text("SELECT key, id FROM near_duplicate_phash")).all())
 
     _migrate(engine, "head")

@@ -52,8 +52,13 @@ def write_kubo_random(path: Path, size: int, seed: str) -> Path:
 @pytest.fixture
 def ipfs_home(home, monkeypatch) -> Path:
     for name in (
-        "PROVENANCE_IPFS_BACKEND", "PROVENANCE_IPFS_API", "PROVENANCE_IPFS_GATEWAYS", "PROVENANCE_IPFS_API_AUTH",
-        "PROVENANCE_PINNING_SERVICE", "PROVENANCE_PINNING_TOKEN", "PROVENANCE_DATABASE_URL",
+        "PROVENANCE_IPFS_BACKEND",
+        "PROVENANCE_IPFS_API",
+        "PROVENANCE_IPFS_GATEWAYS",
+        "PROVENANCE_IPFS_API_AUTH",
+        "PROVENANCE_PINNING_SERVICE",
+        "PROVENANCE_PINNING_TOKEN",
+        "PROVENANCE_DATABASE_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     return home

@@ -69,7 +69,10 @@ class JsIpfsDaemon:
         self._configure()
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [str(self.node), str(CLI), "daemon"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                [str(self.node), str(CLI), "daemon"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + 60

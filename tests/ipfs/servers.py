@@ -75,8 +75,14 @@ def pinning_handler(state: PinningState):
             if "cid" not in body:
                 return self._json(400, {"error": {"reason": "BAD_REQUEST", "details": "cid is required"}})
             rid = uuid.uuid4().hex
-            state.pins[rid] = {"requestid": rid, "status": "queued", "created": "2024-01-01T00:00:00Z",
-                               "pin": body, "delegates": ["/ip4/127.0.0.1/tcp/4001/p2p/QmService"], "info": {}}
+            state.pins[rid] = {
+                "requestid": rid,
+                "status": "queued",
+                "created": "2024-01-01T00:00:00Z",
+                "pin": body,
+                "delegates": ["/ip4/127.0.0.1/tcp/4001/p2p/QmService"],
+                "info": {},
+            }
             self._json(202, state.pins[rid])
 
         def do_GET(self):

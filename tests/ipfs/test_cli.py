@@ -49,8 +49,12 @@ def test_add_cat_pins_export_import_gc(tmp_path, ipfs_home):
     added = json_result(run("add", str(path), "--json").stdout)
     cid = added["cid"]
     assert added["profile"] == {
-        "cid_version": 1, "raw_leaves": True, "chunker": "size-262144",
-        "layout": "balanced", "max_links": 174, "hash": "sha2-256",
+        "cid_version": 1,
+        "raw_leaves": True,
+        "chunker": "size-262144",
+        "layout": "balanced",
+        "max_links": 174,
+        "hash": "sha2-256",
     }
     out_file = tmp_path / "back.bin"
     cat = json_result(run("cat", cid, "-o", str(out_file), "--json").stdout)
@@ -104,9 +108,7 @@ def _cli_process(args, home: Path, **kwargs):
     env = {**os.environ, "PROVENANCE_HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PROVENANCE_IPFS_BACKEND", None)
     code = "from cli.ipfs_cmd import app; app(prog_name='provenance ipfs')"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60, **kwargs
-    )
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60, **kwargs)
 
 
 def _store_files(home: Path) -> dict[str, bytes]:
@@ -139,6 +141,7 @@ def _read_only_runner(directory: Path):
     mount = f"mount --bind {directory} {directory} && mount -o remount,ro,bind {directory} {directory}"
     probe = subprocess.run(["unshare", "-rm", "sh", "-c", f"{mount} && ! touch {directory}/.probe"], capture_output=True)
     if probe.returncode == 0:
+
         def runner(args, home):
             code = "from cli.ipfs_cmd import app; app(prog_name='provenance ipfs')"
             script = f'{mount} && c="$1" && shift && exec "$0" -c "$c" "$@"'

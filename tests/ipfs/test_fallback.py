@@ -18,8 +18,7 @@ CHUNK = 256 * 1024
 
 def test_new_settings_from_file_and_environment(tmp_path):
     (tmp_path / "config.toml").write_text(
-        'ipfs_api_auth = "Basic ZmlsZQ=="\npinning_service = "https://pin.example/psa"\n'
-        'ipfs_gateways = ["https://gw.example"]\n'
+        'ipfs_api_auth = "Basic ZmlsZQ=="\npinning_service = "https://pin.example/psa"\nipfs_gateways = ["https://gw.example"]\n'
     )
     settings = load_settings(tmp_path, environ={"PROVENANCE_PINNING_TOKEN": "tok-123"})
     assert settings.ipfs_api_auth == "Basic ZmlsZQ=="

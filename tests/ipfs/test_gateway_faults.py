@@ -111,8 +111,11 @@ def test_a_trickling_gateway_is_abandoned_at_its_deadline_and_the_next_one_used(
 def test_the_overall_deadline_spans_every_gateway(metadata):
     cid, _ = metadata
     counters = [ServedBytes() for _ in range(3)]
-    with serve(trickle_handler(counters[0])) as (_, a), serve(trickle_handler(counters[1])) as (_, b), \
-            serve(trickle_handler(counters[2])) as (_, c):
+    with (
+        serve(trickle_handler(counters[0])) as (_, a),
+        serve(trickle_handler(counters[1])) as (_, b),
+        serve(trickle_handler(counters[2])) as (_, c),
+    ):
         started = time.monotonic()
         with fetcher(a, b, c) as gateway, pytest.raises(NoIntactCopy, match="deadline"):
             gateway.cat(cid, limits=FetchLimits(source_timeout_s=10, deadline_s=1.0))
@@ -209,7 +212,7 @@ def test_the_fallback_store_finishes_from_a_gateway_what_the_local_store_has_onl
     cid = store.add_bytes(data).cid
     local_store = EmbeddedStore(tmp_path / "local")
     assert local_store.add_bytes(data).cid == cid
-    [block_file] = [p for p in (tmp_path / "local" / "blocks").rglob("*") if p.is_file() and p.read_bytes() == data[3 * CHUNK:]]
+    [block_file] = [p for p in (tmp_path / "local" / "blocks").rglob("*") if p.is_file() and p.read_bytes() == data[3 * CHUNK :]]
     block_file.unlink()
     local = GatewayFallbackStore(local_store, fetcher(honest))
     try:

@@ -33,10 +33,21 @@ def add_certificates(url: str, certificates: list[dict]) -> None:
     with ledger.session() as s, s.begin():
         for number, cert in enumerate(certificates):
             ledger.upsert_certificate(
-                s, chain_id=31337, contract=cert.get("contract", CONTRACT), content_sha256=cert["sha"],
-                metadata_digest="00" * 32, metadata_cid=cert["metadata_cid"], media_cid=cert["media_cid"],
-                issuer="0x" + "11" * 20, owner="0x" + "22" * 20, label="real", score_bps=120,
-                phash="0" * 16, pdq="0" * 64, issued_at=1_700_000_000 + number, tx_hash="0x" + "33" * 32,
+                s,
+                chain_id=31337,
+                contract=cert.get("contract", CONTRACT),
+                content_sha256=cert["sha"],
+                metadata_digest="00" * 32,
+                metadata_cid=cert["metadata_cid"],
+                media_cid=cert["media_cid"],
+                issuer="0x" + "11" * 20,
+                owner="0x" + "22" * 20,
+                label="real",
+                score_bps=120,
+                phash="0" * 16,
+                pdq="0" * 64,
+                issued_at=1_700_000_000 + number,
+                tx_hash="0x" + "33" * 32,
                 block_number=10 + number,
             )
     ledger.engine.dispose()

@@ -14,8 +14,15 @@ from pathlib import Path
 import numpy as np
 
 
-def video(path: Path, frames: int = 6, size: tuple[int, int] = (64, 48), codec: str = "mpeg4",
-          fmt: str | None = None, rate: int = 10, noise: bool = False) -> Path:
+def video(
+    path: Path,
+    frames: int = 6,
+    size: tuple[int, int] = (64, 48),
+    codec: str = "mpeg4",
+    fmt: str | None = None,
+    rate: int = 10,
+    noise: bool = False,
+) -> Path:
     """A clip of `frames` frames (grey ramps, or random noise when `noise`)."""
     import av
 

@@ -68,10 +68,12 @@ def test_every_part_creates_its_folders_under_a_fresh_home_owner_only(tmp_path, 
     from provenance.chain.locks import SignerLock
     from provenance.ipfs import EmbeddedStore
 
-    for n, make in enumerate([
-        lambda home: EmbeddedStore(home / "ipfs").add_bytes(b"x"),
-        lambda home: SignerLock.for_signer(home / "locks", "0x" + "ab" * 20).acquire(timeout=5),
-    ]):
+    for n, make in enumerate(
+        [
+            lambda home: EmbeddedStore(home / "ipfs").add_bytes(b"x"),
+            lambda home: SignerLock.for_signer(home / "locks", "0x" + "ab" * 20).acquire(timeout=5),
+        ]
+    ):
         home = tmp_path / f"home{n}"
         make(home)
         folders = [home, *[p for p in home.rglob("*") if p.is_dir()]]

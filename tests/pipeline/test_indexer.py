@@ -41,9 +41,7 @@ def _history(registry, seeds: list[bytes]) -> list[int]:
 
 def _snapshot(ledger) -> tuple:
     with ledger.session() as s:
-        certs = sorted(
-            tuple(getattr(row, c.key) for c in CertificateRow.__table__.columns) for row in s.scalars(select(CertificateRow))
-        )
+        certs = sorted(tuple(getattr(row, c.key) for c in CertificateRow.__table__.columns) for row in s.scalars(select(CertificateRow)))
         events = s.scalar(select(func.count()).select_from(ChainEvent))
         index = tuple(s.scalar(select(func.count()).select_from(t)) for t in (phash_table, pdq_table))
     return certs, events, index
@@ -153,7 +151,9 @@ def test_sync_forgets_blocks_the_chain_lost_and_indexes_what_replaced_them(parts
     snapshot = _rpc(w3, "evm_snapshot")
     lost = _history(registry, [b"lost1", b"lost2", b"lost3"])
     sync(parts.chain, parts.ledger)
-    assert {int(r.content_sha256, 16) for r in parts.ledger.certificates(parts.chain.deployment.chain_id, registry.address)} == set(kept + lost)
+    assert {int(r.content_sha256, 16) for r in parts.ledger.certificates(parts.chain.deployment.chain_id, registry.address)} == set(
+        kept + lost
+    )
 
     _rpc(w3, "evm_revert", [snapshot])
     # New blocks at the same heights as the lost ones, and fewer of them.

@@ -27,19 +27,27 @@ def _deployment(genesis: str, block_hash: str) -> Deployment:
 
 
 def _rows_0004(conn) -> None:
-    conn.execute(text(
-        "INSERT INTO mint_jobs (chain_id, contract, content_sha256, path, state, request_json, created_at, updated_at) "
-        f"VALUES (31337, '{ADDRESS}', :c, '/x', 'confirmed', '{{}}', '{NOW}', '{NOW}')"
-    ), [{"c": "aa" * 32}, {"c": "bb" * 32}])
-    conn.execute(text(
-        "INSERT INTO certificates (chain_id, contract, content_sha256, metadata_digest, issuer, owner, label, score_bps, "
-        "phash, pdq, issued_at, revoked, tx_hash, block_number) "
-        f"VALUES (31337, '{ADDRESS}', :c, 'dd', 'i', 'o', 'uncertain', 5000, '0000000000000000', :pdq, 1, 0, '0x1', 5)"
-    ), [{"c": "aa" * 32, "pdq": "00" * 32}, {"c": "bb" * 32, "pdq": "00" * 32}])
-    conn.execute(text(
-        "INSERT INTO chain_events (chain_id, contract, block_number, log_index, tx_hash, name, args_json) "
-        f"VALUES (31337, '{ADDRESS}', 5, 0, '0x1', 'CertificateIssued', '{{}}')"
-    ))
+    conn.execute(
+        text(
+            "INSERT INTO mint_jobs (chain_id, contract, content_sha256, path, state, request_json, created_at, updated_at) "
+            f"VALUES (31337, '{ADDRESS}', :c, '/x', 'confirmed', '{{}}', '{NOW}', '{NOW}')"
+        ),
+        [{"c": "aa" * 32}, {"c": "bb" * 32}],
+    )
+    conn.execute(
+        text(
+            "INSERT INTO certificates (chain_id, contract, content_sha256, metadata_digest, issuer, owner, label, score_bps, "
+            "phash, pdq, issued_at, revoked, tx_hash, block_number) "
+            f"VALUES (31337, '{ADDRESS}', :c, 'dd', 'i', 'o', 'uncertain', 5000, '0000000000000000', :pdq, 1, 0, '0x1', 5)"
+        ),
+        [{"c": "aa" * 32, "pdq": "00" * 32}, {"c": "bb" * 32, "pdq": "00" * 32}],
+    )
+    conn.execute(
+        text(
+            "INSERT INTO chain_events (chain_id, contract, block_number, log_index, tx_hash, name, args_json) "
+            f"VALUES (31337, '{ADDRESS}', 5, 0, '0x1', 'CertificateIssued', '{{}}')"
+        )
+    )
     conn.execute(text(f"INSERT INTO sync_state (chain_id, contract, next_block) VALUES (31337, '{ADDRESS}', 9)"))
 
 

@@ -13,7 +13,16 @@ from scripts.make_samples import scene
 from .test_bad_inputs import _video
 
 
-@pytest.mark.parametrize("fmt, suffix, mime", [("JPEG", ".jpg", "image/jpeg"), ("PNG", ".png", "image/png"), ("WEBP", ".webp", "image/webp"), ("GIF", ".gif", "image/gif"), ("TIFF", ".tif", "image/tiff")])
+@pytest.mark.parametrize(
+    "fmt, suffix, mime",
+    [
+        ("JPEG", ".jpg", "image/jpeg"),
+        ("PNG", ".png", "image/png"),
+        ("WEBP", ".webp", "image/webp"),
+        ("GIF", ".gif", "image/gif"),
+        ("TIFF", ".tif", "image/tiff"),
+    ],
+)
 def test_images_of_every_supported_format(tmp_path, fmt, suffix, mime):
     path = tmp_path / f"x{suffix}"
     scene(seed=3, size=(160, 120)).save(path, format=fmt)
@@ -36,7 +45,9 @@ def test_gif_uses_first_frame(tmp_path):
     assert load_media(path).first_frame.getpixel((5, 5))[0] > 200
 
 
-@pytest.mark.parametrize("container, mime", [("mp4", "video/mp4"), ("mov", "video/quicktime"), ("webm", "video/webm"), ("avi", "video/x-msvideo")])
+@pytest.mark.parametrize(
+    "container, mime", [("mp4", "video/mp4"), ("mov", "video/quicktime"), ("webm", "video/webm"), ("avi", "video/x-msvideo")]
+)
 def test_videos_of_every_supported_container(tmp_path, container, mime):
     path = _video(tmp_path / f"clip.{container}", frames=40, codec="libvpx" if container == "webm" else "mpeg4")
     media = load_media(path)

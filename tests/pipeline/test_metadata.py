@@ -27,13 +27,30 @@ CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 def _doc(kind="image", generator=None) -> dict:
     return build(
         MetadataInput(
-            name="Sunset", description="é ✓", media_cid="bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e",
+            name="Sunset",
+            description="é ✓",
+            media_cid="bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e",
             import_profile={"cid_version": 1, "raw_leaves": True},
-            media={"sha256": "ab" * 32, "mime": "image/png" if kind == "image" else "video/mp4", "kind": kind,
-                   "size": 10, "width": 4, "height": 3, **({"duration_s": 1.5, "frames": 30} if kind == "video" else {})},
+            media={
+                "sha256": "ab" * 32,
+                "mime": "image/png" if kind == "image" else "video/mp4",
+                "kind": kind,
+                "size": 10,
+                "width": 4,
+                "height": 3,
+                **({"duration_s": 1.5, "frames": 30} if kind == "video" else {}),
+            },
             perceptual={"phash": "0" * 16, "pdq": "f" * 64, "pdq_quality": 90},
-            detection={"label": "uncertain", "score": 0.5, "threshold": 0.6, "detectors": [{"name": "spectral", "version": "1", "score": 0.5, "weights_sha256": "00"}]},
-            generator=generator, issuer=Account.create().address, chain_id=31337, contract=CONTRACT,
+            detection={
+                "label": "uncertain",
+                "score": 0.5,
+                "threshold": 0.6,
+                "detectors": [{"name": "spectral", "version": "1", "score": 0.5, "weights_sha256": "00"}],
+            },
+            generator=generator,
+            issuer=Account.create().address,
+            chain_id=31337,
+            contract=CONTRACT,
             issued_at="2026-11-22T00:00:00Z",
         )
     )

@@ -131,7 +131,8 @@ def test_history_grows_oldest_first(parts, certify, tmp_path, scanner):
     assert unscored.status == "reattested" and unscored.label == "unscanned"
     history = _metadata(parts, unscored.metadata_cid)["provenance"]["history"]
     assert [(h["label"], h["metadata_cid"]) for h in history] == [
-        ("unscanned", minted.metadata_cid), (scored.label, scored.metadata_cid),
+        ("unscanned", minted.metadata_cid),
+        (scored.label, scored.metadata_cid),
     ]
     assert history[0]["replaced_at"] <= history[1]["replaced_at"]
     assert parts.chain.registry.certificate(int(minted.token_id, 16)).label is OnChainLabel.UNSCANNED
@@ -271,8 +272,12 @@ def test_recorded_transaction_whose_nonce_was_spent_is_signed_again(parts, certi
     doc, cid = reattester._current_metadata(cert)
     previous = {"label": "unscanned", "score": 0.0, "metadata_cid": cid}
     job = parts.ledger.create_reattest_job(
-        parts.chain.deployment.chain_id, parts.chain.deployment.address, minted.content_sha256,
-        cert.metadata_digest.hex(), previous, scanner.scan(photo),
+        parts.chain.deployment.chain_id,
+        parts.chain.deployment.address,
+        minted.content_sha256,
+        cert.metadata_digest.hex(),
+        previous,
+        scanner.scan(photo),
     )
     job = reattester._sign(reattester._store(job, doc), token)
     parts.chain.w3.eth.send_transaction({"from": DEV_ADDRESS, "to": DEV_ADDRESS, "value": 1})  # spends its nonce

@@ -24,10 +24,7 @@ from .conftest import make_photo
 
 
 def _reissues(parts) -> list[int]:
-    return [
-        e.args["tokenId"] for e in parts.chain.registry.events(parts.chain.deployment.deploy_block)
-        if e.name == "CertificateReissued"
-    ]
+    return [e.args["tokenId"] for e in parts.chain.registry.events(parts.chain.deployment.deploy_block) if e.name == "CertificateReissued"]
 
 
 def _no_traceback(proc) -> None:
@@ -77,9 +74,7 @@ def test_revoked_content_is_certified_again_once_the_admin_approves(parts, certi
 
     # The ledger follows the chain: valid again, the new metadata, no stale reason.
     sync(parts.chain, parts.ledger)
-    row = Ledger.open(parts.settings.ledger_url).certificate(
-        parts.chain.deployment.chain_id, parts.chain.deployment.address, token[2:]
-    )
+    row = Ledger.open(parts.settings.ledger_url).certificate(parts.chain.deployment.chain_id, parts.chain.deployment.address, token[2:])
     assert not row.revoked and row.revoke_reason is None and row.metadata_digest == cert.metadata_digest.hex()
 
     # Re-running sends nothing; `show` tells the history.

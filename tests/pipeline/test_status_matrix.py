@@ -126,7 +126,9 @@ def test_certificate_copied_to_another_deployment_is_tampered(parts, certify, ph
     other = deploy(chain_config(parts.settings), w3, anvil.url, dev_account())
     from provenance.chain import MintRequest, OnChainLabel
 
-    other.registry.mint(dev_account().address, [MintRequest(original.content_hash, original.metadata_digest, OnChainLabel.UNSCANNED, 0, 0, b"\0" * 32)])
+    other.registry.mint(
+        dev_account().address, [MintRequest(original.content_hash, original.metadata_digest, OnChainLabel.UNSCANNED, 0, 0, b"\0" * 32)]
+    )
     report = verify(open_parts(parts.settings), photo)
     assert report.status is Status.TAMPERED
     assert any(c.name == "issuer_signature" and not c.passed for c in report.checks)

@@ -157,4 +157,3 @@ def test_hand_made_view_calls_answer_what_web3_answers(parts, certify, photo, tm
     assert registry.record_of_content(unknown.to_bytes(32, "big")) == (None, None)
     found, record = registry.record_of_content(registry.certificate(token).content_hash)
     assert found == token and record == registry.record(token)
-

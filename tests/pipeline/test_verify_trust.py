@@ -43,8 +43,12 @@ class FixedScanner:
 
     def __init__(self, label: str, score: float):
         self.verdict = {
-            "label": label, "score": score, "threshold": 0.65,
-            "detectors": [{"name": "fixed", "version": "1", "score": score}], "faces": 0, "frames": [],
+            "label": label,
+            "score": score,
+            "threshold": 0.65,
+            "detectors": [{"name": "fixed", "version": "1", "score": score}],
+            "faces": 0,
+            "frames": [],
         }
 
     def scan(self, path):

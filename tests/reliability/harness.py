@@ -102,8 +102,15 @@ def measured(args: list[str], env: dict, timeout: float = 600.0, fsize: int = 0)
     cmd = [sys.executable, "-c", _LAUNCH, str(timeout), str(fsize), str(EXE), *map(str, args)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     out = json.loads(done.stdout)
-    return Run([str(a) for a in args], out["code"], out["seconds"], out["stdout"], out["stderr"],
-               rss_mb=out["rss_kb"] / 1024, timed_out=out["timed_out"])
+    return Run(
+        [str(a) for a in args],
+        out["code"],
+        out["seconds"],
+        out["stdout"],
+        out["stderr"],
+        rss_mb=out["rss_kb"] / 1024,
+        timed_out=out["timed_out"],
+    )
 
 
 @dataclass
@@ -138,8 +145,7 @@ class Spawned:
 def spawn(args: list[str], env: dict) -> Spawned:
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     args = [str(a) for a in args]
-    proc = subprocess.Popen([str(EXE), *args], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen([str(EXE), *args], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     return Spawned(args, proc, out, err, time.monotonic())
 
 
@@ -248,8 +254,9 @@ class SmallDisk:
         self.path, self.mb = path, mb
         path.mkdir(parents=True, exist_ok=True)
         try:
-            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mb}m,mode=0700", "tmpfs", str(path)],
-                           check=True, capture_output=True, timeout=30)
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={mb}m,mode=0700", "tmpfs", str(path)], check=True, capture_output=True, timeout=30
+            )
             self.kind = "tmpfs"
         except (OSError, subprocess.SubprocessError):
             self.kind = "RLIMIT_FSIZE"
@@ -306,8 +313,10 @@ class Audit:
         return not self.phantom and not self.double_mints and not self.missing and not self.unconfirmed
 
     def summary(self) -> str:
-        return (f"{len(self.on_chain)}/{len(self.wanted)} on chain, {len(self.phantom)} phantom, "
-                f"{self.double_mints} double, {len(self.unconfirmed)} unconfirmed jobs")
+        return (
+            f"{len(self.on_chain)}/{len(self.wanted)} on chain, {len(self.phantom)} phantom, "
+            f"{self.double_mints} double, {len(self.unconfirmed)} unconfirmed jobs"
+        )
 
 
 def audit(home: Home, contents: list[str]) -> Audit:
@@ -392,8 +401,13 @@ class IpfsPeer:
             path = self.daemon.repo_dir / leftover
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         with open(self.daemon.log, "ab") as log:
-            self.daemon.process = subprocess.Popen([str(self.daemon.node), str(CLI), "daemon"], env=self.daemon.env,
-                                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.daemon.process = subprocess.Popen(
+                [str(self.daemon.node), str(CLI), "daemon"],
+                env=self.daemon.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.daemon.process.poll() is not None:

@@ -56,8 +56,14 @@ def make_seeds(directory: Path, size: tuple[int, int] = (96, 72), frames: int = 
     keep("webp", directory / "seed-lossy.webp")
     still.save(directory / "seed-lossless.webp", lossless=True)
     keep("webp", directory / "seed-lossless.webp")
-    for fmt, codec, container in (("mp4", "libx264", "mp4"), ("mp4", "mpeg4", "mp4"), ("mkv", "libx264", "matroska"),
-                                  ("mkv", "libvpx-vp9", "matroska"), ("webm", "libvpx", "webm"), ("webm", "libvpx-vp9", "webm")):
+    for fmt, codec, container in (
+        ("mp4", "libx264", "mp4"),
+        ("mp4", "mpeg4", "mp4"),
+        ("mkv", "libx264", "matroska"),
+        ("mkv", "libvpx-vp9", "matroska"),
+        ("webm", "libvpx", "webm"),
+        ("webm", "libvpx-vp9", "webm"),
+    ):
         keep(fmt, video(directory / f"seed-{codec}{SUFFIX[fmt]}", frames=frames, size=(64, 48), codec=codec, fmt=container))
     return out
 
@@ -72,8 +78,18 @@ class Mutant:
 
 def interesting(original: int, width_bytes: int, rng: random.Random) -> int:
     top = (1 << (8 * width_bytes)) - 1
-    choices = [0, 1, top, top >> 1, (top >> 1) + 1, min(top, original * 2 + 1), original // 2, (original + 1) & top,
-               (original - 1) & top, rng.randrange(top + 1)]
+    choices = [
+        0,
+        1,
+        top,
+        top >> 1,
+        (top >> 1) + 1,
+        min(top, original * 2 + 1),
+        original // 2,
+        (original + 1) & top,
+        (original - 1) & top,
+        rng.randrange(top + 1),
+    ]
     value = rng.choice(choices)
     return value if value != original else (original ^ 1) & top
 
@@ -87,17 +103,23 @@ def _png_fields(data: bytes) -> tuple[list[tuple], list[tuple[int, int]]]:
     fields, chunks = [], []
     at = 8
     while at + 12 <= len(data):
-        length = struct.unpack(">I", data[at:at + 4])[0]
-        kind = data[at + 4:at + 8]
+        length = struct.unpack(">I", data[at : at + 4])[0]
+        kind = data[at + 4 : at + 8]
         end = at + 12 + length
         if end > len(data):
             break
         fields.append((at, 4, ">", f"{kind.decode('latin1')} length"))
         if kind == b"IHDR" and length >= 13:
             body = at + 8
-            fields += [(body, 4, ">", "IHDR width"), (body + 4, 4, ">", "IHDR height"), (body + 8, 1, ">", "IHDR bit depth"),
-                       (body + 9, 1, ">", "IHDR colour type"), (body + 10, 1, ">", "IHDR compression"),
-                       (body + 11, 1, ">", "IHDR filter"), (body + 12, 1, ">", "IHDR interlace")]
+            fields += [
+                (body, 4, ">", "IHDR width"),
+                (body + 4, 4, ">", "IHDR height"),
+                (body + 8, 1, ">", "IHDR bit depth"),
+                (body + 9, 1, ">", "IHDR colour type"),
+                (body + 10, 1, ">", "IHDR compression"),
+                (body + 11, 1, ">", "IHDR filter"),
+                (body + 12, 1, ">", "IHDR interlace"),
+            ]
         if kind == b"IDAT" and length >= 2:
             fields += [(at + 8, 1, ">", "IDAT zlib CMF"), (at + 9, 1, ">", "IDAT zlib FLG")]
         chunks.append((at, end))
@@ -113,15 +135,22 @@ def _jpeg_fields(data: bytes) -> list[tuple]:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             at += 2
             continue
-        length = struct.unpack(">H", data[at + 2:at + 4])[0]
+        length = struct.unpack(">H", data[at + 2 : at + 4])[0]
         name = f"marker FF{marker:02X}"
         fields.append((at + 2, 2, ">", f"{name} length"))
         body = at + 4
         if marker in (0xC0, 0xC1, 0xC2) and length >= 8:
-            fields += [(body, 1, ">", "SOF precision"), (body + 1, 2, ">", "SOF height"), (body + 3, 2, ">", "SOF width"),
-                       (body + 5, 1, ">", "SOF components")]
+            fields += [
+                (body, 1, ">", "SOF precision"),
+                (body + 1, 2, ">", "SOF height"),
+                (body + 3, 2, ">", "SOF width"),
+                (body + 5, 1, ">", "SOF components"),
+            ]
             for c in range(min(data[body + 5], 4)):
-                fields += [(body + 7 + 3 * c, 1, ">", f"SOF component {c} sampling"), (body + 8 + 3 * c, 1, ">", f"SOF component {c} table")]
+                fields += [
+                    (body + 7 + 3 * c, 1, ">", f"SOF component {c} sampling"),
+                    (body + 8 + 3 * c, 1, ">", f"SOF component {c} table"),
+                ]
         elif marker == 0xDA and length >= 6:
             fields += [(body, 1, ">", "SOS components")]
             for c in range(min(data[body], 4)):
@@ -141,13 +170,17 @@ def _webp_fields(data: bytes) -> list[tuple]:
     fields = [(4, 4, "<", "RIFF size")]
     at = 12
     while at + 8 <= len(data):
-        kind = data[at:at + 4]
-        size = struct.unpack("<I", data[at + 4:at + 8])[0]
+        kind = data[at : at + 4]
+        size = struct.unpack("<I", data[at + 4 : at + 8])[0]
         fields.append((at + 4, 4, "<", f"{kind.decode('latin1')} chunk size"))
         body = at + 8
         if kind == b"VP8 " and size >= 10:
-            fields += [(body, 3, "<", "VP8 frame tag"), (body + 3, 3, "<", "VP8 start code"),
-                       (body + 6, 2, "<", "VP8 width"), (body + 8, 2, "<", "VP8 height")]
+            fields += [
+                (body, 3, "<", "VP8 frame tag"),
+                (body + 3, 3, "<", "VP8 start code"),
+                (body + 6, 2, "<", "VP8 width"),
+                (body + 8, 2, "<", "VP8 height"),
+            ]
         elif kind == b"VP8L" and size >= 5:
             fields += [(body, 1, "<", "VP8L signature"), (body + 1, 4, "<", "VP8L size bits")]
         elif kind == b"VP8X" and size >= 10:
@@ -170,8 +203,7 @@ _BMFF_FIELDS = {  # offsets from the start of the box's payload (after size and 
     b"stco": [(4, 4, "entry count"), (8, 4, "first chunk offset")],
     b"elst": [(4, 4, "entry count"), (8, 4, "segment duration"), (12, 4, "media time")],
     b"hdlr": [(8, 4, "handler type")],
-    b"avcC": [(0, 1, "configuration version"), (1, 1, "profile"), (4, 1, "NAL length size"), (5, 1, "SPS count"),
-              (6, 2, "SPS length")],
+    b"avcC": [(0, 1, "configuration version"), (1, 1, "profile"), (4, 1, "NAL length size"), (5, 1, "SPS count"), (6, 2, "SPS length")],
 }
 
 
@@ -180,8 +212,8 @@ def _bmff_fields(data: bytes, start: int = 0, end: int | None = None, depth: int
     fields = []
     at = start
     while at + 8 <= end:
-        size = struct.unpack(">I", data[at:at + 4])[0]
-        kind = data[at + 4:at + 8]
+        size = struct.unpack(">I", data[at : at + 4])[0]
+        kind = data[at + 4 : at + 8]
         if size < 8 or at + size > end:
             break
         label = kind.decode("latin1")
@@ -195,18 +227,52 @@ def _bmff_fields(data: bytes, start: int = 0, end: int | None = None, depth: int
         if kind == b"stsd" and depth < 8:  # avc1 / mp4v sample entry: child boxes after 78 bytes of fields
             entry = payload + 8
             if entry + 8 <= at + size:
-                entry_size = struct.unpack(">I", data[entry:entry + 4])[0]
+                entry_size = struct.unpack(">I", data[entry : entry + 4])[0]
                 fields += _bmff_fields(data, entry + 8 + 78, min(at + size, entry + entry_size), depth + 1)
         at += size
     return fields
 
 
-_EBML_MASTERS = {0x1A45DFA3, 0x18538067, 0x114D9B74, 0x1549A966, 0x1654AE6B, 0xAE, 0xE0, 0x1F43B675, 0xA0,
-                 0x1C53BB6B, 0xBB, 0xB7, 0x1254C367, 0x7373, 0x4DBB, 0x6D80, 0x6240, 0x5034, 0x5035}
-_EBML_UINTS = {0xB0: "PixelWidth", 0xBA: "PixelHeight", 0x2AD7B1: "TimecodeScale", 0xD7: "TrackNumber", 0x83: "TrackType",
-               0x23E383: "DefaultDuration", 0xE7: "Cluster Timecode", 0x4287: "DocTypeVersion", 0x42F7: "EBMLReadVersion",
-               0x42F2: "EBMLMaxIDLength", 0x42F3: "EBMLMaxSizeLength", 0xB3: "CueTime", 0xF1: "CueClusterPosition",
-               0x53AC: "SeekPosition", 0x54B0: "DisplayWidth", 0x54BA: "DisplayHeight", 0x9C: "FlagLacing"}
+_EBML_MASTERS = {
+    0x1A45DFA3,
+    0x18538067,
+    0x114D9B74,
+    0x1549A966,
+    0x1654AE6B,
+    0xAE,
+    0xE0,
+    0x1F43B675,
+    0xA0,
+    0x1C53BB6B,
+    0xBB,
+    0xB7,
+    0x1254C367,
+    0x7373,
+    0x4DBB,
+    0x6D80,
+    0x6240,
+    0x5034,
+    0x5035,
+}
+_EBML_UINTS = {
+    0xB0: "PixelWidth",
+    0xBA: "PixelHeight",
+    0x2AD7B1: "TimecodeScale",
+    0xD7: "TrackNumber",
+    0x83: "TrackType",
+    0x23E383: "DefaultDuration",
+    0xE7: "Cluster Timecode",
+    0x4287: "DocTypeVersion",
+    0x42F7: "EBMLReadVersion",
+    0x42F2: "EBMLMaxIDLength",
+    0x42F3: "EBMLMaxSizeLength",
+    0xB3: "CueTime",
+    0xF1: "CueClusterPosition",
+    0x53AC: "SeekPosition",
+    0x54B0: "DisplayWidth",
+    0x54BA: "DisplayHeight",
+    0x9C: "FlagLacing",
+}
 
 
 def _vint(data: bytes, at: int, keep_marker: bool) -> tuple[int, int] | None:
@@ -216,7 +282,7 @@ def _vint(data: bytes, at: int, keep_marker: bool) -> tuple[int, int] | None:
     length = 8 - data[at].bit_length() + 1
     if at + length > len(data):
         return None
-    value = int.from_bytes(data[at:at + length], "big")
+    value = int.from_bytes(data[at : at + length], "big")
     if not keep_marker:
         value &= (1 << (7 * length)) - 1
     return value, length
@@ -305,32 +371,37 @@ def header(fmt: str, data: bytes, rng: random.Random) -> tuple[str, bytes]:
     if field[0] == "vint":
         _, at, length, what = field
         body_bits = 7 * length
-        original = int.from_bytes(data[at:at + length], "big") & ((1 << body_bits) - 1)
-        value = rng.choice([0, 1, (1 << body_bits) - 1, (1 << body_bits) - 2, original * 2, original // 2, original + 1,
-                            rng.randrange(1 << body_bits)]) & ((1 << body_bits) - 1)
-        out[at:at + length] = ((1 << body_bits) | value).to_bytes(length, "big")  # same length, marker kept
+        original = int.from_bytes(data[at : at + length], "big") & ((1 << body_bits) - 1)
+        value = rng.choice(
+            [0, 1, (1 << body_bits) - 1, (1 << body_bits) - 2, original * 2, original // 2, original + 1, rng.randrange(1 << body_bits)]
+        ) & ((1 << body_bits) - 1)
+        out[at : at + length] = ((1 << body_bits) | value).to_bytes(length, "big")  # same length, marker kept
         detail = f"{what} {original} -> {value}"
     elif field[0] == "float":
         _, at, length, what = field
         value = rng.choice([0.0, -1.0, float("nan"), float("inf"), 1e12, 1e-9, 3.4e38])
-        out[at:at + length] = struct.pack(">d" if length == 8 else ">f", value)
+        out[at : at + length] = struct.pack(">d" if length == 8 else ">f", value)
         detail = f"{what} -> {value}"
     elif field[0] == "string":
         _, at, length, what = field
-        text = rng.choice(_CODECS + [b"webm", b"matroska", b"mkv\x00"]) if rng.random() < 0.8 else bytes(rng.randrange(256) for _ in range(length))
-        out[at:at + length] = text[:length].ljust(length, b"\x00")
+        text = (
+            rng.choice(_CODECS + [b"webm", b"matroska", b"mkv\x00"])
+            if rng.random() < 0.8
+            else bytes(rng.randrange(256) for _ in range(length))
+        )
+        out[at : at + length] = text[:length].ljust(length, b"\x00")
         detail = f"{what} -> {text[:length]!r}"
     else:
         at, width, endian, what = field
-        original = int.from_bytes(data[at:at + width], "big" if endian == ">" else "little")
+        original = int.from_bytes(data[at : at + width], "big" if endian == ">" else "little")
         value = interesting(original, width, rng)
-        out[at:at + width] = value.to_bytes(width, "big" if endian == ">" else "little")
+        out[at : at + width] = value.to_bytes(width, "big" if endian == ">" else "little")
         detail = f"{what} {original} -> {value}"
     if chunks and rng.random() < 0.8:
         for start, end in chunks:  # valid CRCs, so the decoder reads the edited field
             if start <= at < end:
-                body = bytes(out[start + 4:end - 4])
-                out[end - 4:end] = struct.pack(">I", zlib.crc32(body))
+                body = bytes(out[start + 4 : end - 4])
+                out[end - 4 : end] = struct.pack(">I", zlib.crc32(body))
     return detail, bytes(out)
 
 

@@ -58,8 +58,7 @@ def test_a_trickling_gateway_first_does_not_keep_verify_from_the_honest_one(issu
 def test_flooding_and_lying_gateways_never_make_a_valid_certificate_tampered(issued):
     work, issuer, contract, files = issued
     store = EmbeddedStore(issuer.path / "ipfs")
-    with serve(flood_handler(ServedBytes(), total=256 << 20)) as (_, flood), \
-            serve(gateway_handler(store, "tamper-all")) as (_, liar):
+    with serve(flood_handler(ServedBytes(), total=256 << 20)) as (_, flood), serve(gateway_handler(store, "tamper-all")) as (_, liar):
         run = _verifier(work, issuer, contract, "no-honest", [flood, liar]).cli("verify", "--json", *files)
     assert not run.traceback, run.stderr
     assert run.code == 1

@@ -32,8 +32,13 @@ def test_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path, round_):
     db = tmp_path / "ledger.db"
     go = tmp_path / "go"
     procs = [
-        subprocess.Popen([sys.executable, "-c", _OPEN_AT, f"sqlite:///{db}", str(go)], cwd=REPO,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT, f"sqlite:///{db}", str(go)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
     time.sleep(3)  # every process has imported the ledger and waits

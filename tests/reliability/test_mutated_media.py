@@ -96,7 +96,7 @@ def _without_segment_info(path):
 
     data = bytearray(path.read_bytes())
     [(_, at, length, _)] = [f for f in _ebml_fields(bytes(data)) if f[0] == "vint" and f[-1] == "element 5741 size"]
-    data[at:at + length] = (1 << (7 * length)).to_bytes(length, "big")
+    data[at : at + length] = (1 << (7 * length)).to_bytes(length, "big")
     path.write_bytes(bytes(data))
     return path
 
@@ -120,7 +120,16 @@ def test_a_clip_without_a_duration_header_is_read_by_the_detectors_as_by_hash(tm
     assert media.frame_count == 5
     assert [f.index for f in media.sample] == [0, 1, 2, 3, 4]
     assert len({f.image.tobytes() for f in media.sample}) == 5
-    bare = Analyzer(DetectorSet(image=[], face=[], unavailable=[], device=torch.device("cpu"),
-                                ensemble=EnsembleConfig(weights={}), find_faces=None, batch_sizes={}))
+    bare = Analyzer(
+        DetectorSet(
+            image=[],
+            face=[],
+            unavailable=[],
+            device=torch.device("cpu"),
+            ensemble=EnsembleConfig(weights={}),
+            find_faces=None,
+            batch_sizes={},
+        )
+    )
     report = bare.analyze_file(clip)  # `provenance detect`'s path: no "no decodable frames"
     assert report.frames and set(report.frames) <= {0, 1, 2, 3, 4}

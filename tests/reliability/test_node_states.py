@@ -98,8 +98,9 @@ def test_a_state_file_that_already_holds_several_genesis_blocks_is_mended(tmp_pa
         (home.path / "chain" / "genesis_timestamp").unlink(missing_ok=True)  # as an older version left the chain
         for _ in range(1):  # restarted the old way, without the genesis time
             port = free_port()
-            proc = subprocess.Popen([str(anvil_binary()), "--port", str(port), "--state", str(state), "--state-interval", "1",
-                                     "--prune-history", "--silent"])
+            proc = subprocess.Popen(
+                [str(anvil_binary()), "--port", str(port), "--state", str(state), "--state-interval", "1", "--prune-history", "--silent"]
+            )
             time.sleep(1.5)
             _mine(f"http://127.0.0.1:{port}", 1)
             time.sleep(1.3)

@@ -63,10 +63,7 @@ def upload(page, server_url: str, path: Path) -> dict:
     with page.expect_navigation():
         page.set_input_files("#file", str(path))
     report = page.locator("[data-testid=report]")
-    checks = [
-        [cell.inner_text() for cell in row.locator("td").all()]
-        for row in page.locator("[data-testid=checks] tbody tr").all()
-    ]
+    checks = [[cell.inner_text() for cell in row.locator("td").all()] for row in page.locator("[data-testid=checks] tbody tr").all()]
     bars = {
         bar.get_attribute("data-name"): bar.get_attribute("data-score")
         for bar in page.locator("[data-testid=detection] [data-testid=bar]").all()

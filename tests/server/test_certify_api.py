@@ -46,8 +46,9 @@ def test_certify_queues_a_job_the_worker_mints(server: LiveServer, photo, tmp_pa
     _, other_key = create_key(server.parts.ledger, "someone else")
     auth = {"Authorization": f"Bearer {key}"}
     with server.client() as c:
-        r = c.post("/v1/certify", headers=auth, files={"file": ("photo.png", photo.read_bytes())},
-                   data={"name": "Harbour", "detect": "false"})
+        r = c.post(
+            "/v1/certify", headers=auth, files={"file": ("photo.png", photo.read_bytes())}, data={"name": "Harbour", "detect": "false"}
+        )
         assert r.status_code == 202, r.text
         job_id = r.json()["job_id"]
         assert r.json()["status_url"] == f"/v1/jobs/{job_id}"
@@ -85,8 +86,10 @@ def test_a_job_left_running_by_a_dead_worker_is_finished(parts, home, photo):
     assert worker.run_once() is True
     done = jobs.get(ledger, queued.id)
     assert done is not None and done.state == "done" and done.attempts == 2, done
-    assert done.result is not None and done.result["content_sha256"] == parts.chain.registry.certificate(
-        int(done.result["token_id"], 16)).content_hash.hex()
+    assert (
+        done.result is not None
+        and done.result["content_sha256"] == parts.chain.registry.certificate(int(done.result["token_id"], 16)).content_hash.hex()
+    )
     assert not upload.exists()
 
 

@@ -46,8 +46,9 @@ def test_serve_without_a_chain_is_one_line(home):
 
 def test_serve_runs_and_stops(parts, home):
     port = free_port()
-    server = subprocess.Popen([str(EXE), "serve", "--port", str(port)], env={**os.environ}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [str(EXE), "serve", "--port", str(port)], env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -68,8 +69,13 @@ def test_serve_runs_and_stops(parts, home):
 
 def test_other_commands_do_not_load_the_web_stack():
     for args in (["chain", "status", "--help"], ["verify", "--help"], ["apikeys", "list", "--help"]):
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cli.main", *args], capture_output=True, text=True,
-                              timeout=60, cwd=Path(__file__).resolve().parents[2])
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "cli.main", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         assert proc.returncode == 0, proc.stderr[-500:]
         loaded = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if line.startswith("import time:")}
         assert not loaded & {"fastapi", "uvicorn", "starlette", "jinja2", "python_multipart", "torch"}, args

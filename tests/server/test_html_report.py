@@ -32,7 +32,10 @@ def test_verify_writes_a_self_contained_html_report(parts, certify, photo, tmp_p
         img.convert("RGB").resize((img.width // 2, img.height // 2)).save(copy, quality=85)
     out = tmp_path / "report.html"
     proc = subprocess.run(
-        [str(EXE), "verify", str(photo), str(copy), "--html", str(out)], capture_output=True, text=True, timeout=180,
+        [str(EXE), "verify", str(photo), str(copy), "--html", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=180,
         env={**os.environ},
     )
     assert proc.returncode == 3, proc.stderr  # the highest exit code: modified
@@ -64,7 +67,10 @@ def test_html_report_shows_the_c2pa_section(parts, tmp_path):
     shutil.copyfile(SAMPLES / "no_manifest.jpg", bare)
     out = tmp_path / "report.html"
     proc = subprocess.run(
-        [str(EXE), "verify", str(signed), str(bare), "--html", str(out)], capture_output=True, text=True, timeout=180,
+        [str(EXE), "verify", str(signed), str(bare), "--html", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=180,
         env={**os.environ},
     )
     assert proc.returncode == 4, proc.stderr  # neither is certified here, whatever its manifest says

@@ -38,8 +38,15 @@ CONTENT = hashlib.sha256(b"certified content").digest()
 
 def certified(*, revoked=False, label=OnChainLabel.LIKELY_AUTHENTIC, score_bps=1234, content=CONTENT, detection=None) -> Certified:
     cert = Certificate(
-        token_id=int.from_bytes(CONTENT, "big"), content_hash=content, metadata_digest=b"\1" * 32, issuer=ISSUER,
-        issued_at=1_796_425_881, label=label, score_bps=score_bps, revoked=revoked, owner=OTHER,
+        token_id=int.from_bytes(CONTENT, "big"),
+        content_hash=content,
+        metadata_digest=b"\1" * 32,
+        issuer=ISSUER,
+        issued_at=1_796_425_881,
+        label=label,
+        score_bps=score_bps,
+        revoked=revoked,
+        owner=OTHER,
     )
     metadata = {
         "provenance": {
@@ -232,8 +239,10 @@ def test_no_check_is_special_cased_by_its_name_outside_the_checks():
     """Only provenance/verify/checks.py spells a check's name; the verifier, report, CLI and web page go by results and statuses."""
     root = Path(__file__).resolve().parents[2]
     sources = [
-        *sorted((root / "provenance" / "verify").rglob("*.py")), *sorted((root / "cli").rglob("*.py")),
-        *sorted((root / "provenance" / "server").rglob("*.py")), *sorted((root / "provenance" / "server" / "templates").rglob("*.html")),
+        *sorted((root / "provenance" / "verify").rglob("*.py")),
+        *sorted((root / "cli").rglob("*.py")),
+        *sorted((root / "provenance" / "server").rglob("*.py")),
+        *sorted((root / "provenance" / "server" / "templates").rglob("*.html")),
         *sorted((root / "provenance" / "server" / "static").rglob("*.js")),
     ]
     named = {}

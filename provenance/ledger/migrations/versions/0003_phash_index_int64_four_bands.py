@@ -10,6 +10,7 @@ index probes at the default radius (11) and above. The rows are copied into
 a new table (ids kept), the old one dropped, the new one renamed, and its
 indexes built after the copy. The PDQ table is unchanged.
 """
+
 import sqlalchemy as sa
 from alembic import op
 

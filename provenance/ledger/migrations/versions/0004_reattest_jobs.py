@@ -7,6 +7,7 @@ Revises: 0003
 by the on-chain metadata digest it replaces, so a re-run after a crash finishes
 it (the pinned metadata, the signed transaction) instead of starting another.
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -18,6 +18,7 @@ indexed, and `chain_events` gain their block's hash, so `sync` can tell a
 chain that lost or replaced blocks and rewind. The old sync positions are
 dropped: the next `sync` re-reads the events (it is idempotent).
 """
+
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -32,12 +33,14 @@ KEYED = {
     # table: (old unique constraint, its old columns, its new columns)
     "mint_jobs": ("uq_job_content", ["chain_id", "contract", "content_sha256"], ["deployment_id", "content_sha256"]),
     "reattest_jobs": (
-        "uq_reattest_prior", ["chain_id", "contract", "content_sha256", "prior_digest"],
+        "uq_reattest_prior",
+        ["chain_id", "contract", "content_sha256", "prior_digest"],
         ["deployment_id", "content_sha256", "prior_digest"],
     ),
     "certificates": ("uq_cert_content", ["chain_id", "contract", "content_sha256"], ["deployment_id", "content_sha256"]),
     "chain_events": (
-        "uq_event_position", ["chain_id", "contract", "block_number", "log_index"],
+        "uq_event_position",
+        ["chain_id", "contract", "block_number", "log_index"],
         ["deployment_id", "block_number", "log_index"],
     ),
 }
@@ -73,10 +76,12 @@ def upgrade() -> None:
             batch.add_column(sa.Column("deployment_id", sa.Integer(), nullable=True))
             if table == "chain_events":
                 batch.add_column(sa.Column("block_hash", sa.String(length=66), nullable=True))
-        conn.execute(sa.text(
-            f"UPDATE {table} SET deployment_id = (SELECT d.id FROM deployments d "
-            f"WHERE d.chain_id = {table}.chain_id AND d.address = lower({table}.contract))"
-        ))
+        conn.execute(
+            sa.text(
+                f"UPDATE {table} SET deployment_id = (SELECT d.id FROM deployments d "
+                f"WHERE d.chain_id = {table}.chain_id AND d.address = lower({table}.contract))"
+            )
+        )
         with op.batch_alter_table(table) as batch:
             batch.alter_column("deployment_id", existing_type=sa.Integer(), nullable=False)
             batch.drop_constraint(constraint, type_="unique")

@@ -7,6 +7,7 @@ Revises: 0005
 their sha256 only, and queues each request as a job that a worker runs
 (provenance/server/worker.py).
 """
+
 import sqlalchemy as sa
 from alembic import op
 
