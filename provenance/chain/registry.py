@@ -135,7 +135,7 @@ _V_TOKEN_OF_CONTENT = View("tokenOfContent", ("bytes32",), "uint256")
 _VIEWS = (_V_CERTIFICATE, _V_HISTORY, _V_TOKEN_URI, _V_HAS_ROLE, _V_TOKEN_OF_CONTENT)
 
 
-class Reverted(Exception):
+class Reverted(ChainError):
     """An eth_call the contract reverted; `data` is its revert data, if the node sent it."""
 
     def __init__(self, message: str, data: str | None):

@@ -184,8 +184,8 @@ class Home:
     def cli(self, *args, timeout: float = 600.0) -> Run:
         return measured(list(args), self.env, timeout, self.fsize)
 
-    def spawn(self, *args) -> Spawned:
-        return spawn(list(args), self.env)
+    def spawn(self, *args, env: dict[str, str] | None = None) -> Spawned:
+        return spawn(list(args), {**self.env, **(env or {})})
 
     # ---- the home's own anvil (`provenance chain up`) ----------------------------------------
     def up(self, *extra: str) -> Run:

@@ -23,6 +23,15 @@ def home(tmp_path_factory):
         yield home
 
 
+def _wait_for(marker, proc, limit_s: float = 120.0) -> None:
+    """Until the spawned run pauses at its failpoint (it creates `marker`); fails if it ends first."""
+    deadline = time.monotonic() + limit_s
+    while not marker.exists():
+        assert proc.proc.poll() is None, "the run ended before reaching its failpoint"
+        assert time.monotonic() < deadline, "the run never reached its failpoint"
+        time.sleep(0.02)
+
+
 def _rerun_until_done(home: Home, files, *extra) -> None:
     for _ in range(3):
         run = home.cli("mint", "--no-detect", "--json", *extra, *files)
@@ -111,9 +120,15 @@ def test_the_kubo_backend_killed_during_mint_then_restarted_and_rerun(tmp_path):
     try:
         assert home.up().code == 0
         files = photos(tmp_path / "media", 6, 10_400)
-        proc = home.spawn("mint", "--no-detect", "--json", *files)
-        time.sleep(2.0)
+        # The node dies after the second file is stored, at that exact point: a fixed delay
+        # raced the mint, which now starts fast enough to finish all six first.
+        marker = tmp_path / "paused"
+        proc = home.spawn(
+            "mint", "--no-detect", "--json", *files, env={"PROVENANCE_FAILPOINT": "stored@2", "PROVENANCE_FAILPOINT_PAUSE": str(marker)}
+        )
+        _wait_for(marker, proc)
         peer.kill()
+        marker.unlink()
         down = proc.finish()
         assert not down.traceback, down.stderr
         assert down.code == 1  # some files, or the run, failed: the node was gone
