@@ -28,30 +28,13 @@ def show_command(token: str = typer.Argument(..., help="Token id (decimal or 0x-
         data = {
             "token_id": cert.token_hex,
             "content_sha256": cert.content_hash.hex(),
-            "metadata_digest": cert.metadata_digest.hex(),
             "token_uri": parts.chain.registry.token_uri(token_id),
-            "issuer": cert.issuer,
-            "owner": cert.owner,
-            "issued_at": cert.issued_at,
-            "label": cert.label.text,
-            "score": cert.score_bps / 10_000,
-            "revoked": cert.revoked,
+            **cert.record_fields(),
         }
         # A re-issued certificate's earlier (revoked) records, and a pending re-issue approval.
         history = parts.chain.registry.history(token_id)
         if history:
-            data["history"] = [
-                {
-                    "issuer": h.issuer,
-                    "issued_at": h.issued_at,
-                    "label": h.label.text,
-                    "score": h.score_bps / 10_000,
-                    "metadata_digest": h.metadata_digest.hex(),
-                    "owner": h.owner,
-                    "revoked": h.revoked,
-                }
-                for h in history
-            ]
+            data["history"] = [h.record_fields() for h in history]
         approved = parts.chain.registry.reissue_approved_for(token_id)
         if approved:
             data["reissue_approved_for"] = approved

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic_write import temp_then_replace
 from ..errors import ProvenanceError
 from ..paths import private_dir
 
@@ -49,15 +50,14 @@ class CertFiles:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Written 0600 from the first byte (O_CREAT with the mode), replacing any earlier file."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    with temp_then_replace(path, "tmp") as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def create_dev_certificate(home: Path, password: str, common_name: str = "Provenance development issuer", force: bool = False) -> CertFiles:

@@ -83,6 +83,18 @@ class Certificate:
     def token_hex(self) -> str:
         return "0x" + self.content_hash.hex()
 
+    def record_fields(self) -> dict:
+        """The record as reports show it (`show`, verify, the API, re-issue history): score as a fraction, digest as hex."""
+        return {
+            "issuer": self.issuer,
+            "owner": self.owner,
+            "issued_at": self.issued_at,
+            "label": self.label.text,
+            "score": self.score_bps / 10_000,
+            "revoked": self.revoked,
+            "metadata_digest": self.metadata_digest.hex(),
+        }
+
 
 @dataclass(frozen=True)
 class TokenRecord:

@@ -48,7 +48,7 @@ from provenance.ipfs.errors import (
     StoreUnavailable,
     TooLarge,
 )
-from provenance.ipfs.http import RetryPolicy, fetch_capped
+from provenance.ipfs.http import CappedBody, RetryPolicy, fetch_capped
 from provenance.ipfs.limits import DEFAULT_LIMITS, MAX_BLOCK_BYTES, Deadline, FetchLimits
 
 CAR_TYPE = "application/vnd.ipld.car"
@@ -224,21 +224,7 @@ class GatewayFetcher:
     def _car_into(self, spool: _Spool, gateway: str, root: Cid, budget: int, deadline: Deadline) -> bool:
         """Download the DAG as a CAR into `spool`; False if the gateway does not offer one."""
         car = spool.new_file()
-        body = fetch_capped(
-            self._client,
-            "GET",
-            f"{gateway}/ipfs/{root}",
-            params={"format": "car"},
-            headers={"Accept": CAR_TYPE},
-            what=f"gateway {gateway}",
-            max_bytes=budget,
-            deadline=deadline,
-            retry=self.retry,
-            request_timeout_s=self.timeout_s,
-            sink=car,
-        )
-        if body.status_code == 404:
-            raise NotFound(str(root), f"gateway {gateway}")
+        body = self._get(gateway, root, "car", CAR_TYPE, budget, deadline, sink=car)
         if body.status_code != 200 or not body.content_type.startswith(CAR_TYPE):
             return False
         try:
@@ -266,24 +252,32 @@ class GatewayFetcher:
             pass
 
     def _raw_block(self, gateway: str, cid: Cid, cap: int, deadline: Deadline) -> bytes:
-        body = fetch_capped(
-            self._client,
-            "GET",
-            f"{gateway}/ipfs/{cid}",
-            params={"format": "raw"},
-            headers={"Accept": RAW_TYPE},
-            what=f"gateway {gateway}",
-            max_bytes=cap,
-            deadline=deadline,
-            retry=self.retry,
-            request_timeout_s=self.timeout_s,
-        )
-        if body.status_code == 404:
-            raise NotFound(str(cid), f"gateway {gateway}")
+        body = self._get(gateway, cid, "raw", RAW_TYPE, cap, deadline)
         if body.status_code != 200:
             raise RemoteError(f"gateway {gateway} answered HTTP {body.status_code} for {cid}")
         cid.verify(body.content, f"gateway {gateway}")
         return body.content
+
+    def _get(
+        self, gateway: str, cid: Cid, fmt: str, accept: str, max_bytes: int, deadline: Deadline, sink: BinaryIO | None = None
+    ) -> CappedBody:
+        """One trustless-gateway request for `cid` in `fmt`, within its byte cap and deadline; 404 is NotFound."""
+        body = fetch_capped(
+            self._client,
+            "GET",
+            f"{gateway}/ipfs/{cid}",
+            params={"format": fmt},
+            headers={"Accept": accept},
+            what=f"gateway {gateway}",
+            max_bytes=max_bytes,
+            deadline=deadline,
+            retry=self.retry,
+            request_timeout_s=self.timeout_s,
+            sink=sink,
+        )
+        if body.status_code == 404:
+            raise NotFound(str(cid), f"gateway {gateway}")
+        return body
 
 
 def _declared_size(root: Cid, block: bytes, limits: FetchLimits) -> int:

@@ -155,14 +155,8 @@ class VerificationService:
         data: dict = {
             "token_id": cert.token_hex,
             "content_sha256": cert.content_hash.hex(),
-            "metadata_digest": cert.metadata_digest.hex(),
             "token_uri": registry.token_uri(token),
-            "issuer": cert.issuer,
-            "owner": cert.owner,
-            "issued_at": cert.issued_at,
-            "label": cert.label.text,
-            "score": cert.score_bps / 10_000,
-            "revoked": cert.revoked,
+            **cert.record_fields(),
             "chain_id": self.parts.chain.deployment.chain_id,
             "contract": self.parts.chain.deployment.address,
             "metadata_cid": raw_cid_from_sha256(cert.metadata_digest),
@@ -173,18 +167,7 @@ class VerificationService:
             data["revoke_reason"] = row.revoke_reason
         history = registry.history(token)
         if history:
-            data["history"] = [
-                {
-                    "issuer": h.issuer,
-                    "issued_at": h.issued_at,
-                    "label": h.label.text,
-                    "score": h.score_bps / 10_000,
-                    "metadata_digest": h.metadata_digest.hex(),
-                    "owner": h.owner,
-                    "revoked": h.revoked,
-                }
-                for h in history
-            ]
+            data["history"] = [h.record_fields() for h in history]
         if meta is not None:
             data["media_cid"] = meta.media_cid
             data["metadata"] = meta.document

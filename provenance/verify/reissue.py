@@ -29,15 +29,7 @@ def reissue_history(registry: Registry, token_id: int, deploy_block: int, past: 
     approvals = [n for n in notes or [] if n.kind == "reissue_approved"]
     out = []
     for i, record in enumerate(past):
-        entry = {
-            "issuer": record.issuer,
-            "owner": record.owner,
-            "issued_at": record.issued_at,
-            "label": record.label.text,
-            "score": record.score_bps / 10_000,
-            "revoked": record.revoked,
-            "metadata_digest": record.metadata_digest.hex(),
-        }
+        entry = record.record_fields()
         # Record i was revoked by the i-th revocation, and re-issued on the last approval that came
         # after it and before the next revocation.
         revoked = revocations[i] if i < len(revocations) else None

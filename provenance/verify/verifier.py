@@ -176,13 +176,7 @@ def _role_reader(registry: Registry, record: TokenRecord) -> Callable[[str], boo
 def _certificate_section(cert: Certificate, metadata: dict | None, reissued: list[dict]) -> dict:
     out = {
         "token_id": cert.token_hex,
-        "issuer": cert.issuer,
-        "owner": cert.owner,
-        "issued_at": cert.issued_at,
-        "label": cert.label.text,
-        "score": cert.score_bps / 10_000,
-        "revoked": cert.revoked,
-        "metadata_digest": cert.metadata_digest.hex(),
+        **cert.record_fields(),
         # Whether the metadata was fetched and hashed to that digest: readers (the web page) fetch it again only then.
         "metadata_intact": metadata is not None,
     }
