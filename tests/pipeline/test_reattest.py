@@ -280,7 +280,8 @@ def test_recorded_transaction_whose_nonce_was_spent_is_signed_again(parts, certi
         scanner.scan(photo),
     )
     job = reattester._sign(reattester._store(job, doc), token)
-    parts.chain.w3.eth.send_transaction({"from": DEV_ADDRESS, "to": DEV_ADDRESS, "value": 1})  # spends its nonce
+    spend = parts.chain.w3.eth.send_transaction({"from": DEV_ADDRESS, "to": DEV_ADDRESS, "value": 1})  # spends its nonce
+    parts.chain.w3.eth.wait_for_transaction_receipt(spend)  # mined before the count is read (anvil may answer first)
     assert parts.chain.registry.mined_nonce() > job.tx_nonce
 
     (result,) = reattester.reattest_files([photo])
