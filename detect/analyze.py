@@ -20,11 +20,11 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image
 
-from detect.base import DetectorResult, Label, LandmarkDetector, VerdictReport
+from detect.base import DetectorResult, FaceBox, Label, LandmarkDetector, VerdictReport
 from detect.batch import decoded_stills
 from detect.detectors import DetectorSet, load_default_detectors
 from detect.ensemble import EnsembleConfig
-from detect.scoring import face_crop_tensor, scored, skipped
+from detect.scoring import face_boxes, face_crop_tensor, scored, skipped
 from detect.stills import MAX_TILES, AnalysisError, DecodedStill, decode_image, still_of
 from detect.tiles import tiles
 from detect.video_analysis import Frame, score_video
@@ -66,20 +66,26 @@ class Analyzer:
             results.append(scored(detector, float(probabilities.mean())))
         return results
 
-    def _face_scores(self, decoded: DecodedStill) -> tuple[list[DetectorResult], int]:
+    def _face_scores(self, decoded: DecodedStill) -> tuple[list[DetectorResult], int, tuple[FaceBox, ...]]:
+        """Face-task detectors' results (max over faces), the face count, and each face's box and own score."""
         if not self.set.face:
-            return [], 0  # no face-task detector: faces are never searched for
+            return [], 0, ()  # no face-task detector: faces are never searched for
         if self.set.find_faces is None:
-            return [skipped(d, "face detector not available") for d in self.set.face], 0
+            return [skipped(d, "face detector not available") for d in self.set.face], 0, ()
         faces = decoded.faces if decoded.faces is not None else self.set.find_faces(Image.fromarray(decoded.rgb))
         if not faces:
-            return [skipped(d, "no face found") for d in self.set.face], 0
+            return [skipped(d, "no face found") for d in self.set.face], 0, ()
         results = []
+        per_face: list[dict[str, float]] = [{} for _ in faces]  # each face's score by detector name
         crops: dict[int, torch.Tensor] = {}  # by input size: detectors of one size share the crops
         for detector in self.set.face:
             if isinstance(detector, LandmarkDetector):
                 # Detectors that need landmarks (corneal highlights) score Face objects.
-                values = [v for v in detector.score_faces(faces) if v is not None]
+                each = detector.score_faces(faces)
+                for mine, value in zip(per_face, each):
+                    if value is not None:
+                        mine[detector.card.name] = float(value)
+                values = [v for v in each if v is not None]
                 if values:
                     results.append(scored(detector, float(max(values))))
                 else:
@@ -88,11 +94,19 @@ class Analyzer:
             size = detector.card.input_size[0]
             if size not in crops:
                 crops[size] = torch.stack([face_crop_tensor(face, size) for face in faces])
-            results.append(scored(detector, float(self.set.run(detector, crops[size]).max())))
-        return results, len(faces)
+            probabilities = self.set.run(detector, crops[size])
+            for mine, value in zip(per_face, probabilities.tolist()):
+                mine[detector.card.name] = float(value)
+            results.append(scored(detector, float(probabilities.max())))
+        return results, len(faces), face_boxes(faces, per_face, self.ensemble)
 
     def verdict(
-        self, results: Sequence[DetectorResult], faces: int = 0, frames: Sequence[int] = (), notes: Sequence[str] = ()
+        self,
+        results: Sequence[DetectorResult],
+        faces: int = 0,
+        frames: Sequence[int] = (),
+        notes: Sequence[str] = (),
+        boxes: Sequence[FaceBox] = (),
     ) -> VerdictReport:
         scored = {r.name: r.score for r in results if not r.skipped and r.score is not None}
         skipped = [DetectorResult(name=u.name, version=u.version, skipped=True, reason=u.reason) for u in self.set.unavailable]
@@ -107,16 +121,21 @@ class Analyzer:
             detectors=tuple(results) + tuple(skipped),
             faces=faces,
             frames=tuple(frames),
+            face_boxes=tuple(boxes),
         )
 
     def detector_results(self, decoded: DecodedStill) -> tuple[list[DetectorResult], int]:
+        results, faces, _boxes = self._scored(decoded)
+        return results, faces
+
+    def _scored(self, decoded: DecodedStill) -> tuple[list[DetectorResult], int, tuple[FaceBox, ...]]:
         image_results = self._image_scores(decoded)
-        face_results, faces = self._face_scores(decoded)
-        return image_results + face_results, faces
+        face_results, faces, boxes = self._face_scores(decoded)
+        return image_results + face_results, faces, boxes
 
     def analyze_decoded(self, decoded: DecodedStill) -> VerdictReport:
-        results, faces = self.detector_results(decoded)
-        return self.verdict(results, faces, notes=decoded.notes)
+        results, faces, boxes = self._scored(decoded)
+        return self.verdict(results, faces, notes=decoded.notes, boxes=boxes)
 
     def analyze_image(self, image: Image.Image) -> VerdictReport:
         """A decoded picture, as its decoder gave it (mode, EXIF orientation and JPEG tables are read)."""
@@ -127,7 +146,7 @@ class Analyzer:
         if not frames:
             raise AnalysisError("no decodable frames")
         video = score_video(self.set, frames)
-        return self.verdict(video.results, faces=video.faces, frames=video.frames)
+        return self.verdict(video.results, faces=video.faces, frames=video.frames, boxes=video.face_boxes)
 
     # -------------------------------------------------------------- files
 

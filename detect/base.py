@@ -12,6 +12,9 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import torch
 
+# Boxes kept per report: a crowd photo's hundreds of faces would only bloat the signed metadata.
+MAX_FACE_BOXES = 64
+
 
 class Task(str, Enum):
     FACE = "face"  # scores aligned face crops
@@ -85,6 +88,29 @@ class DetectorResult:
 
 
 @dataclass(frozen=True)
+class FaceBox:
+    """One face the face detectors saw, for drawing over the picture.
+
+    `box` is (x0, y0, x1, y1) in pixels of the picture as the detectors
+    decoded it: upright (EXIF orientation applied) and at the size the caller
+    handed in (`analyze_file`: the file's full size). `score` is the ensemble's
+    fusion of the face-task detectors' scores of this face alone (None when no
+    face-task detector scored it). `frame` is the video frame the face is in
+    (None for a still).
+    """
+
+    box: tuple[float, float, float, float]
+    score: float | None = None
+    frame: int | None = None
+
+    def to_dict(self) -> dict:
+        out: dict = {"box": [float(v) for v in self.box], "score": self.score}
+        if self.frame is not None:
+            out["frame"] = self.frame
+        return out
+
+
+@dataclass(frozen=True)
 class VerdictReport:
     label: Label
     score: float  # ensemble probability of manipulated or synthetic
@@ -93,6 +119,9 @@ class VerdictReport:
     faces: int = 0
     frames: Sequence[int] = field(default_factory=tuple)  # video frames that drove the score
     notes: Sequence[str] = field(default_factory=tuple)  # why the label is `uncertain` whatever the score
+    # Where the faces are: every face of a still (most confident first, at most MAX_FACE_BOXES); for a
+    # video, the faces of the frames in `frames`. `faces` stays the count.
+    face_boxes: Sequence[FaceBox] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
         return {
@@ -103,6 +132,7 @@ class VerdictReport:
             "faces": self.faces,
             "frames": list(self.frames),
             "notes": list(self.notes),
+            "face_boxes": [b.to_dict() for b in self.face_boxes],
         }
 
     @classmethod
@@ -110,4 +140,4 @@ class VerdictReport:
         return cls(label=Label.UNSCANNED, score=0.0, threshold=0.0)
 
 
-__all__ = ["Task", "ModelCard", "Detector", "LandmarkDetector", "Label", "DetectorResult", "VerdictReport", "asdict"]
+__all__ = ["Task", "ModelCard", "Detector", "LandmarkDetector", "Label", "DetectorResult", "FaceBox", "MAX_FACE_BOXES", "VerdictReport", "asdict"]

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from detect.base import DetectorResult, LandmarkDetector
+from detect.base import DetectorResult, FaceBox, LandmarkDetector
 from detect.detectors import DetectorSet
-from detect.scoring import face_crop_tensor, scored, skipped
+from detect.scoring import face_boxes, face_crop_tensor, scored, skipped
 from detect.stills import MAX_TILES
 from detect.tiles import tiles, to_rgb_array
 from detect.video import aggregate, score_tracks, track_faces
@@ -54,6 +54,7 @@ class VideoScores:
     results: list[DetectorResult]
     faces: int  # the most faces found in one frame
     frames: tuple[int, ...]  # the frames that drove the verdict, highest fused score first
+    face_boxes: tuple[FaceBox, ...] = ()  # the faces of those frames, each with its frame and own score
 
 
 def score_video(detectors: DetectorSet, frames: Sequence[Frame]) -> VideoScores:
@@ -73,6 +74,7 @@ def score_video(detectors: DetectorSet, frames: Sequence[Frame]) -> VideoScores:
         detections = [(frame.index, detectors.find_faces(frame.image)) for frame in frames]
     tracks = track_faces(detections) if detections else []
     faces = max((len(found) for _, found in detections), default=0)
+    per_face: dict[int, dict[str, float]] = {}  # by id() of a found face: its score by detector name
     for detector in detectors.face:
         if detectors.find_faces is None:
             results.append(skipped(detector, "face detector not available"))
@@ -81,7 +83,11 @@ def score_video(detectors: DetectorSet, frames: Sequence[Frame]) -> VideoScores:
         elif isinstance(detector, LandmarkDetector):
             best_per_frame: list[float] = []
             for _, found in detections:
-                usable = [v for v in detector.score_faces(found) if v is not None] if found else []
+                each = detector.score_faces(found) if found else []
+                for face, value in zip(found, each):
+                    if value is not None:
+                        per_face.setdefault(id(face), {})[detector.card.name] = float(value)
+                usable = [v for v in each if v is not None]
                 if usable:
                     best_per_frame.append(max(usable))
             if best_per_frame:
@@ -97,10 +103,19 @@ def score_video(detectors: DetectorSet, frames: Sequence[Frame]) -> VideoScores:
             scores = score_tracks(tracks, crops_scored)
             score, _frames_used = aggregate(tracks, scores)
             results.append(scored(detector, score))
+            by_key = {(t.id, index): face for t in tracks for index, face in t.faces}
+            for key, value in scores.items():
+                per_face.setdefault(id(by_key[key]), {})[detector.card.name] = value
             for (_track, index), value in scores.items():
                 per = frame_scores[index]
                 per[detector.card.name] = max(value, per.get(detector.card.name, 0.0))
 
     fused = {i: detectors.ensemble.fuse(scores) for i, scores in frame_scores.items()}
     top = tuple(sorted(fused, key=lambda i: (-fused[i], i))[:TOP_FRAMES])
-    return VideoScores(results, faces, top)
+    found_in = dict(detections)
+    boxes = tuple(
+        box
+        for index in top
+        for box in face_boxes(found_in.get(index, []), [per_face.get(id(f), {}) for f in found_in.get(index, [])], detectors.ensemble, index)
+    )
+    return VideoScores(results, faces, top, boxes)
