@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from .errors import ProvenanceError
+from .face_boxes import seen_size, to_content_pixels, upright_size
 from .media import MediaFile, load_media
 
 if TYPE_CHECKING:  # detect (and torch) only when a scan runs
@@ -60,12 +61,17 @@ class DetectorScanner:
             raise ScanError(f"{media.path}: detectors failed: {exc}") from None
         except Exception as exc:  # a detector bug must not stop the other files of a run
             raise ScanError(f"{media.path}: detector crashed ({type(exc).__name__}: {exc})") from exc
-        return _rounded(report.to_dict())
+        return _rounded(report.to_dict(), media)
 
 
-def _rounded(report: dict) -> dict:
-    """Scores to 6 decimals: the metadata is hashed, so keep its floats short and stable."""
+def _rounded(report: dict, media: MediaFile) -> dict:
+    """Scores to 6 decimals: the metadata is hashed, so keep its floats short and stable.
+
+    Face boxes go from the pixels the detectors saw to the content's own (see provenance.face_boxes).
+    """
     out = dict(report)
+    if "face_boxes" in out:
+        out["face_boxes"] = to_content_pixels(out["face_boxes"], seen_size(media), upright_size(media))
     for key in ("score", "threshold"):
         out[key] = round(float(out[key]), 6)
     out["detectors"] = [{**d, "score": round(float(d["score"]), 6)} if d.get("score") is not None else d for d in out["detectors"]]

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ..face_boxes import DrawnBox, drawn, turned, upright_size
 from ..verify import Status, VerificationReport
 
 if TYPE_CHECKING:
     from ..context import Parts
+    from ..media import MediaFile
     from .service import VerificationService
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -74,6 +76,8 @@ class Detection:
     detectors: list[DetectorBar]
     frames: list[int]
     notes: list[str]
+    # Untrusted display data: the verdict's face boxes as stored (see provenance.face_boxes).
+    face_boxes: list = field(default_factory=list)
 
     @property
     def percent(self) -> int:
@@ -84,6 +88,8 @@ class Detection:
 class Thumb:
     uri: str
     caption: str
+    # Faces the verdict shown found on this very picture, as shares of it (drawn over it at any size).
+    boxes: list[DrawnBox] = field(default_factory=list)
 
 
 @dataclass
@@ -134,18 +140,36 @@ def build_view(report: VerificationReport, received: Path | None, service: Verif
     if metadata is not None:
         view.metadata_cid, view.media_cid = metadata.cid, metadata.media_cid
     view.detection = _detection(report, metadata.detection if metadata is not None else None)
-    sample = _sample(received) if received is not None else []
-    if sample:
-        view.received = Thumb(_data_uri(sample[0][1]), "received")
-    if view.detection is not None and view.detection.frames and len(sample) > 1:
+    media = _load(received) if received is not None else None
+    sample = _sample(media)
+    # Whose faces the boxes are: a rescan's are the received file's; signed ones are the certified
+    # content's, so they go on the received picture only when it is that content byte for byte.
+    certified_sha = (metadata.document.get("provenance", {}).get("content", {}).get("sha256") if metadata is not None else None) or ""
+    on_received = view.detection is not None and (view.detection.source == "rescan" or certified_sha == report.content_sha256)
+    if sample and media is not None:
+        view.received = Thumb(_data_uri(sample[0][1]), "received", _boxes(view.detection, media, sample[0][0], on_received))
+    if view.detection is not None and view.detection.frames and len(sample) > 1 and media is not None:
         wanted = set(view.detection.frames)
-        view.frames = [Thumb(_data_uri(img, px=240), f"frame {index}") for index, img in sample if index in wanted]
+        view.frames = [
+            Thumb(_data_uri(img, px=240), f"frame {index}", _boxes(view.detection, media, index, on_received))
+            for index, img in sample
+            if index in wanted
+        ]
     if report.status is Status.MODIFIED and service is not None and view.media_cid:
         data = service.certified_media(view.media_cid, MAX_CERTIFIED_PREVIEW_BYTES)
-        image = _first_frame_of_bytes(data) if data is not None else None
-        if image is not None:
-            view.certified = Thumb(_data_uri(image), "certified")
+        certified = _media_of_bytes(data) if data is not None else None
+        if certified is not None:
+            index, image = _sample(certified)[0]
+            on_certified = view.detection is not None and view.detection.source == "signed metadata"
+            view.certified = Thumb(_data_uri(image), "certified", _boxes(view.detection, certified, index, on_certified))
     return view
+
+
+def _boxes(detection: Detection | None, media: MediaFile, index: int, belongs: bool) -> list[DrawnBox]:
+    """The verdict's face boxes on one picture of `media` (frame `index`), when they are that picture's faces."""
+    if detection is None or not belongs:
+        return []
+    return drawn(detection.face_boxes, upright_size(media), index if media.kind == "video" else None)
 
 
 def _detection(report: VerificationReport, signed: dict | None) -> Detection | None:
@@ -170,32 +194,41 @@ def _detection(report: VerificationReport, signed: dict | None) -> Detection | N
         detectors=bars,
         frames=[int(f) for f in data.get("frames", [])],
         notes=[str(n) for n in data.get("notes", [])],
+        face_boxes=data["face_boxes"] if isinstance(data.get("face_boxes"), list) else [],
     )
 
 
-def _sample(path: Path) -> list[tuple[int, object]]:
-    """The received file's sampled frames (one for an image) as (frame index, picture); empty if it does not decode."""
+def _load(path: Path) -> MediaFile | None:
+    """The received file as media; None if it does not decode."""
     from ..media import MediaError, load_media
 
     try:
-        media = load_media(path)
+        return load_media(path)
     except MediaError:
+        return None
+
+
+def _sample(media: MediaFile | None) -> list[tuple[int, object]]:
+    """The sampled frames (one for an image) as (frame index, picture shown): upright, as a viewer and the boxes have it."""
+    if media is None:
         return []
-    return [(f.index, f.image) for f in media.sample]
+    return [(f.index, _upright(f.decoded) if media.kind == "image" and turned(f.decoded) else f.image) for f in media.sample]
 
 
-def _first_frame_of_bytes(data: bytes):
+def _upright(picture):
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(picture)
+
+
+def _media_of_bytes(data: bytes) -> MediaFile | None:
     import tempfile
-
-    from ..media import MediaError, load_media
 
     with tempfile.NamedTemporaryFile(prefix="provenance-preview-") as tmp:
         tmp.write(data)
         tmp.flush()
-        try:
-            return load_media(Path(tmp.name)).first_frame
-        except MediaError:
-            return None
+        media = _load(Path(tmp.name))
+        return media if media is not None and media.sample else None
 
 
 def _data_uri(image, px: int = THUMB_PX) -> str:

@@ -284,7 +284,8 @@ class Rescan:
         fresh = self.scan()
         details = {
             "recorded": {"label": recorded["label"], "score": recorded["score"]},
-            "now": {"label": fresh["label"], "score": fresh["score"]},
+            # The whole fresh verdict (detectors, faces and their boxes): the page and --html draw it.
+            "now": dict(fresh),
         }
         if recorded["label"] == "unscanned":
             return _ok(self.name, f"no recorded verdict; the detectors now say {fresh['label']} ({fresh['score']:.3f})", **details)
