@@ -289,3 +289,39 @@ def test_a_reissued_certificate_shows_what_it_replaced(server, parts, certify, b
     assert seen["status"] == "verified"
     history = page.locator("[data-testid=reissued-from]").inner_text()
     assert "issued in error: wrong verdict" in history and "the issuer certifies it again" in history
+
+
+def test_face_boxes_are_drawn_over_the_picture(server, parts, browser, shots, tmp_path):
+    """A face photo certified with the detectors: the page draws a box per face, inside the shown picture, with its score."""
+    from tests.server.test_face_boxes import FACES
+
+    if not FACES.is_file():
+        pytest.skip("../shared/corpus is absent")
+    photo = tmp_path / "two_people.jpg"
+    shutil.copyfile(FACES, photo)
+    [result] = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner()).certify([photo], CertifyOptions())
+    assert result.error is None, result.error
+    detection = scanned_detection(parts, result)
+    assert detection["faces"] >= 2
+
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    blocked: list[str] = []
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and blocked.append(msg.text))
+    seen = upload(page, server.url, photo)
+    assert seen["status"] == "verified"
+    image = page.locator("[data-testid=received-image] img").bounding_box()
+    boxes = page.locator("[data-testid=received-image] [data-testid=face-box]")
+    assert boxes.count() == detection["faces"]
+    for i, signed in enumerate(detection["face_boxes"]):
+        drawn = boxes.nth(i).bounding_box()
+        assert drawn["width"] > 5 and drawn["height"] > 5  # positioned and sized: the style survived the CSP
+        assert image["x"] - 0.5 <= drawn["x"] and drawn["x"] + drawn["width"] <= image["x"] + image["width"] + 0.5
+        assert image["y"] - 0.5 <= drawn["y"] and drawn["y"] + drawn["height"] <= image["y"] + image["height"] + 0.5
+        # Where the certificate says, scaled to the shown size.
+        x0, y0, x1, y1 = signed["box"]
+        with Image.open(photo) as img:
+            scale = image["width"] / img.width
+        assert drawn["x"] - image["x"] == pytest.approx(x0 * scale, abs=2) and drawn["width"] == pytest.approx((x1 - x0) * scale, abs=2)
+        assert boxes.nth(i).get_attribute("title") == f"face score {signed['score']:.2f}"
+    assert blocked == []
+    screenshot(page, shots, "faces")

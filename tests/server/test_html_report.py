@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -79,3 +80,40 @@ def test_html_report_shows_the_c2pa_section(parts, tmp_path):
     assert 'data-testid="c2pa"' in first and "Valid" in first and "C2PA Signer" in first and "untrusted signer" in first
     assert "make_test_images/0.33.1" in first and "algorithmicMedia" in first
     assert re.search(r'data-testid="c2pa"[^>]*>\s*no C2PA manifest', second)
+
+
+def test_html_report_draws_the_signed_face_boxes_on_their_picture(parts, tmp_path):
+    """A face photo certified with the detectors: its boxes come back from the signed metadata, on the right picture."""
+    from provenance.certify import Certifier, CertifyOptions
+    from provenance.scanning import DetectorScanner
+    from tests.server.test_face_boxes import FACES
+
+    if not FACES.is_file():
+        pytest.skip("../shared/corpus is absent")
+    photo, smaller = tmp_path / "two_people.jpg", tmp_path / "smaller.jpg"
+    shutil.copyfile(FACES, photo)
+    (minted,) = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner()).certify([photo], CertifyOptions())
+    faces = json.loads(parts.store.cat(minted.metadata_cid))["provenance"]["detection"]["faces"]
+    with Image.open(photo) as img:
+        img.resize((img.width // 2, img.height // 2)).save(smaller, quality=88)
+    out = tmp_path / "report.html"
+    proc = subprocess.run(
+        [str(EXE), "verify", str(photo), str(smaller), "--html", str(out)], capture_output=True, text=True, timeout=180, env={**os.environ}
+    )
+    assert proc.returncode == 3, proc.stderr
+    verified, modified = out.read_text(encoding="utf-8").split('data-testid="report"')[1:]
+
+    def boxes_in(section: str, figure: str) -> list[dict[str, float]]:
+        found = re.search(rf'data-testid="{figure}">(.*?)</figure>', section, re.S)
+        shown = found.group(1) if found else ""
+        styles = re.findall(r'data-testid="face-box"[^>]*style="([^"]*)"', shown)
+        return [{k.strip(): float(v.strip().rstrip("%")) for k, v in (p.split(":") for p in s.split(";") if p.strip())} for s in styles]
+
+    assert faces >= 2
+    drawn = boxes_in(verified, "received-image")
+    assert len(drawn) == faces
+    for box in drawn:  # shares of the picture, inside it
+        assert 0 <= box["left"] < box["left"] + box["width"] <= 100.001 and 0 <= box["top"] < box["top"] + box["height"] <= 100.001
+    # The modified copy: the certified picture carries the certificate's boxes, the copy none.
+    assert boxes_in(modified, "certified-image") == drawn and boxes_in(modified, "received-image") == []
+    assert re.search(r'title="face score 0\.\d\d"', verified)
