@@ -13,6 +13,7 @@ from provenance.certify import Certifier, CertifyOptions
 from provenance.metadata import MetadataError, validate
 from provenance.scanning import DetectorScanner
 from tests.detect.ens_helpers import CORPUS
+from tests.detect.test_video import clip  # noqa: F401  (the moving-face video fixture)
 from tests.pipeline.test_metadata import _doc
 
 FACES = CORPUS / "images/real/two_people.jpg"
@@ -120,3 +121,23 @@ def test_boxes_round_trip_through_the_signed_metadata_onto_their_picture(parts, 
     assert len(rescanned.received.boxes) >= 2
     for signed in exact.received.boxes:  # the same faces, found again on the half-size copy (shares of its size)
         assert any(abs(f.left - signed.left) < 3 and abs(f.top - signed.top) < 3 and abs(f.width - signed.width) < 3 for f in rescanned.received.boxes)
+
+
+def test_a_video_gets_its_boxes_on_the_frames_behind_the_score(parts, clip):  # noqa: F811
+    """The moving-face clip of tests/detect/test_video, certified with the detectors: each frame shown carries its face."""
+    from provenance.server.render import build_view
+    from provenance.server.service import VerificationService
+
+    (minted,) = Certifier(parts.chain, parts.store, parts.ledger, DetectorScanner()).certify([clip], CertifyOptions())
+    assert minted.error is None, minted.error
+    detection = json.loads(parts.store.cat(minted.metadata_cid))["provenance"]["detection"]
+    assert {b["frame"] for b in detection["face_boxes"]} == set(detection["frames"])
+    service = VerificationService(parts.settings, parts)
+    view = build_view(service.verify_file(clip, "clip.mp4"), clip, service)
+    assert view.status == "verified" and view.frames
+    for thumb in view.frames:
+        index = int(thumb.caption.removeprefix("frame "))
+        (box,) = thumb.boxes
+        assert box.frame == index
+        # The face is pasted at x = 40 + 3 px a frame, 120 px wide, in a 320 px frame (test_video's clip).
+        assert abs((box.left + box.width / 2) - 100 * (40 + 3 * index + 60) / 320) < 8
