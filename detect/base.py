@@ -140,4 +140,15 @@ class VerdictReport:
         return cls(label=Label.UNSCANNED, score=0.0, threshold=0.0)
 
 
-__all__ = ["Task", "ModelCard", "Detector", "LandmarkDetector", "Label", "DetectorResult", "FaceBox", "MAX_FACE_BOXES", "VerdictReport", "asdict"]
+__all__ = [
+    "Task",
+    "ModelCard",
+    "Detector",
+    "LandmarkDetector",
+    "Label",
+    "DetectorResult",
+    "FaceBox",
+    "MAX_FACE_BOXES",
+    "VerdictReport",
+    "asdict",
+]

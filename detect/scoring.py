@@ -34,9 +34,7 @@ class _Fuser(Protocol):
     def fuse(self, scores: Mapping[str, float]) -> float: ...
 
 
-def face_boxes(
-    faces: Sequence, per_face: Sequence[Mapping[str, float]], ensemble: _Fuser, frame: int | None = None
-) -> tuple[FaceBox, ...]:
+def face_boxes(faces: Sequence, per_face: Sequence[Mapping[str, float]], ensemble: _Fuser, frame: int | None = None) -> tuple[FaceBox, ...]:
     """Each face's box with its own score: the ensemble's fusion of the face-task detectors' scores of that face.
 
     The report's per-detector face scores are the max over faces; this is the

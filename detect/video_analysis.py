@@ -116,6 +116,8 @@ def score_video(detectors: DetectorSet, frames: Sequence[Frame]) -> VideoScores:
     boxes = tuple(
         box
         for index in top
-        for box in face_boxes(found_in.get(index, []), [per_face.get(id(f), {}) for f in found_in.get(index, [])], detectors.ensemble, index)
+        for box in face_boxes(
+            found_in.get(index, []), [per_face.get(id(f), {}) for f in found_in.get(index, [])], detectors.ensemble, index
+        )
     )
     return VideoScores(results, faces, top, boxes)

@@ -81,7 +81,10 @@ def face_certified(parts, tmp_path):
 
 def _box_shares(detection: dict, size: tuple[int, int]) -> list[tuple[float, float, float, float]]:
     w, h = size
-    return [(100 * x0 / w, 100 * y0 / h, 100 * (x1 - x0) / w, 100 * (y1 - y0) / h) for x0, y0, x1, y1 in (b["box"] for b in detection["face_boxes"])]
+    return [
+        (100 * x0 / w, 100 * y0 / h, 100 * (x1 - x0) / w, 100 * (y1 - y0) / h)
+        for x0, y0, x1, y1 in (b["box"] for b in detection["face_boxes"])
+    ]
 
 
 @needs_faces
@@ -120,7 +123,10 @@ def test_boxes_round_trip_through_the_signed_metadata_onto_their_picture(parts, 
     assert rescanned.detection.source == "rescan" and rescanned.certified.boxes == []
     assert len(rescanned.received.boxes) >= 2
     for signed in exact.received.boxes:  # the same faces, found again on the half-size copy (shares of its size)
-        assert any(abs(f.left - signed.left) < 3 and abs(f.top - signed.top) < 3 and abs(f.width - signed.width) < 3 for f in rescanned.received.boxes)
+        assert any(
+            abs(f.left - signed.left) < 3 and abs(f.top - signed.top) < 3 and abs(f.width - signed.width) < 3
+            for f in rescanned.received.boxes
+        )
 
 
 def test_a_video_gets_its_boxes_on_the_frames_behind_the_score(parts, clip):  # noqa: F811
