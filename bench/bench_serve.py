@@ -46,6 +46,7 @@ class Phase:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU time per request, by process
 
     def pct(self, q: float) -> float:
         data = sorted(self.latencies)
@@ -59,6 +60,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc; load on the machine does not change it)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -198,11 +205,15 @@ def main() -> None:
             run_phase(url, payloads, Phase(4, 100))  # warm-up: imports, connections, caches
             rss_before = rss_mb(server.pid)
             phases = [Phase(c, n) for c, n in split.items()]
+            measured = {"server": server.pid, "anvil": node.pid, "clients": os.getpid()}
             for phase in phases:
+                before = {k: cpu_seconds(pid) for k, pid in measured.items()}
                 run_phase(url, payloads, phase)
+                phase.cpu_ms = {k: (cpu_seconds(pid) - before[k]) * 1000 / phase.requests for k, pid in measured.items()}
                 print(
                     f"{phase.clients} clients: {phase.requests / phase.seconds:.1f} req/s, p50 {phase.pct(50):.1f} ms, "
-                    f"p99 {phase.pct(99):.1f} ms, {len(phase.errors)} errors",
+                    f"p99 {phase.pct(99):.1f} ms, {len(phase.errors)} errors, CPU ms/request "
+                    + ", ".join(f"{k} {v:.1f}" for k, v in phase.cpu_ms.items()),
                     flush=True,
                 )
             rss_after = rss_mb(server.pid)
@@ -219,16 +230,20 @@ def main() -> None:
         f"`POST /v1/verify` (multipart) of exact copies of {FILES} certified 512x384 PNGs, no rescan; clients are threads "
         f"with keep-alive connections on the same machine ({platform.machine()}, {os.cpu_count()} CPUs, shared with other jobs).",
         "",
-        "| clients | requests | requests/s | p50 (ms) | p99 (ms) | errors |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "CPU per request is each process's user + system time over the phase divided by its requests: unlike the",
+        "latencies it does not move with other load on the machine.",
+        "",
+        "| clients | requests | requests/s | p50 (ms) | p99 (ms) | errors | CPU ms/request: server | anvil | clients |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in phases:
+        cpu = " | ".join(f"{p.cpu_ms[k]:.1f}" for k in ("server", "anvil", "clients"))
         lines.append(
-            f"| {p.clients} | {p.requests:,} | {p.requests / p.seconds:.1f} | {p.pct(50):.1f} | {p.pct(99):.1f} | {len(p.errors)} |"
+            f"| {p.clients} | {p.requests:,} | {p.requests / p.seconds:.1f} | {p.pct(50):.1f} | {p.pct(99):.1f} | {len(p.errors)} | {cpu} |"
         )
     lines.append(
         f"| in process, no HTTP (baseline) | {baseline.requests:,} | {baseline.requests / baseline.seconds:.1f} | "
-        f"{baseline.pct(50):.1f} | {baseline.pct(99):.1f} | {len(baseline.errors)} |"
+        f"{baseline.pct(50):.1f} | {baseline.pct(99):.1f} | {len(baseline.errors)} | | | |"
     )
     eight = next(p for p in phases if p.clients == 8)
     lines += [

@@ -25,6 +25,9 @@ def serve_command(
     timeout: float = typer.Option(120.0, "--request-timeout", min=1, help="Seconds a verification may take before the client gets 504."),
     parallel: int = typer.Option(4, "--parallel", min=1, max=64, help="Verifications run at once; more wait their turn."),
     worker: bool = typer.Option(True, "--worker/--no-worker", help="Run queued certify jobs in this process."),
+    processes: int = typer.Option(
+        1, "--processes", min=1, max=64, help="Server processes sharing the port: more use more CPU cores (rate limits are per process)."
+    ),
 ) -> None:
     """Serve the verification API (/v1, OpenAPI at /openapi.json) and the web page (/) on this home's chain, IPFS and ledger."""
     from provenance.server.options import ServerOptions
@@ -39,6 +42,7 @@ def serve_command(
             request_timeout_s=timeout,
             max_parallel=parallel,
             worker=worker,
+            processes=processes,
         )
         serve(settings, options, host, port)
 

@@ -168,6 +168,49 @@ def load_media(path: Path) -> MediaFile:
         return _load_image(path, src, size, sha256)
 
 
+def probe_media(path: Path) -> MediaFile:
+    """Type, size, sha256 and dimensions from the header, without decoding a pixel; `sample` is empty.
+
+    For verification only: a file whose sha256 is certified content needs
+    nothing more (those bytes decoded in full when they were certified), and
+    any other file is then loaded with `load_media`, which applies every check.
+    So a header that lies is caught there, never trusted here.
+    """
+    path = Path(path)
+    size = check_path(path)
+    try:
+        src = open(path, "rb")
+    except OSError as exc:
+        raise MediaError(f"{path}: {exc.strerror or exc}") from None
+    with src:
+        head = src.read(64)
+        sha256 = _sha256_of(src)
+        container = _video_container(head)
+        try:
+            if container:
+                import av
+
+                with av.open(src) as opened:
+                    if not opened.streams.video:
+                        raise MediaError(f"{path}: no video stream")
+                    codec = opened.streams.video[0].codec_context
+                    width, height, mime = codec.width, codec.height, VIDEO_MIME[container]
+            else:
+                with Image.open(src) as img:
+                    (width, height), fmt = img.size, img.format
+                if fmt not in IMAGE_MIME:
+                    raise MediaError(f"{path}: image format {fmt} is not supported (JPEG, PNG, WebP, GIF, TIFF)")
+                mime = IMAGE_MIME[fmt]
+        except MediaError:
+            raise
+        except Image.UnidentifiedImageError:
+            raise MediaError(f"{path}: not a supported image or video") from None
+        except Exception as exc:  # any header a decoder refuses is this file's problem, said in one line
+            raise MediaError(f"{path}: damaged {'video' if container else 'image'} ({_short(exc)})") from None
+    _check_dimensions(path, width, height)
+    return MediaFile(path=path, kind="video" if container else "image", mime=mime, size=size, sha256=sha256, width=width, height=height)
+
+
 def _video_container(head: bytes) -> str | None:
     if head[4:8] == b"ftyp":
         brand = head[8:12]

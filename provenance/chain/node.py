@@ -237,6 +237,12 @@ class EphemeralNode:
         _wait_ready(self._proc, self.url, self._log)
         return self
 
+    @property
+    def pid(self) -> int:
+        """The anvil process's id (benchmarks read its CPU time)."""
+        assert self._proc is not None, "the node is not running"
+        return self._proc.pid
+
     def __exit__(self, *exc: object) -> None:
         if self._proc and self._proc.poll() is None:
             self._proc.terminate()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings
 from . import api, errors, pages
 from .calls import Runner
 from .options import ServerOptions
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, RateLimitMiddleware
 from .render import STATIC, environment
 from .service import VerificationService
 from .worker import Worker
@@ -53,19 +53,14 @@ def create_app(settings: Settings, options: ServerOptions | None = None, service
     app.state.templates = environment()
     limiter = RateLimiter(options.rate_per_minute, options.rate_burst)
 
-    @app.middleware("http")
-    async def rate_limit(request: Request, call_next):
-        if limiter.enabled and not request.url.path.startswith(UNLIMITED):
-            client = request.client.host if request.client else "unknown"
-            wait = limiter.take(client)
-            if wait > 0:
-                return errors.error_response(
-                    429,
-                    f"too many requests: at most {options.rate_per_minute:g} a minute (bursts of {options.rate_burst})",
-                    {"Retry-After": str(max(1, round(wait)))},
-                )
-        return await call_next(request)
+    def refusal(wait: float):
+        return errors.error_response(
+            429,
+            f"too many requests: at most {options.rate_per_minute:g} a minute (bursts of {options.rate_burst})",
+            {"Retry-After": str(max(1, round(wait)))},
+        )
 
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, refusal=refusal, unlimited=UNLIMITED)
     errors.install(app)
     app.include_router(api.router)
     app.include_router(pages.router)

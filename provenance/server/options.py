@@ -14,3 +14,4 @@ class ServerOptions:
     upload_timeout_s: float = 300.0  # the longest an upload body may take to arrive (408 after)
     max_parallel: int = 4  # verifications running at once; more wait their turn
     worker: bool = True  # run queued certify jobs in this process
+    processes: int = 1  # server processes sharing the port (uvicorn workers); each has its own threads and rate buckets

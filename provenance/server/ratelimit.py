@@ -47,3 +47,24 @@ class RateLimiter:
             bucket.tokens -= 1.0
             return 0.0
         return (1.0 - bucket.tokens) / self.rate
+
+
+class RateLimitMiddleware:
+    """Plain ASGI middleware: HTTP 429 before the app sees a request over its client's budget.
+
+    Not Starlette's `@app.middleware("http")`, which wraps every request and
+    response in extra tasks and queues: under load that cost more CPU than
+    the limiter itself (issue 17's load goal).
+    """
+
+    def __init__(self, app, limiter: RateLimiter, refusal, unlimited: tuple[str, ...] = ()):
+        self.app, self.limiter, self.refusal, self.unlimited = app, limiter, refusal, unlimited
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and self.limiter.enabled and not scope.get("path", "").startswith(self.unlimited):
+            client = scope.get("client")
+            wait = self.limiter.take(client[0] if client else "unknown")
+            if wait > 0:
+                await self.refusal(wait)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -20,7 +20,7 @@ from ..context import Parts
 from ..errors import ProvenanceError
 from ..hashing import PERCEPTUAL_MATCH_CAVEAT
 from ..ipfs import IpfsError
-from ..media import MediaError, MediaFile, load_media
+from ..media import MediaError, MediaFile, load_media, probe_media
 from ..scanning import Scanner
 from .checks import REQUIRED_CHECKS, Certified, integrity_policy, read_certificate, read_metadata, standing_policy
 from .content import Comparison, NearImage, NearVideo, QueryHashes, compare_content
@@ -46,20 +46,30 @@ class Verifier:
 
     def _verify(self, path: Path, token: int | None, hint: int | None = None) -> VerificationReport:
         try:
-            media = load_media(path)
+            # The header and the sha256 first: an exact copy is settled by its hash, without a decode.
+            media = probe_media(path)
         except MediaError as exc:
             return VerificationReport(file=str(path), status=Status.ERROR, summary=str(exc))
-        query = QueryHashes(media)
         record: TokenRecord | None = None
+        exact: int | None = None
         try:
-            if token:
-                candidates = [Candidate(f"0x{token:064x}", "token")]
-            else:
+            if not token:
                 # The content hash's token and, speculatively, that token's record: one round trip.
                 registry = self.parts.chain.registry
                 guess = _last_issuer.get(registry.address)
                 exact, record = registry.record_of_content(bytes.fromhex(media.sha256), guess)
-                candidates = self._lookup(media, query, hint, exact)
+        except (ProvenanceError, IpfsError) as exc:
+            return VerificationReport(str(path), Status.ERROR, f"lookup failed: {exc}", media.sha256)
+        if token or exact is None or self.scanner is not None:
+            # The pixels are needed (a perceptual lookup, a comparison with a named token, a rescan), and
+            # only now is the file held to every check of a full decode.
+            try:
+                media = _load_same(path, media.sha256)
+            except MediaError as exc:
+                return VerificationReport(file=str(path), status=Status.ERROR, summary=str(exc))
+        query = QueryHashes(media)
+        try:
+            candidates = [Candidate(f"0x{token:064x}", "token")] if token else self._lookup(media, query, hint, exact)
         except (ProvenanceError, IpfsError) as exc:
             return VerificationReport(str(path), Status.ERROR, f"lookup failed: {exc}", media.sha256)
         if not candidates:
@@ -152,6 +162,14 @@ class Verifier:
             scan=(lambda: scanner.scan(media)) if scanner is not None else None,  # the frames already decoded
         )
         return [*integrity.results, *standing.judge(subject).results], comparison
+
+
+def _load_same(path: Path, sha256: str) -> MediaFile:
+    """The file decoded in full; it must still be the bytes whose hash was looked up."""
+    media = load_media(path)
+    if media.sha256 != sha256:
+        raise MediaError(f"{path}: the file changed while it was being verified")
+    return media
 
 
 # Per registry, the issuer of the last certificate read: the next lookup's batch also asks whether that

@@ -139,3 +139,52 @@ def test_a_video_mint_decodes_once_and_judges_the_hashed_frames(parts, scanner, 
     assert verdict["frames"] and set(verdict["frames"]) <= set(sampled), (verdict["frames"], sampled)
     assert len(hashes["frames"]) == len(sampled)
     assert result.token_id
+
+
+def _verify(parts, path: Path, **kwargs):
+    from provenance.verify.verifier import Verifier
+
+    return Verifier(parts, **kwargs).verify(path)
+
+
+@pytest.mark.slow
+def test_verifying_an_exact_copy_decodes_no_pixels(parts, photo, tmp_path, count_reads):
+    """An exact copy's bytes are the certified bytes, which decoded in full when they were certified: its sha256
+    settles the comparison, so the service's most common request (issue 17's load goal) skips the decoder."""
+    from provenance.scanning import NoScanner
+
+    (result,) = Certifier(parts.chain, parts.store, parts.ledger, NoScanner()).certify([photo], CertifyOptions())
+    assert result.error is None, result.error
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(photo.read_bytes())
+    with Image.open(copy) as img:
+        size = img.size
+    reads = count_reads(copy, size)
+    report = _verify(parts, copy)
+    assert report.status.value == "verified", report.summary
+    assert report.match == {"kind": "exact"}
+    assert reads.decodes == 0, reads.seen
+
+    # An edited copy still needs its pixels (perceptual lookup and comparison): decoded once.
+    edited = tmp_path / "edited.jpg"
+    with Image.open(photo) as img:
+        img.convert("RGB").save(edited, quality=90)
+    reads = count_reads(edited, size)
+    report = _verify(parts, edited)
+    assert report.status.value == "modified", report.summary
+    assert reads.decodes == 1, reads.seen
+
+
+@pytest.mark.slow
+def test_verify_still_refuses_a_damaged_file_whose_header_reads(parts, photo, tmp_path):
+    """Probing reads only the header; a file that is not an exact copy is decoded in full before it is judged."""
+    broken = tmp_path / "truncated.png"
+    data = photo.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    report = _verify(parts, broken)
+    assert report.status.value == "error" and "damaged image" in report.summary, report.summary
+    assert report.content_sha256 is None  # the API's 422 for non-media reads this (server/api.py media_error_status)
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    report = _verify(parts, text)
+    assert report.status.value == "error" and "not a supported image or video" in report.summary

@@ -79,3 +79,62 @@ def test_other_commands_do_not_load_the_web_stack():
         assert proc.returncode == 0, proc.stderr[-500:]
         loaded = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if line.startswith("import time:")}
         assert not loaded & {"fastapi", "uvicorn", "starlette", "jinja2", "python_multipart", "torch"}, args
+
+
+def _children(pid: int) -> set[int]:
+    """Direct child processes of `pid` (from /proc)."""
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                out.add(int(entry.name))
+    return out
+
+
+def test_serve_with_several_processes_answers_and_stops_them_all(parts, home, tmp_path):
+    """`--processes 2`: two uvicorn processes share the port (more cores for verification); SIGTERM stops both."""
+    from scripts.make_samples import scene
+
+    photo = tmp_path / "p.png"
+    scene(seed=5).save(photo)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(EXE), "serve", "--port", str(port), "--processes", "2", "--rate-limit", "0"],
+        env={**os.environ},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200 and len(_children(server.pid)) >= 2:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "provenance serve --processes 2 did not start"
+            time.sleep(0.3)
+        # uvicorn's spawn start also runs a resource tracker: count the processes that serve.
+        workers = {
+            pid for pid in _children(server.pid) if "multiprocessing.resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()
+        }
+        assert len(workers) == 2, workers
+        answered = []
+        for _ in range(12):  # fresh connections: the kernel hands each to one of the processes
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                r = client.post("/v1/verify", files={"file": ("p.png", photo.read_bytes(), "image/png")})
+            assert r.status_code == 200 and r.json()["status"] == "not_found", r.text
+            answered.append(r.status_code)
+        assert len(answered) == 12
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=60)
+    assert server.returncode in (0, -15), out
+    assert "Traceback" not in out
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
