@@ -56,16 +56,45 @@ class Phase:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of a process and its live descendants."""
+    total = 0
+    for member in family(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith("VmRSS:"))
+    return total / 1024 if total else float("nan")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (from /proc; load on the machine does not change it)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def family(pid: int) -> list[int]:
+    """`pid` and its live descendants (`serve --processes N` runs its server processes as children)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parents.setdefault(parent, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo += parents.get(current, [])
+    return out
+
+
+def cpu_seconds(pid: int, descendants: bool = True) -> float:
+    """User + system CPU time so far of a process (and its live descendants) from /proc: other load does not change it."""
+    total = 0
+    for member in family(pid) if descendants else [pid]:
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -160,6 +189,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="1,000 requests instead of 10,000")
     parser.add_argument("--parallel", type=int, default=4, help="the server's --parallel")
+    parser.add_argument("--processes", type=int, default=1, help="the server's --processes")
     args = parser.parse_args()
     split = {1: 500, 8: 2500, 32: 7000}
     if args.quick:
@@ -182,7 +212,19 @@ def main() -> None:
         payloads = [(p.name, p.read_bytes()) for p in paths]
         port = free_port()
         server = subprocess.Popen(
-            [str(EXE), "serve", "--port", str(port), "--rate-limit", "0", "--no-worker", "--parallel", str(args.parallel)],
+            [
+                str(EXE),
+                "serve",
+                "--port",
+                str(port),
+                "--rate-limit",
+                "0",
+                "--no-worker",
+                "--parallel",
+                str(args.parallel),
+                "--processes",
+                str(args.processes),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -205,11 +247,12 @@ def main() -> None:
             run_phase(url, payloads, Phase(4, 100))  # warm-up: imports, connections, caches
             rss_before = rss_mb(server.pid)
             phases = [Phase(c, n) for c, n in split.items()]
-            measured = {"server": server.pid, "anvil": node.pid, "clients": os.getpid()}
+            # The clients are this process's threads; its children (anvil, the server) are counted apart.
+            measured = {"server": (server.pid, True), "anvil": (node.pid, False), "clients": (os.getpid(), False)}
             for phase in phases:
-                before = {k: cpu_seconds(pid) for k, pid in measured.items()}
+                before = {k: cpu_seconds(*how) for k, how in measured.items()}
                 run_phase(url, payloads, phase)
-                phase.cpu_ms = {k: (cpu_seconds(pid) - before[k]) * 1000 / phase.requests for k, pid in measured.items()}
+                phase.cpu_ms = {k: (cpu_seconds(*how) - before[k]) * 1000 / phase.requests for k, how in measured.items()}
                 print(
                     f"{phase.clients} clients: {phase.requests / phase.seconds:.1f} req/s, p50 {phase.pct(50):.1f} ms, "
                     f"p99 {phase.pct(99):.1f} ms, {len(phase.errors)} errors, CPU ms/request "
@@ -226,7 +269,8 @@ def main() -> None:
         "## HTTP verification service (issue 17)",
         "",
         f"Command: `.venv/bin/python bench/bench_serve.py{' --quick' if args.quick else ''} --out bench/results/serve.md` — "
-        f"`provenance serve --rate-limit 0 --no-worker --parallel {args.parallel}` in its own process; anvil, embedded IPFS, SQLite; "
+        f"`provenance serve --rate-limit 0 --no-worker --parallel {args.parallel} --processes {args.processes}` "
+        f"({'in its own process' if args.processes == 1 else f'{args.processes} server processes under a supervisor'}); anvil, embedded IPFS, SQLite; "
         f"`POST /v1/verify` (multipart) of exact copies of {FILES} certified 512x384 PNGs, no rescan; clients are threads "
         f"with keep-alive connections on the same machine ({platform.machine()}, {os.cpu_count()} CPUs, shared with other jobs).",
         "",

@@ -356,12 +356,17 @@ class Ledger:
         return row
 
     def certificate(self, chain_id: int, contract: str, content_sha256: str) -> CertificateRow | None:
+        """The row of `content_sha256` in the deployment in use at (chain id, address): one query (every verification asks)."""
+        in_use = (
+            select(DeploymentRow.id)
+            .where(DeploymentRow.chain_id == chain_id, DeploymentRow.address == contract.lower(), DeploymentRow.retired_at.is_(None))
+            .order_by(DeploymentRow.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
         with self.session() as s:
-            did = self.deployment_id(s, chain_id, contract)
-            if did is None:
-                return None
             return s.scalar(
-                select(CertificateRow).where(CertificateRow.deployment_id == did, CertificateRow.content_sha256 == content_sha256)
+                select(CertificateRow).where(CertificateRow.deployment_id == in_use, CertificateRow.content_sha256 == content_sha256)
             )
 
     def certificates(self, chain_id: int | None = None, contract: str | None = None) -> list[CertificateRow]:
