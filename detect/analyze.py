@@ -107,17 +107,20 @@ class Analyzer:
         frames: Sequence[int] = (),
         notes: Sequence[str] = (),
         boxes: Sequence[FaceBox] = (),
+        ensemble: EnsembleConfig | None = None,
     ) -> VerdictReport:
+        """The fused verdict; `ensemble` replaces the set's own configuration (a video's rule)."""
+        ensemble = ensemble or self.ensemble
         scored = {r.name: r.score for r in results if not r.skipped and r.score is not None}
         skipped = [DetectorResult(name=u.name, version=u.version, skipped=True, reason=u.reason) for u in self.set.unavailable]
-        score = self.ensemble.fuse(scored)
+        score = ensemble.fuse(scored)
         # An input the detectors were not trained for keeps its score but never a confident label.
-        label = Label.UNCERTAIN if notes else self.ensemble.label(score)
+        label = Label.UNCERTAIN if notes else ensemble.label(score)
         return VerdictReport(
             notes=tuple(notes),
             label=label,
             score=score,
-            threshold=self.ensemble.threshold,
+            threshold=ensemble.threshold,
             detectors=tuple(results) + tuple(skipped),
             faces=faces,
             frames=tuple(frames),
@@ -146,7 +149,8 @@ class Analyzer:
         if not frames:
             raise AnalysisError("no decodable frames")
         video = score_video(self.set, frames)
-        return self.verdict(video.results, faces=video.faces, frames=video.frames, boxes=video.face_boxes)
+        # Fused with what score_video chose: the video rule when faces were scored, else the stills' configuration.
+        return self.verdict(video.results, faces=video.faces, frames=video.frames, boxes=video.face_boxes, ensemble=video.ensemble)
 
     # -------------------------------------------------------------- files
 

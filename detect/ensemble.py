@@ -74,6 +74,9 @@ class EnsembleConfig:
     fitted_on: str = "unfitted defaults"
     rule: str = ""  # which fusion the fit chose, and the cross-validated figures it chose on
     reasons: Mapping[str, str] = field(default_factory=dict)  # why a known detector has weight 0
+    # The rule for a video in which faces were found (fitted on compressed face crops: fit_video.py);
+    # None: videos are fused like stills.
+    video: "EnsembleConfig | None" = None
 
     def __post_init__(self):
         if not 0.0 < self.low <= self.threshold <= self.high < 1.0:
@@ -88,6 +91,10 @@ class EnsembleConfig:
             z += self.weights.get(name, self.default_weight) * self.calibrations.get(name, Calibration())(p)
         return sigmoid(z)
 
+    def for_video(self, faces_found: bool) -> "EnsembleConfig":
+        """The configuration a video is fused with: the video rule when it has one and faces were found."""
+        return self.video if faces_found and self.video is not None else self
+
     def label(self, score: float) -> Label:
         if score >= self.high:
             return Label.MANIPULATED
@@ -100,6 +107,10 @@ class EnsembleConfig:
         raw["calibrations"] = {k: asdict(v) for k, v in self.calibrations.items()}
         raw["weights"] = dict(self.weights)
         raw["reasons"] = dict(self.reasons)
+        if self.video is None:
+            raw.pop("video")
+        else:
+            raw["video"] = json.loads(self.video.to_json())
         return json.dumps(raw, indent=1, sort_keys=True) + "\n"
 
     @classmethod
@@ -107,6 +118,10 @@ class EnsembleConfig:
         try:
             raw = json.loads(text)
             raw["calibrations"] = {k: Calibration(**v) for k, v in raw.get("calibrations", {}).items()}
+            if raw.get("video") is not None:
+                if not isinstance(raw["video"], dict) or "video" in raw["video"]:
+                    raise TypeError("'video' must be one configuration without a video rule of its own")
+                raw["video"] = cls.from_json(json.dumps(raw["video"]))
             return cls(**raw)
         except (json.JSONDecodeError, TypeError, AttributeError) as exc:
             raise EnsembleError(f"malformed ensemble configuration: {exc}") from None

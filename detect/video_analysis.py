@@ -12,7 +12,10 @@ video-level score:
   frame's highest usable face score (it has no score where an eye lacks a
   highlight, so it cannot be tracked per face).
 
-The ensemble fuses those like a still's. The frames named are those that
+The ensemble fuses those like a still's, except that a video in which a
+face-task detector scored a face is fused by the ensemble's video rule when it
+has one (`EnsembleConfig.video`, fitted on compressed face crops by
+detect/train/fit_video.py). The frames named are those that
 drove the verdict: each sampled frame gets the ensemble's fused score of that
 frame alone (whole-image scores of the frame, the highest face score in it
 for each face-crop detector), and the frames with the highest fused scores
@@ -31,6 +34,7 @@ from PIL import Image
 
 from detect.base import DetectorResult, FaceBox, LandmarkDetector
 from detect.detectors import DetectorSet
+from detect.ensemble import EnsembleConfig
 from detect.scoring import face_boxes, face_crop_tensor, scored, skipped
 from detect.stills import MAX_TILES
 from detect.tiles import tiles, to_rgb_array
@@ -55,6 +59,7 @@ class VideoScores:
     faces: int  # the most faces found in one frame
     frames: tuple[int, ...]  # the frames that drove the verdict, highest fused score first
     face_boxes: tuple[FaceBox, ...] = ()  # the faces of those frames, each with its frame and own score
+    ensemble: EnsembleConfig | None = None  # the configuration it was fused with (the video rule when faces were scored)
 
 
 def score_video(detectors: DetectorSet, frames: Sequence[Frame]) -> VideoScores:
@@ -110,14 +115,16 @@ def score_video(detectors: DetectorSet, frames: Sequence[Frame]) -> VideoScores:
                 per = frame_scores[index]
                 per[detector.card.name] = max(value, per.get(detector.card.name, 0.0))
 
-    fused = {i: detectors.ensemble.fuse(scores) for i, scores in frame_scores.items()}
+    # A face-task detector that scored a face puts the video under the video rule (face swaps in compressed
+    # video, detect/train/fit_video.py): it also picks the frames and scores the boxes.
+    face_names = {d.card.name for d in detectors.face}
+    ensemble = detectors.ensemble.for_video(any(r.name in face_names and not r.skipped and r.score is not None for r in results))
+    fused = {i: ensemble.fuse(scores) for i, scores in frame_scores.items()}
     top = tuple(sorted(fused, key=lambda i: (-fused[i], i))[:TOP_FRAMES])
     found_in = dict(detections)
     boxes = tuple(
         box
         for index in top
-        for box in face_boxes(
-            found_in.get(index, []), [per_face.get(id(f), {}) for f in found_in.get(index, [])], detectors.ensemble, index
-        )
+        for box in face_boxes(found_in.get(index, []), [per_face.get(id(f), {}) for f in found_in.get(index, [])], ensemble, index)
     )
-    return VideoScores(results, faces, top, boxes)
+    return VideoScores(results, faces, top, boxes, ensemble)

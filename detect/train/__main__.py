@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     art.add_argument("--steps", type=int, default=None, help="training steps of 64 tiles (default: image 4500, face 5000)")
     art.add_argument("--seed", type=int, default=0)
     art.add_argument("--out", type=Path, default=None)
+    art.add_argument("--h264-views", type=int, default=0, help="face: extra H.264 copies stored per crop (both labels)")
+    art.add_argument("--crf", default="18-45", help="face: CRF range of those copies, LOW-HIGH")
+    vid = sub.add_parser("video-ensemble", help="fit the rule for videos with faces on compressed 'calib' face crops")
+    vid.add_argument("--data", type=Path, required=True, help="a built data set (its 'calib' face crops)")
+    vid.add_argument("--out", type=Path, default=WEIGHTS / "ensemble.json", help="the ensemble file whose 'video' section is written")
     ens = sub.add_parser("ensemble", help="calibrate detectors and fit the fusion on a 'calib' split")
     ens.add_argument("--out", type=Path, default=WEIGHTS / "ensemble.json")
     ens.add_argument("--data", type=Path, default=None, help="a built data set: fit on its 'calib' split (default: the corpus)")
@@ -78,9 +83,20 @@ def main(argv: list[str] | None = None) -> int:
             steps = args.steps or (4500 if args.kind == "image" else 5000)
             args.out = args.out or KINDS[args.kind][2]
             try:
-                digest = train(args.data, args.out, Recipe(kind=args.kind, steps=steps, seed=args.seed))
+                try:
+                    crf_min, crf_max = (int(x) for x in args.crf.split("-"))
+                except ValueError:
+                    parser.error("--crf takes LOW-HIGH, e.g. 18-45")
+                if not 0 <= crf_min <= crf_max <= 51 or args.h264_views < 0:
+                    parser.error("--crf must lie within 0-51 (LOW <= HIGH) and --h264-views must not be negative")
+                recipe = Recipe(kind=args.kind, steps=steps, seed=args.seed, h264_views=args.h264_views, crf_min=crf_min, crf_max=crf_max)
+                digest = train(args.data, args.out, recipe)
             except DataError as exc:
                 raise ValueError(str(exc)) from None
+        elif args.what == "video-ensemble":
+            from detect.train.fit_video import fit_video_file
+
+            digest = fit_video_file(args.data, args.out)
         elif args.what == "spectral":
             from detect.train.fit_spectral import fit_spectral
 

@@ -33,6 +33,7 @@ from PIL import Image, ImageFilter
 from detect.models.artifact import ArtifactNet, save_weights
 from detect.tiles import fill_tile, to_rgb_array
 from detect.train.data import Item, read_index
+from detect.train.synth import h264
 
 CACHE_SIDE = {"image": 176, "face": 160}  # stored crop side: room for reductions down to 0.73x / face jitter
 SIZE = 128
@@ -48,6 +49,19 @@ class Recipe:
     width: int = 24
     views: int = 2  # stored crops per image
     seed: int = 0
+    # Face crops: this many extra stored copies of each crop after one H.264 intra frame at a CRF drawn
+    # from [crf_min, crf_max] (both labels alike). Face swaps reach a verifier as compressed video
+    # (FaceForensics++ c23/c40): a model that only saw crisp crops was at chance at CRF 40.
+    h264_views: int = 0
+    crf_min: int = 18
+    crf_max: int = 45
+
+    def flags(self) -> str:
+        """The command-line flags that reproduce this recipe (defaults left out)."""
+        parts = [f"--steps {self.steps} --seed {self.seed}"]
+        if self.h264_views:
+            parts.append(f"--h264-views {self.h264_views} --crf {self.crf_min}-{self.crf_max}")
+        return " ".join(parts)
 
 
 def training_items(root: Path, kind: str, split: str = "train") -> list[Item]:
@@ -61,13 +75,15 @@ def _decode(path: Path) -> np.ndarray:
         return to_rgb_array(image)
 
 
-def _crops(job: tuple[str, str, int, int, int]) -> np.ndarray:
-    """`views` stored crops of one file: native-resolution squares (image) or the whole face crop resized (face)."""
-    path, kind, side, views, seed = job
+def _crops(job: tuple[str, str, int, int, int, tuple[int, int, int]]) -> np.ndarray:
+    """`views` stored crops of one file: native-resolution squares (image) or the whole face crop resized (face),
+    the latter followed by its H.264 copies (count, lowest and highest CRF)."""
+    path, kind, side, views, seed, (compressed, crf_min, crf_max) = job
     rng = np.random.default_rng(seed)
     rgb = _decode(Path(path))
     if kind == "face":
-        return np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.BILINEAR))[None]
+        face = np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.BILINEAR))
+        return np.stack([face] + [h264(face, int(rng.integers(crf_min, crf_max + 1))) for _ in range(compressed)])
     if min(rgb.shape[:2]) < side:
         rgb = fill_tile(rgb, side)
     height, width = rgb.shape[:2]
@@ -78,10 +94,12 @@ def _crops(job: tuple[str, str, int, int, int]) -> np.ndarray:
     return np.stack(out)
 
 
-def cache_crops(root: Path, items: list[Item], kind: str, views: int, seed: int, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def cache_crops(
+    root: Path, items: list[Item], kind: str, views: int, seed: int, workers: int = 2, h264: tuple[int, int, int] = (0, 0, 0)
+) -> tuple[np.ndarray, np.ndarray]:
     """(crops, index of the item each crop came from), decoded in worker processes."""
     side = CACHE_SIDE[kind]
-    jobs = [(str(Path(root) / item.path), kind, side, views, seed * 1_000_003 + n) for n, item in enumerate(items)]
+    jobs = [(str(Path(root) / item.path), kind, side, views, seed * 1_000_003 + n, h264) for n, item in enumerate(items)]
     crops, owners = [], []
     with ProcessPoolExecutor(workers) as pool:
         for n, stack in enumerate(pool.map(_crops, jobs, chunksize=16)):
@@ -144,7 +162,8 @@ def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
         raise ValueError(f"no '{recipe.kind}' items in the 'train' split of {root}")
     labels = np.array([item.label == "fake" for item in items], dtype=np.float32)
     start = time.time()
-    crops, owners = cache_crops(root, items, recipe.kind, recipe.views if recipe.kind == "image" else 1, recipe.seed)
+    compressed = (recipe.h264_views, recipe.crf_min, recipe.crf_max) if recipe.kind == "face" else (0, 0, 0)
+    crops, owners = cache_crops(root, items, recipe.kind, recipe.views if recipe.kind == "image" else 1, recipe.seed, h264=compressed)
     log(f"cached {len(crops)} crops of {len(items)} files in {time.time() - start:.0f} s")
     item_weights = sampling_weights(items, recipe.kind)
     crop_weights = item_weights[owners] / np.bincount(owners, minlength=len(items))[owners]
@@ -176,7 +195,7 @@ def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
         "size": SIZE,
         "width": recipe.width,
         "recipe": {k: getattr(recipe, k) for k in Recipe.__dataclass_fields__},
-        "command": f"python -m detect.train artifact DATA --kind {recipe.kind} --steps {recipe.steps} --seed {recipe.seed}",
+        "command": f"python -m detect.train artifact DATA --kind {recipe.kind} {recipe.flags()}",
         "trained_on": sources,
         "files": len(items),
         "licence": "weights derived from research-use data (FaceForensics++, ImageNet, FFHQ-derived and unlicensed "

@@ -366,3 +366,25 @@ def test_the_detector_is_differentiable_for_attack_benchmarks():
     (grad,) = torch.autograd.grad(probability.sum(), view)
     assert probability.shape == (2,) and grad.abs().sum() > 0
     assert torch.allclose(probability.detach(), detector.score(view.detach()), atol=1e-6)
+
+
+def test_face_crops_are_cached_with_their_h264_copies(tmp_path):
+    """--h264-views N: each face crop is stored as it is and N times after one H.264 frame (both labels alike)."""
+    from PIL import Image as PILImage
+
+    from detect.train.fit_artifact import CACHE_SIDE, Recipe, _crops
+
+    rng = np.random.default_rng(0)
+    face = tmp_path / "face.png"
+    PILImage.fromarray(rng.integers(0, 256, (120, 110, 3), dtype=np.uint8)).save(face)
+    side = CACHE_SIDE["face"]
+    plain = _crops((str(face), "face", side, 1, 7, (0, 0, 0)))
+    stored = _crops((str(face), "face", side, 1, 7, (2, 30, 40)))
+    assert plain.shape == (1, side, side, 3) and stored.shape == (3, side, side, 3)
+    assert np.array_equal(stored[0], plain[0])
+    # Noise does not survive CRF 30-40: the copies are visibly different from the crop, and from each other's CRF.
+    for copy in stored[1:]:
+        assert np.abs(copy.astype(int) - stored[0]).mean() > 5
+    assert np.array_equal(_crops((str(face), "face", side, 1, 7, (2, 30, 40))), stored)  # the same seed, the same copies
+    recipe = Recipe(kind="face", steps=10, h264_views=2, crf_min=30, crf_max=40)
+    assert "--h264-views 2 --crf 30-40" in recipe.flags() and "--h264" not in Recipe(kind="face").flags()

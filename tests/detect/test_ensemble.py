@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -160,3 +162,66 @@ def test_a_large_calib_split_sets_the_band_in_the_written_file(tmp_path):
     small = tmp_path / "small.json"
     write_fitted(rows[:40], labels[:40], where[:40], small, log=lambda _line: None)
     assert (load_ensemble(small).low, load_ensemble(small).high) == (0.35, 0.65)  # too few to set it
+
+
+def test_the_video_rule_round_trips_and_applies_only_to_videos_with_faces(tmp_path):
+    still = EnsembleConfig(weights={"still": 1.0}, bias=0.1, threshold=0.5)
+    video = EnsembleConfig(weights={"face": 2.0, "still": 0.0}, bias=-0.3, low=0.2, threshold=0.4, high=0.6, rule="video rule")
+    config = replace(still, video=video)
+    path = tmp_path / "ensemble.json"
+    path.write_text(config.to_json())
+    loaded = load_ensemble(path)
+    assert loaded == config and loaded.video == video
+    assert loaded.for_video(True) is loaded.video and loaded.for_video(False) is loaded
+    assert still.for_video(True) is still  # no video rule: videos are fused like stills
+    # A file without a video section is read as before, and writes none.
+    assert "video" not in json.loads(still.to_json())
+    # A video rule inside the video rule, or one that is not an object, is refused.
+    raw = json.loads(config.to_json())
+    raw["video"]["video"] = raw["video"].copy()
+    path.write_text(json.dumps(raw))
+    with pytest.raises(EnsembleError, match="video"):
+        load_ensemble(path)
+    raw["video"] = [1, 2]
+    path.write_text(json.dumps(raw))
+    with pytest.raises(EnsembleError, match="video"):
+        load_ensemble(path)
+
+
+def test_fitting_the_video_rule_keeps_the_informative_face_detector_and_sets_a_band():
+    from detect.train.fit_video import fit_video_rule
+
+    rng = np.random.default_rng(3)
+    labels = [int(v) for v in rng.integers(0, 2, 240)]
+    rows = [{"face-good": 1 / (1 + math.exp(-(2.0 * (2 * y - 1) + rng.normal(0, 1.0)))), "face-noise": float(rng.random())} for y in labels]
+    config = fit_video_rule(rows, labels, "synthetic", log=lambda line: None)
+    assert config.weights["face-good"] > 0
+    assert 0 < config.low <= config.threshold <= config.high < 1
+    assert "compressed calib face crops" in config.rule and "band from their leave-one-out scores" in config.rule
+    fakes = [config.fuse(r) for r, y in zip(rows, labels) if y]
+    reals = [config.fuse(r) for r, y in zip(rows, labels) if not y]
+    assert np.mean(fakes) > np.mean(reals)
+
+
+def test_the_crf_of_a_calibration_crop_is_fixed_by_its_path_and_spans_c23_to_c40():
+    from detect.train.data import Item
+    from detect.train.fit_video import CRF_RANGE, crf_of
+
+    def item(path: str) -> Item:
+        return Item(
+            path=path,
+            source="s",
+            label="real",
+            family="f",
+            generator="g",
+            content="face",
+            task="face",
+            split="calib",
+            group="g",
+            licence="l",
+            sha256="0" * 64,
+        )
+
+    crfs = [crf_of(item(f"ff/{n}.png")) for n in range(200)]
+    assert crfs == [crf_of(item(f"ff/{n}.png")) for n in range(200)]
+    assert min(crfs) == CRF_RANGE[0] and max(crfs) == CRF_RANGE[1]

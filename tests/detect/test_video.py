@@ -198,3 +198,66 @@ def test_video_verdict_names_the_frames_the_weighted_detectors_drove(clip, weigh
     expected = sampled[-TOP_FRAMES:][::-1] if expected_late else sampled[:TOP_FRAMES]
     assert list(report.frames) == expected  # the zero-weight detector does not pick them
     assert {d.name for d in report.detectors} == {"up", "down"}
+
+
+class _Constant:
+    """A whole-image detector that scores every tile the same."""
+
+    def __init__(self, value: float):
+        from detect.base import ModelCard, Task
+
+        self.card = ModelCard("flat", "1", Task.IMAGE, (64, 64), None, "test", "test")
+        self.value = value
+
+    def score(self, batch):
+        import torch
+
+        return torch.full((len(batch),), self.value)
+
+
+def _set_with_video_rule():
+    import torch
+
+    from detect.detectors import DetectorSet
+    from detect.ensemble import EnsembleConfig
+
+    # Stills: the whole-image detector and the falling face detector; videos with faces: the rising one alone.
+    video = EnsembleConfig(weights={"flat": 0.0, "down": 0.0, "up": 1.0}, low=0.2, threshold=0.3, high=0.4, rule="video")
+    still = EnsembleConfig(weights={"flat": 1.0, "down": 1.0, "up": 0.0}, low=0.45, threshold=0.5, high=0.55, video=video)
+    return DetectorSet(
+        image=[_Constant(0.2)],
+        face=[_Ramp("up", True), _Ramp("down", False)],
+        unavailable=[],
+        device=torch.device("cpu"),
+        ensemble=still,
+        find_faces=find_faces,
+        batch_sizes={"up": 64, "down": 64, "flat": 64},
+    )
+
+
+def test_a_video_with_faces_is_judged_by_the_video_rule_and_one_without_like_a_still(clip, tmp_path) -> None:
+    from detect.analyze import Analyzer
+    from detect.video_analysis import TOP_FRAMES
+
+    detectors = _set_with_video_rule()
+    video = detectors.ensemble.video
+    report = Analyzer(detectors).analyze_file(clip)
+    scores = {d.name: d.score for d in report.detectors if not d.skipped}
+    assert set(scores) == {"flat", "up", "down"}
+    assert report.threshold == video.threshold and report.score == pytest.approx(video.fuse(scores))
+    # The frames named are those the video rule's detector drove (the rising one: the late frames).
+    sampled = [f.index for f in load_media(clip).sample]
+    assert list(report.frames) == sampled[-TOP_FRAMES:][::-1]
+
+    plain = tmp_path / "plain.mp4"
+    with av.open(str(plain), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        for i in range(12):
+            for packet in stream.encode(av.VideoFrame.from_image(Image.new("RGB", (128, 96), (10 * i, 50, 90)))):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    report = Analyzer(detectors).analyze_file(plain)
+    assert report.threshold == detectors.ensemble.threshold  # no face: fused like a still
+    assert report.score == pytest.approx(detectors.ensemble.fuse({"flat": 0.2}))

@@ -1,0 +1,125 @@
+"""Fit the ensemble's rule for videos with faces: the face-task detectors alone, judged on compressed face crops.
+
+    python -m detect.train video-ensemble --data DATA    # writes the 'video' section of detect/weights/ensemble.json
+
+Why a rule of its own: the manipulations this project guards against in
+video are face swaps and re-enactment (FaceForensics++, DFDC), and video
+reaches a verifier as H.264. The still ensemble is fitted on 'calib' files
+that are mostly whole images, where the face detectors earn almost no weight
+(npr-cnn-face's calibrated weight was 0.004 per logit against npr-cnn's
+0.62), so a face-swap video was scored by npr-cnn's reading of its whole
+frames: generator up-sampling traces, which a swapped face in a compressed
+video does not carry.
+
+Data: the 'calib' split's face crops (FaceForensics++ crops from the
+repository's test folder; never trained on, and those in 'dev' are never
+used here). Each goes through one H.264 intra frame at a CRF drawn from
+CRF_RANGE (c23 to c40, what FaceForensics++ publishes), then every face-task
+detector scores it resized to its input, as inference scores an aligned face
+crop. The fusion rule and the `uncertain` band come from the same
+leave-one-out procedure as the stills' (`fit_ensemble`), on these rows only.
+Landmark detectors (corneal highlights) need found faces, not crops, and are
+left at weight 0 with that reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from detect.ensemble import EnsembleConfig, load_ensemble
+from detect.train.data import Item, read_index
+from detect.train.fit_ensemble import BAND_ERROR, apply_rule, band_from_scores, choose_rule_with_scores, fit_ensemble, usable_for_split
+from detect.train.synth import h264
+
+CRF_RANGE = (23, 40)
+COMMAND = "`python -m detect.train video-ensemble --data DATA`"
+
+
+def calib_face_items(root: Path) -> list[Item]:
+    return [i for i in read_index(root) if i.split == "calib" and i.task == "face"]
+
+
+def crf_of(item: Item) -> int:
+    """A CRF drawn from CRF_RANGE by the file's path: the same for every run."""
+    low, high = CRF_RANGE
+    return low + int(hashlib.sha256(f"crf:{item.path}".encode()).hexdigest(), 16) % (high - low + 1)
+
+
+def compressed_rows(detectors, root: Path, items: list[Item], log=print) -> tuple[list[dict[str, float]], list[int]]:
+    """Per item: {face-task detector: raw score} on its crop after one H.264 frame, and its label (1 fake)."""
+    from detect.base import LandmarkDetector
+
+    crop_scorers = [d for d in detectors.face if not isinstance(d, LandmarkDetector)]
+    rows, labels = [], []
+    for n, item in enumerate(items):
+        with Image.open(Path(root) / item.path) as image:
+            rgb = np.asarray(image.convert("RGB"))
+        squeezed = h264(rgb, crf_of(item))
+        row = {}
+        for detector in crop_scorers:
+            size = detector.card.input_size[0]
+            crop = Image.fromarray(squeezed).resize((size, size), Image.Resampling.BILINEAR)
+            batch = torch.from_numpy(np.asarray(crop, dtype=np.uint8).copy()).permute(2, 0, 1).float().div(255.0)[None]
+            row[detector.card.name] = float(detectors.run(detector, batch)[0])
+        rows.append(row)
+        labels.append(int(item.label == "fake"))
+        if (n + 1) % 100 == 0:
+            log(f"scored {n + 1}/{len(items)} compressed calib crops")
+    return rows, labels
+
+
+def fit_video_rule(rows: list[dict[str, float]], labels: list[int], note: str, log=print) -> EnsembleConfig:
+    """The rule and band for videos with faces, chosen by leave-one-out over `rows` (all 'calib')."""
+    where = ["calib"] * len(rows)
+    best, figures, held = choose_rule_with_scores(rows, labels, where, usable_for_split)
+    for rule, (auc, loss) in figures.items():
+        log(f"video {rule}: leave-one-out AUC {auc:.3f}, log-loss {loss:.3f}")
+    config = apply_rule(best, fit_ensemble(rows, labels, note, usable_for_split(where)), rows, labels, where)
+    reals = [p for p, y in zip(held[best], labels) if not y]
+    fakes = [p for p, y in zip(held[best], labels) if y]
+    low, threshold, high = band_from_scores(reals, fakes)
+    summary = "; ".join(f"{rule} {auc:.3f}/{loss:.3f}" for rule, (auc, loss) in figures.items())
+    return replace(
+        config,
+        low=low,
+        threshold=threshold,
+        high=high,
+        rule=f"{best} (chosen by leave-one-out AUC / log-loss on {len(rows)} compressed calib face crops: {summary}); "
+        f"band from their leave-one-out scores ({len(reals)} real / {len(fakes)} fake): likely_manipulated from {high} "
+        f"(at most {BAND_ERROR:.0%} of reals), likely_authentic below {low} (at most {BAND_ERROR:.0%} of fakes), threshold {threshold}",
+    )
+
+
+def fit_video_file(data: Path, out: Path, log=print) -> str:
+    """Fit the video rule on `data`'s calib face crops and store it as the 'video' section of the ensemble file `out`."""
+    from detect.detectors import load_default_detectors
+
+    items = calib_face_items(data)
+    if len({i.label for i in items}) < 2:
+        raise ValueError(f"no 'calib' face crops of both labels in {data} (build it with `python -m detect.train data`)")
+    still = load_ensemble(out)
+    detectors = load_default_detectors(ensemble=still)
+    rows, labels = compressed_rows(detectors, data, items, log)
+    note = (
+        f"{sum(labels)} fake / {len(labels)} 'calib' face crops of the data set (detect/train/sources.json), each after one "
+        f"H.264 frame at CRF {CRF_RANGE[0]}-{CRF_RANGE[1]}, face-task detectors only; {COMMAND}"
+    )
+    video = fit_video_rule(rows, labels, note, log)
+    reasons = dict(video.reasons)
+    for detector in detectors.face + detectors.image:
+        name = detector.card.name
+        if name not in video.weights:
+            why = "a whole-image detector" if detector in detectors.image else "it reads found faces, not crops"
+            reasons[name] = f"not part of the video rule: {why}"
+    video = replace(video, reasons=reasons, weights={**{d.card.name: 0.0 for d in detectors.face + detectors.image}, **video.weights})
+    log(f"video rule: {video.rule}")
+    Path(out).write_text(replace(still, video=replace(video, video=None)).to_json(), encoding="utf-8")
+    json.loads(Path(out).read_text())  # what was written parses
+    return hashlib.sha256(Path(out).read_bytes()).hexdigest()
