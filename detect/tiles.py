@@ -91,8 +91,14 @@ def tiles(rgb: np.ndarray, size: int, max_tiles: int) -> torch.Tensor:
         rgb = fill_tile(rgb[top : top + keep, left : left + keep], size)
         height, width = rgb.shape[:2]
     corners = tile_grid(height, width, size, max_tiles)
-    batch = np.stack([rgb[y : y + size, x : x + size] for y, x in corners])
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+    # Scaled in numpy, straight from the image into the batch: the same float32 values as torch's
+    # float().div_(255) (one IEEE division each) in the same channels-last memory, but on one thread.
+    # Torch spreads such a millisecond op over its intra-op threads, and on a busy 2-core machine each
+    # op then waited for a descheduled thread: ~45 ms per image for the three tile sizes instead of ~1.
+    batch = np.empty((len(corners), size, size, 3), dtype=np.float32)
+    for i, (y, x) in enumerate(corners):
+        np.divide(rgb[y : y + size, x : x + size], np.float32(255.0), out=batch[i], dtype=np.float32)
+    return torch.from_numpy(batch).permute(0, 3, 1, 2)
 
 
 def fill_tile(rgb: np.ndarray, size: int) -> np.ndarray:

@@ -7,11 +7,14 @@ here to the plain computation it replaced.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from detect.faces import mtcnn
+from detect.tiles import fill_tile, tile_grid, tiles
 
 
 def _plain_integral(pixels: np.ndarray) -> np.ndarray:
@@ -41,3 +44,33 @@ def test_table_type_holds_the_largest_sum() -> None:
     assert mtcnn._table_dtype(1, 8_421_505) == torch.int64
     assert mtcnn._table_dtype(1280, 1280) == torch.int32  # the face search's largest picture
     assert mtcnn._table_dtype(4000, 3000) == torch.int64
+
+
+def _plain_tiles(rgb: np.ndarray, size: int, max_tiles: int) -> torch.Tensor:
+    """Tiles as first cut: stacked uint8 windows, then torch's float().div_(255)."""
+    height, width = rgb.shape[:2]
+    if height < size or width < size:
+        keep = math.ceil(max_tiles * min(height, width))
+        top, left = max(0, (height - keep) // 2), max(0, (width - keep) // 2)
+        rgb = fill_tile(rgb[top : top + keep, left : left + keep], size)
+        height, width = rgb.shape[:2]
+    batch = np.stack([rgb[y : y + size, x : x + size] for y, x in tile_grid(height, width, size, max_tiles)])
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+@pytest.mark.parametrize(
+    "shape, size, max_tiles",
+    [((600, 900), 256, 8), ((512, 512), 128, 8), ((300, 2000), 224, 8), ((100, 150), 256, 8), ((1, 400), 224, 8), ((4, 4), 128, 1)],
+)
+def test_tiles_are_the_plain_torch_ones(shape: tuple[int, int], size: int, max_tiles: int) -> None:
+    rgb = np.random.default_rng(size + shape[0]).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    rgb[0, :, :] = 255  # every value 0..255 appears, the extremes included
+    got, expected = tiles(rgb, size, max_tiles), _plain_tiles(rgb, size, max_tiles)
+    assert got.dtype == torch.float32
+    assert torch.equal(got, expected)  # bit for bit: one IEEE division each way
+    assert got.stride() == expected.stride()  # channels-last memory, as the models take it
+
+
+def test_tiles_scale_every_byte_value_as_torch_does() -> None:
+    values = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
+    assert torch.equal(tiles(values, 16, 1)[0], torch.from_numpy(values).permute(2, 0, 1).float().div_(255.0))
