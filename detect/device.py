@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import ContextManager
+from typing import ContextManager, Iterator
 
 import torch
 
@@ -89,3 +89,26 @@ def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
     if batch.dim() != 4:
         return batch
     return batch.contiguous(memory_format=torch.channels_last)
+
+
+@contextlib.contextmanager
+def intra_op_threads(count: int) -> Iterator[None]:
+    """Run torch's CPU ops of the block on `count` threads, then restore the number in use.
+
+    For the small ops around the models (the face search's pyramid levels and
+    candidate windows): spread over two threads, each op of a millisecond or
+    less waits at a barrier for the other thread, and on a 2-core machine
+    shared with other work that thread is often descheduled for a whole time
+    slice. The 32 corpus stills' face search took 5.6-27 s that way under a
+    load average of 4, 1.8 s on one thread. torch.set_num_threads sets the
+    calling thread's OpenMP count; other threads already running torch keep theirs.
+    """
+    before = torch.get_num_threads()
+    if before == count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from detect.device import to_device
+from detect.device import intra_op_threads, to_device
 from detect.faces.nms import nms
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights" / "mtcnn"
@@ -338,9 +338,17 @@ class MTCNN:
         keep = nms(boxes, prob, 0.7, mode="min")
         return Detections(boxes[keep].numpy(), prob[keep].numpy(), landmarks[keep].numpy())
 
-    @torch.inference_mode()
     def detect(self, pixels: np.ndarray | Image.Image, min_face: int | None = None) -> Detections:
         """Faces at least `min_face` pixels tall in an (H, W, 3) uint8 RGB array (or an RGB PIL image)."""
+        if self.device.type != "cpu":
+            return self._detect(pixels, min_face)
+        # The cascade's ops are small (pyramid levels, batches of 24 and 48 px windows): one thread
+        # each, never waiting for a second one (see intra_op_threads).
+        with intra_op_threads(1):
+            return self._detect(pixels, min_face)
+
+    @torch.inference_mode()
+    def _detect(self, pixels: np.ndarray | Image.Image, min_face: int | None) -> Detections:
         if isinstance(pixels, Image.Image):
             picture = pixels if pixels.mode == "RGB" else pixels.convert("RGB")
         else:

@@ -74,3 +74,26 @@ def test_tiles_are_the_plain_torch_ones(shape: tuple[int, int], size: int, max_t
 def test_tiles_scale_every_byte_value_as_torch_does() -> None:
     values = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
     assert torch.equal(tiles(values, 16, 1)[0], torch.from_numpy(values).permute(2, 0, 1).float().div_(255.0))
+
+
+def test_face_search_runs_on_one_thread_and_gives_the_threads_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    from detect.faces import default_detector
+
+    seen: list[int] = []
+    search = mtcnn.MTCNN._detect
+
+    def watched(self, pixels, min_face):
+        seen.append(torch.get_num_threads())
+        return search(self, pixels, min_face)
+
+    monkeypatch.setattr(mtcnn.MTCNN, "_detect", watched)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        default_detector().detect(Image.new("RGB", (120, 90), (128, 100, 90)))
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
