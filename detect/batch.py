@@ -6,11 +6,14 @@ tiles in pinned memory (CUDA only) for fast, asynchronous transfer. On the
 CPU the workers also run the face finder (MTCNN, one torch thread each, the
 DataLoader's default), which is most of the face path's cost there: the main
 process then only scores. Faces travel as plain arrays and are rebuilt here.
+Without workers (the CPU under 4 cores) the next still is decoded in a thread
+while this one's faces are searched (see `_in_process`).
 """
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -103,11 +106,14 @@ def decoded_stills(
 ) -> Iterator[tuple[int, DecodedStill | None, str]]:
     """Yield (index into paths, decoded still or None, error message), in order.
 
-    With `find_faces` (and worker processes) each still comes with its faces already found.
+    With `find_faces` each still comes with its faces already found (in the workers, or here when there are none).
     """
     if not paths:
         return
     workers = default_workers(len(paths), device) if workers is None else workers
+    if find_faces and workers == 0:
+        yield from _in_process(paths, tile_sizes)
+        return
     loader = torch.utils.data.DataLoader(
         _Stills(paths, tile_sizes, find_faces=find_faces and workers > 0),
         batch_size=None,
@@ -121,3 +127,31 @@ def decoded_stills(
         else:
             pixels = np.asarray(rgb)
             yield int(index), DecodedStill(rgb=pixels, tiles=dict(tiles), faces=_faces(faces, pixels), notes=tuple(notes)), ""
+
+
+def _in_process(paths: Sequence[Path], tile_sizes: Sequence[int]) -> Iterator[tuple[int, DecodedStill | None, str]]:
+    """Stills with their faces, decoding the next one in a thread while this one's faces are searched.
+
+    Both run on one thread each (the decoder and numpy let go of the GIL, the
+    face search runs torch on one thread), so on two cores they overlap
+    without contending. The next still is decoded before this one is handed
+    over: the models, on every core, never share them with the decoder.
+    """
+    from PIL import Image
+
+    from detect.faces import find_faces
+
+    stills = _Stills(paths, tile_sizes)
+    with ThreadPoolExecutor(1) as pool:
+        ahead: Future = pool.submit(stills.__getitem__, 0)
+        for position in range(len(paths)):
+            index, rgb, tiles, _, notes, error = ahead.result()
+            if position + 1 < len(paths):
+                ahead = pool.submit(stills.__getitem__, position + 1)
+            if error:
+                yield index, None, error
+                continue
+            pixels = rgb.numpy()
+            faces = find_faces(Image.fromarray(pixels))
+            ahead.exception()  # wait for the next still's decoding (its failure is its own entry)
+            yield index, DecodedStill(rgb=pixels, tiles=dict(tiles), faces=faces, notes=tuple(notes)), ""

@@ -32,14 +32,19 @@ def test_workers_find_the_same_faces_and_give_the_same_verdicts(analyzer, tmp_pa
 
 def test_worker_faces_are_rebuilt_with_boxes_landmarks_and_image() -> None:
     ((index, decoded, error),) = decoded_stills([DATA / "astronaut.jpg"], [256], 1, torch.device("cpu"), find_faces=True)
+    assert decoded is not None and decoded.faces is not None
     assert (index, error) == (0, "") and len(decoded.faces) == 1
     face = decoded.faces[0]
     assert np.asarray(face.image).shape == decoded.rgb.shape
     assert len(face.landmarks) == 5 and 0.9 <= face.confidence <= 1.0
     assert face.crop(64).size == (64, 64)
-    # Without the flag (or without workers) faces are left for the caller to find.
-    ((_, plain, _),) = decoded_stills([DATA / "astronaut.jpg"], [256], 0, torch.device("cpu"), find_faces=True)
-    assert plain.faces is None
+    # Without workers they are found here: the same face.
+    ((_, here, _),) = decoded_stills([DATA / "astronaut.jpg"], [256], 0, torch.device("cpu"), find_faces=True)
+    assert here is not None and here.faces is not None
+    assert [(f.box, f.landmarks, f.confidence) for f in here.faces] == [(face.box, face.landmarks, face.confidence)]
+    # Without the flag faces are left for the caller to find.
+    ((_, plain, _),) = decoded_stills([DATA / "astronaut.jpg"], [256], 0, torch.device("cpu"))
+    assert plain is not None and plain.faces is None
 
 
 def test_default_workers_by_device_and_cores(monkeypatch) -> None:

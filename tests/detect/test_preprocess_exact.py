@@ -97,3 +97,34 @@ def test_face_search_runs_on_one_thread_and_gives_the_threads_back(monkeypatch: 
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_stills_decoded_ahead_come_in_order_with_their_faces_and_errors(tmp_path) -> None:
+    from pathlib import Path
+
+    from PIL import Image
+
+    from detect.batch import decoded_stills
+    from detect.faces import find_faces
+    from detect.stills import decode_image
+
+    astronaut = Path(__file__).resolve().parent / "data" / "astronaut.jpg"
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not a jpeg")
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (300, 200), (90, 120, 150)).save(plain)
+    paths = [astronaut, broken, plain, tmp_path / "missing.png", astronaut]
+    got = list(decoded_stills(paths, [128, 256], 0, torch.device("cpu"), find_faces=True))
+    assert [index for index, _, _ in got] == [0, 1, 2, 3, 4]
+    assert [bool(error) for _, _, error in got] == [False, True, False, True, False]
+    for index in (0, 2, 4):
+        decoded, expected = got[index][1], decode_image(paths[index], [128, 256])
+        assert decoded is not None
+        assert np.array_equal(decoded.rgb, expected.rgb)
+        assert all(torch.equal(decoded.tiles[size], expected.tiles[size]) for size in (128, 256))
+        faces = find_faces(Image.fromarray(expected.rgb))
+        assert decoded.faces is not None
+        assert [(f.box, f.landmarks, f.confidence) for f in decoded.faces] == [(f.box, f.landmarks, f.confidence) for f in faces]
+    first, plain_still = got[0][1], got[2][1]
+    assert first is not None and first.faces is not None and len(first.faces) == 1
+    assert plain_still is not None and plain_still.faces == []
