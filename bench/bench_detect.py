@@ -1,6 +1,7 @@
 """Detector benchmarks: corpus AUC/accuracy, throughput, PGD robustness.
 
     .venv/bin/python bench/bench_detect.py --out bench/results/detect.md
+    .venv/bin/python bench/bench_detect.py --only throughput --out /tmp/throughput.md   # that part alone
 
 1. Quality on ../shared/corpus: sample sheets are cut into 512-px tiles
    (each a separate image). Reported on the held-out 'test' split (never
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -53,7 +55,7 @@ def score_samples(analyzer: Analyzer, samples):
     rows = []
     for name, rgb, label in samples:
         results, faces = analyzer.detector_results(DecodedStill(rgb=rgb))
-        ran = {r.name: r.score for r in results if not r.skipped}
+        ran = {r.name: r.score for r in results if not r.skipped and r.score is not None}
         rows.append((name, label, ran, analyzer.ensemble.fuse(ran)))
     return rows
 
@@ -115,8 +117,8 @@ def resized(rgb: np.ndarray, factor: float) -> np.ndarray:
     back to its size with bicubic, as viewers and video scalers do."""
     image = Image.fromarray(rgb)
     shrink = factor if factor < 1 else 1 / factor
-    small = image.resize((max(1, round(image.width * shrink)), max(1, round(image.height * shrink))), Image.LANCZOS)
-    return np.asarray(small if factor < 1 else small.resize(image.size, Image.BICUBIC))
+    small = image.resize((max(1, round(image.width * shrink)), max(1, round(image.height * shrink))), Image.Resampling.LANCZOS)
+    return np.asarray(small if factor < 1 else small.resize(image.size, Image.Resampling.BICUBIC))
 
 
 def _noisy(rgb: np.ndarray, sigma: float) -> np.ndarray:
@@ -212,15 +214,16 @@ def bench_throughput(analyzer: Analyzer, paths: list[Path], repeats: int) -> lis
     from detect.batch import default_workers
 
     workers = default_workers(n, analyzer.set.device)  # what analyze_files chose (none on CPUs under 4 cores)
+    where = f"in {workers} worker processes" if workers else "in-process, the next still decoded in a thread while MTCNN runs"
     return [
         "## Throughput",
         "",
-        f"{n} corpus stills (all of images/), best of {repeats} runs, device `{analyzer.set.device}`.",
+        f"{n} corpus stills (all of images/), best of {repeats} runs, device `{analyzer.set.device}`, "
+        f"{torch.get_num_threads()} torch threads for the models (MTCNN on 1), load average {os.getloadavg()[0]:.1f} at the end.",
         "",
         "| measure | files/s |",
         "|---|---|",
-        f"| end to end (decode and tiles {f'in {workers} worker processes' if workers else 'in-process'}, MTCNN faces, "
-        f"all detectors, fusion) | {e2e_rate:.2f} |",
+        f"| end to end (decode and tiles {where}, MTCNN faces, all detectors, fusion) | {e2e_rate:.2f} |",
         f"| model forward only (same tiles and crops, same detectors) | {fwd_rate:.2f} |",
         f"| ratio end-to-end / forward-only | {e2e_rate / fwd_rate:.2f} |",
         "",
@@ -245,7 +248,7 @@ class ImageEnsemble(torch.nn.Module):
             size = detector.card.input_size[0]
             offset = (images.shape[-1] - size) // 2
             view = images[..., offset : offset + size, offset : offset + size]
-            p = detector(view).clamp(1e-6, 1 - 1e-6)
+            p = cast(torch.nn.Module, detector)(view).clamp(1e-6, 1 - 1e-6)  # the differentiable forward
             cal = self.config.calibrations.get(detector.card.name)
             slope, intercept = (cal.slope, cal.intercept) if cal else (1.0, 0.0)
             weight = self.config.weights.get(detector.card.name, self.config.default_weight)
@@ -325,7 +328,13 @@ def main() -> int:
     parser.add_argument("--pgd-limit", type=int, default=24)
     parser.add_argument("--draws", type=int, default=4)
     parser.add_argument("--skip", nargs="*", default=[], choices=["quality", "throughput", "pgd"])
+    parser.add_argument("--only", choices=["quality", "throughput", "pgd"], help="run this part alone")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, one per core)")
     args = parser.parse_args()
+    if args.only:
+        args.skip = [part for part in ("quality", "throughput", "pgd") if part != args.only]
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not (CORPUS / "labels.csv").exists():
         print("error: ../shared/corpus is absent; the detector benchmarks need it", file=sys.stderr)
         return 1
@@ -338,8 +347,8 @@ def main() -> int:
             "# Detectors (detect/)",
             "",
             f"Command: `{command}`  ",
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"device {analyzer.set.device}, load average at start {os.getloadavg()[0]:.1f}.",
+            f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+            f"({torch.get_num_threads()} intra-op threads), device {analyzer.set.device}, load average at start {os.getloadavg()[0]:.1f}.",
             "",
         ]
         if "quality" not in args.skip:
