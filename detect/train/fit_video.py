@@ -52,23 +52,28 @@ def crf_of(item: Item) -> int:
     return low + int(hashlib.sha256(f"crf:{item.path}".encode()).hexdigest(), 16) % (high - low + 1)
 
 
-def compressed_rows(detectors, root: Path, items: list[Item], log=print) -> tuple[list[dict[str, float]], list[int]]:
-    """Per item: {face-task detector: raw score} on its crop after one H.264 frame, and its label (1 fake)."""
+def compressed_row(detectors, path: Path, crf: int) -> dict[str, float]:
+    """{face-task detector: raw score} of the face crop at `path` after one H.264 frame at `crf`, resized to each input."""
     from detect.base import LandmarkDetector
 
-    crop_scorers = [d for d in detectors.face if not isinstance(d, LandmarkDetector)]
+    with Image.open(path) as image:
+        squeezed = h264(np.asarray(image.convert("RGB")), crf)
+    row = {}
+    for detector in detectors.face:
+        if isinstance(detector, LandmarkDetector):
+            continue
+        size = detector.card.input_size[0]
+        crop = Image.fromarray(squeezed).resize((size, size), Image.Resampling.BILINEAR)
+        batch = torch.from_numpy(np.asarray(crop, dtype=np.uint8).copy()).permute(2, 0, 1).float().div(255.0)[None]
+        row[detector.card.name] = float(detectors.run(detector, batch)[0])
+    return row
+
+
+def compressed_rows(detectors, root: Path, items: list[Item], log=print) -> tuple[list[dict[str, float]], list[int]]:
+    """Per item: its `compressed_row` at its own CRF (`crf_of`), and its label (1 fake)."""
     rows, labels = [], []
     for n, item in enumerate(items):
-        with Image.open(Path(root) / item.path) as image:
-            rgb = np.asarray(image.convert("RGB"))
-        squeezed = h264(rgb, crf_of(item))
-        row = {}
-        for detector in crop_scorers:
-            size = detector.card.input_size[0]
-            crop = Image.fromarray(squeezed).resize((size, size), Image.Resampling.BILINEAR)
-            batch = torch.from_numpy(np.asarray(crop, dtype=np.uint8).copy()).permute(2, 0, 1).float().div(255.0)[None]
-            row[detector.card.name] = float(detectors.run(detector, batch)[0])
-        rows.append(row)
+        rows.append(compressed_row(detectors, Path(root) / item.path, crf_of(item)))
         labels.append(int(item.label == "fake"))
         if (n + 1) % 100 == 0:
             log(f"scored {n + 1}/{len(items)} compressed calib crops")
