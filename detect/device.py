@@ -101,7 +101,8 @@ def intra_op_threads(count: int) -> Iterator[None]:
     shared with other work that thread is often descheduled for a whole time
     slice. The 32 corpus stills' face search took 5.6-27 s that way under a
     load average of 4, 1.8 s on one thread. torch.set_num_threads sets the
-    calling thread's OpenMP count; other threads already running torch keep theirs.
+    calling thread's OpenMP count; other threads already running torch keep
+    theirs (one that starts torch work meanwhile begins with the 1).
     """
     before = torch.get_num_threads()
     if before == count:
