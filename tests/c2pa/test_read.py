@@ -238,11 +238,28 @@ def test_a_file_without_any_manifest_marker_is_absent_without_the_reference_read
     monkeypatch.setattr(c2pa, "Reader", no_reader)
     report = read_c2pa(plain)
     assert report.state == "absent" and report.reason is None
-    # A marker anywhere sends the file to the reader.
+    jpeg = tmp_path / "plain.jpg"
+    Image.new("RGB", (64, 48), (120, 30, 200)).save(jpeg, quality=90, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x00\x00")
+    assert read_c2pa(jpeg).state == "absent"
+    # A caBX chunk (PNG), an APP11 segment (JPEG) or XMP naming a remote manifest sends the file to the reader.
+    import struct
+    import zlib
+
+    data = plain.read_bytes()
+    chunk = b"caBX" + b"jumb"
     marked = tmp_path / "marked.png"
-    marked.write_bytes(plain.read_bytes() + b"jumb")
-    with pytest.raises(AssertionError, match="c2pa.Reader was called"):
-        read_c2pa(marked)
+    marked.write_bytes(data[:33] + struct.pack(">I", 4) + chunk + struct.pack(">I", zlib.crc32(chunk)) + data[33:])
+    app11 = jpeg.read_bytes()
+    app11_file = tmp_path / "app11.jpg"
+    app11_file.write_bytes(app11[:2] + b"\xff\xeb\x00\x06JPxx" + app11[2:])
+    xmp = tmp_path / "xmp.jpg"
+    xmp.write_bytes(app11[:2] + b"\xff\xe1\x00\x20http://ns.adobe.com/provenance" + app11[2:])
+    other_xmp = tmp_path / "other_xmp.jpg"  # well-formed XMP without a remote reference: still absent, without the reader
+    other_xmp.write_bytes(app11[:2] + b"\xff\xe1\x00\x20http://ns.adobe.com/xap/1.0/xx" + app11[2:])
+    assert read_c2pa(other_xmp).state == "absent"
+    for path in (marked, app11_file, xmp):
+        with pytest.raises(AssertionError, match="c2pa.Reader was called"):
+            read_c2pa(path)
 
 
 def test_the_marker_shortcut_never_hides_a_reference_manifest(samples, monkeypatch):
@@ -251,7 +268,8 @@ def test_the_marker_shortcut_never_hides_a_reference_manifest(samples, monkeypat
 
     for path in sorted(samples.iterdir()):
         with open(path, "rb") as stream:
-            marked = reader.may_hold_manifest(stream, path.stat().st_size)
+            mime = reader._mime(stream)
+            marked = mime is None or reader.may_hold_manifest(stream, mime)
         if not marked:
             assert read_c2pa(path).state in ("absent", "unsupported"), path.name
     assert sum(1 for p in samples.iterdir() if read_c2pa(p).state in ("present", "unavailable")) >= 8
