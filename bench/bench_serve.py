@@ -268,7 +268,8 @@ def main() -> None:
     lines = [
         "## HTTP verification service (issue 17)",
         "",
-        f"Command: `.venv/bin/python bench/bench_serve.py{' --quick' if args.quick else ''} --out bench/results/serve.md` — "
+        f"Command: `.venv/bin/python bench/bench_serve.py{' --quick' if args.quick else ''}"
+        f"{f' --processes {args.processes}' if args.processes != 1 else ''} --out {args.out or 'FILE'}` — "
         f"`provenance serve --rate-limit 0 --no-worker --parallel {args.parallel} --processes {args.processes}` "
         f"({'in its own process' if args.processes == 1 else f'{args.processes} server processes under a supervisor'}); anvil, embedded IPFS, SQLite; "
         f"`POST /v1/verify` (multipart) of exact copies of {FILES} certified 512x384 PNGs, no rescan; clients are threads "
