@@ -75,6 +75,11 @@ def test_shipped_configuration_is_fitted():
     assert {"spectral", "effnet-lite0-probe", "npr-cnn", "npr-cnn-face"} <= set(config.weights)
     # Fitted on the built data set's calib split (at least 200 files), the band from its held-out scores.
     assert "data set 'calib' split" in config.fitted_on and "band from the leave-one-out scores" in config.rule
+    # Videos with faces: the rule fitted on compressed calib face crops, which gives whole-image detectors no weight.
+    video = config.video
+    assert video is not None and "H.264" in video.fitted_on and "compressed calib face crops" in video.rule
+    assert {name for name, w in video.weights.items() if w > 0} <= {"npr-cnn-face", "effnet-lite0-face", "meso4-df"}
+    assert all(video.weights[name] == 0 for name in ("npr-cnn", "effnet-lite0-probe", "spectral"))
 
 
 def _synthetic_rows(seed: int = 0, n: int = 200):
