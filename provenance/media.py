@@ -32,9 +32,10 @@ import os
 import stat
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from PIL import Image
 
@@ -151,9 +152,9 @@ def _sha256_of(src: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def load_media(path: Path) -> MediaFile:
-    """Validate, hash and decode one file, opened once (see the module's docstring)."""
-    path = Path(path)
+@contextmanager
+def _opened(path: Path) -> Iterator[tuple[BinaryIO, int, str, str | None]]:
+    """The checked file, open once: (its descriptor at the start, size, sha256, video container or None)."""
     size = check_path(path)
     try:
         src = open(path, "rb")
@@ -161,8 +162,13 @@ def load_media(path: Path) -> MediaFile:
         raise MediaError(f"{path}: {exc.strerror or exc}") from None
     with src:
         head = src.read(64)
-        sha256 = _sha256_of(src)
-        video = _video_container(head)
+        yield src, size, _sha256_of(src), _video_container(head)
+
+
+def load_media(path: Path) -> MediaFile:
+    """Validate, hash and decode one file, opened once (see the module's docstring)."""
+    path = Path(path)
+    with _opened(path) as (src, size, sha256, video):
         if video:
             return _load_video(path, src, size, sha256, video)
         return _load_image(path, src, size, sha256)
@@ -177,15 +183,7 @@ def probe_media(path: Path) -> MediaFile:
     So a header that lies is caught there, never trusted here.
     """
     path = Path(path)
-    size = check_path(path)
-    try:
-        src = open(path, "rb")
-    except OSError as exc:
-        raise MediaError(f"{path}: {exc.strerror or exc}") from None
-    with src:
-        head = src.read(64)
-        sha256 = _sha256_of(src)
-        container = _video_container(head)
+    with _opened(path) as (src, size, sha256, container):
         try:
             if container:
                 import av

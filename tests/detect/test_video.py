@@ -129,16 +129,21 @@ def test_tracked_faces_are_scored_in_one_batch_and_name_the_frames_that_drove_it
     assert score == pytest.approx(np.mean(list(scores.values())))
 
 
-def test_video_without_faces_has_no_tracks(tmp_path) -> None:
-    path = tmp_path / "plain.mp4"
+def _faceless_clip(path: Path, size: tuple[int, int], frames: int, codec: str) -> Path:
+    """Flat frames of a slowly changing colour, at 10 fps: no face anywhere."""
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(5):
-            for packet in stream.encode(av.VideoFrame.from_image(Image.new("RGB", (64, 48), (10 * i, 50, 90)))):
+        stream = container.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        for i in range(frames):
+            for packet in stream.encode(av.VideoFrame.from_image(Image.new("RGB", size, (10 * i, 50, 90)))):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return path
+
+
+def test_video_without_faces_has_no_tracks(tmp_path) -> None:
+    path = _faceless_clip(tmp_path / "plain.mp4", (64, 48), 5, "mpeg4")
     frames = load_media(path).sample
     assert frames
     assert track_faces([(frame.index, find_faces(frame.image)) for frame in frames]) == []
@@ -249,15 +254,7 @@ def test_a_video_with_faces_is_judged_by_the_video_rule_and_one_without_like_a_s
     sampled = [f.index for f in load_media(clip).sample]
     assert list(report.frames) == sampled[-TOP_FRAMES:][::-1]
 
-    plain = tmp_path / "plain.mp4"
-    with av.open(str(plain), "w") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
-        for i in range(12):
-            for packet in stream.encode(av.VideoFrame.from_image(Image.new("RGB", (128, 96), (10 * i, 50, 90)))):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    plain = _faceless_clip(tmp_path / "plain.mp4", (128, 96), 12, "libx264")
     report = Analyzer(detectors).analyze_file(plain)
     assert report.threshold == detectors.ensemble.threshold  # no face: fused like a still
     assert report.score == pytest.approx(detectors.ensemble.fuse({"flat": 0.2}))
