@@ -187,8 +187,9 @@ class Analyzer:
         verdicts: dict[int, FileVerdict] = {}
         stills = [i for i, p in enumerate(files) if p.suffix.lower() not in VIDEO_SUFFIXES]
         done = 0
-        # On the CPU the decoding workers also find the faces, overlapping MTCNN with the models
-        # running here; on CUDA MTCNN runs here, on the GPU (workers must not touch CUDA).
+        # On the CPU the faces are found with the decoding: in the workers when there are any, else here
+        # while the next still decodes in a thread (detect.batch), either way before the models run; on
+        # CUDA MTCNN runs in analyze_decoded, on the GPU (workers must not touch CUDA).
         faces_in_workers = bool(self.set.face) and self.set.find_faces is _default_find_faces() and self.set.device.type == "cpu"
         for index, decoded, error in decoded_stills(
             [files[i] for i in stills], self.tile_sizes(), workers, self.set.device, find_faces=faces_in_workers
