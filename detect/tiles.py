@@ -82,15 +82,8 @@ def tile_grid(height: int, width: int, size: int, max_tiles: int) -> list[tuple[
 
 def tiles(rgb: np.ndarray, size: int, max_tiles: int) -> torch.Tensor:
     """Cut an (H, W, 3) uint8 image into a (T, 3, size, size) float batch in [0, 1]."""
-    height, width = rgb.shape[:2]
-    if height < size or width < size:
-        # Of a long thin strip only the middle that the tiles can cover is enlarged: all of a 5000x1
-        # strip enlarged 224 times over would take gigabytes for tiles that are never cut.
-        keep = math.ceil(max_tiles * min(height, width))
-        top, left = max(0, (height - keep) // 2), max(0, (width - keep) // 2)
-        rgb = fill_tile(rgb[top : top + keep, left : left + keep], size)
-        height, width = rgb.shape[:2]
-    corners = tile_grid(height, width, size, max_tiles)
+    rgb = tileable(rgb, size, max_tiles)
+    corners = tile_grid(rgb.shape[0], rgb.shape[1], size, max_tiles)
     # Scaled in numpy, straight from the image into the batch: the same float32 values as torch's
     # float().div_(255) (one IEEE division each) in the same channels-last memory, but on one thread.
     # Torch spreads such a millisecond op over its intra-op threads, and on a busy 2-core machine each
@@ -99,6 +92,18 @@ def tiles(rgb: np.ndarray, size: int, max_tiles: int) -> torch.Tensor:
     for i, (y, x) in enumerate(corners):
         np.divide(rgb[y : y + size, x : x + size], np.float32(255.0), out=batch[i], dtype=np.float32)
     return torch.from_numpy(batch).permute(0, 3, 1, 2)
+
+
+def tileable(rgb: np.ndarray, size: int, max_tiles: int) -> np.ndarray:
+    """The image, or when a side is under `size` the part the tiles can cover enlarged to fill one."""
+    height, width = rgb.shape[:2]
+    if height >= size and width >= size:
+        return rgb
+    # Of a long thin strip only the middle that the tiles can cover is enlarged: all of a 5000x1
+    # strip enlarged 224 times over would take gigabytes for tiles that are never cut.
+    keep = math.ceil(max_tiles * min(height, width))
+    top, left = max(0, (height - keep) // 2), max(0, (width - keep) // 2)
+    return fill_tile(rgb[top : top + keep, left : left + keep], size)
 
 
 def fill_tile(rgb: np.ndarray, size: int) -> np.ndarray:

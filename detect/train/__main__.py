@@ -82,14 +82,11 @@ def main(argv: list[str] | None = None) -> int:
 
             steps = args.steps or (4500 if args.kind == "image" else 5000)
             args.out = args.out or KINDS[args.kind][2]
+            crf_min, crf_max = _crf_range(parser, args.crf)
+            if args.h264_views < 0:
+                parser.error("--h264-views must not be negative")
+            recipe = Recipe(kind=args.kind, steps=steps, seed=args.seed, h264_views=args.h264_views, crf_min=crf_min, crf_max=crf_max)
             try:
-                try:
-                    crf_min, crf_max = (int(x) for x in args.crf.split("-"))
-                except ValueError:
-                    parser.error("--crf takes LOW-HIGH, e.g. 18-45")
-                if not 0 <= crf_min <= crf_max <= 51 or args.h264_views < 0:
-                    parser.error("--crf must lie within 0-51 (LOW <= HIGH) and --h264-views must not be negative")
-                recipe = Recipe(kind=args.kind, steps=steps, seed=args.seed, h264_views=args.h264_views, crf_min=crf_min, crf_max=crf_max)
                 digest = train(args.data, args.out, recipe)
             except DataError as exc:
                 raise ValueError(str(exc)) from None
@@ -146,6 +143,17 @@ def _data(args) -> int:
     print(summary(items))
     print(f"wrote {len(items)} files and {args.out / 'index.csv'}")
     return 0
+
+
+def _crf_range(parser: argparse.ArgumentParser, text: str) -> tuple[int, int]:
+    """--crf LOW-HIGH, within H.264's 0-51."""
+    try:
+        low, high = (int(x) for x in text.split("-"))
+    except ValueError:
+        parser.error("--crf takes LOW-HIGH, e.g. 18-45")
+    if not 0 <= low <= high <= 51:
+        parser.error("--crf must lie within 0-51, LOW <= HIGH")
+    return low, high
 
 
 if __name__ == "__main__":

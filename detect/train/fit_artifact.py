@@ -50,8 +50,9 @@ class Recipe:
     views: int = 2  # stored crops per image
     seed: int = 0
     # Face crops: this many extra stored copies of each crop after one H.264 intra frame at a CRF drawn
-    # from [crf_min, crf_max] (both labels alike). Face swaps reach a verifier as compressed video
-    # (FaceForensics++ c23/c40): a model that only saw crisp crops was at chance at CRF 40.
+    # from [crf_min, crf_max] (both labels alike), since face swaps reach a verifier as compressed video.
+    # Tried with 2 copies at 18-45 and rejected (lower on dev at every CRF: model_cards/npr_cnn_face.md);
+    # kept so that experiment can be rerun.
     h264_views: int = 0
     crf_min: int = 18
     crf_max: int = 45

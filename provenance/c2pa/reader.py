@@ -124,14 +124,14 @@ def _jpeg_may_hold(stream) -> bool:
         head = stream.read(4)
         if len(head) < 4 or head[0] != 0xFF:
             return True  # not a clean segment sequence: the reader decides
-        marker, length = head[1], struct.unpack(">H", head[2:])[0]
+        marker, length, data_at = head[1], struct.unpack(">H", head[2:])[0], stream.tell()
         if marker == 0xDA:  # start of scan: the header segments are over
             return False
         if marker == 0xEB:  # APP11: JUMBF, where C2PA stores manifests in JPEG
             return True
         if marker == 0xE1 and b"provenance" in stream.read(min(length - 2, XMP_READ_BYTES)):  # XMP naming a remote manifest
             return True
-        stream.seek(stream.tell() + length - 2 - (min(length - 2, XMP_READ_BYTES) if marker == 0xE1 else 0))
+        stream.seek(data_at + length - 2)  # the length counts its own two bytes
 
 
 def _png_may_hold(stream) -> bool:
@@ -140,17 +140,16 @@ def _png_may_hold(stream) -> bool:
         head = stream.read(8)
         if len(head) < 8:
             return True  # ended without IEND: the reader decides
-        length, kind = struct.unpack(">I", head[:4])[0], head[4:]
+        length, kind, data_at = struct.unpack(">I", head[:4])[0], head[4:], stream.tell()
         if kind == b"caBX":  # the C2PA chunk
             return True
         if kind == b"IEND":
             return False
-        if kind in (b"iTXt", b"tEXt", b"zTXt"):
-            if kind == b"zTXt" or b"provenance" in stream.read(min(length, XMP_READ_BYTES)):
-                return True  # compressed text is not read here; XMP that names a remote manifest
-            stream.seek(stream.tell() + length - min(length, XMP_READ_BYTES) + 4)
-        else:
-            stream.seek(stream.tell() + length + 4)  # data and CRC
+        if kind == b"zTXt":  # compressed text is not read here
+            return True
+        if kind in (b"iTXt", b"tEXt") and b"provenance" in stream.read(min(length, XMP_READ_BYTES)):  # XMP naming a remote manifest
+            return True
+        stream.seek(data_at + length + 4)  # past the data and the CRC
 
 
 def _mime(stream) -> str | None:

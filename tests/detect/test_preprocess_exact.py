@@ -7,14 +7,12 @@ here to the plain computation it replaced.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 
 from detect.faces import mtcnn
-from detect.tiles import fill_tile, tile_grid, tiles
+from detect.tiles import tile_grid, tileable, tiles
 
 
 def _plain_integral(pixels: np.ndarray) -> np.ndarray:
@@ -48,13 +46,8 @@ def test_table_type_holds_the_largest_sum() -> None:
 
 def _plain_tiles(rgb: np.ndarray, size: int, max_tiles: int) -> torch.Tensor:
     """Tiles as first cut: stacked uint8 windows, then torch's float().div_(255)."""
-    height, width = rgb.shape[:2]
-    if height < size or width < size:
-        keep = math.ceil(max_tiles * min(height, width))
-        top, left = max(0, (height - keep) // 2), max(0, (width - keep) // 2)
-        rgb = fill_tile(rgb[top : top + keep, left : left + keep], size)
-        height, width = rgb.shape[:2]
-    batch = np.stack([rgb[y : y + size, x : x + size] for y, x in tile_grid(height, width, size, max_tiles)])
+    rgb = tileable(rgb, size, max_tiles)
+    batch = np.stack([rgb[y : y + size, x : x + size] for y, x in tile_grid(rgb.shape[0], rgb.shape[1], size, max_tiles)])
     return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
 
 
