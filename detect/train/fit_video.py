@@ -14,12 +14,24 @@ video does not carry.
 Data: the 'calib' split's face crops (FaceForensics++ crops from the
 repository's test folder; never trained on, and those in 'dev' are never
 used here). Each goes through one H.264 intra frame at a CRF drawn from
-CRF_RANGE (c23 to c40, what FaceForensics++ publishes), then every face-task
-detector scores it resized to its input, as inference scores an aligned face
-crop. The fusion rule and the `uncertain` band come from the same
-leave-one-out procedure as the stills' (`fit_ensemble`), on these rows only.
-Landmark detectors (corneal highlights) need found faces, not crops, and are
-left at weight 0 with that reason.
+CRF_RANGE (c23 to c40, what FaceForensics++ publishes); then the face is found
+and cropped exactly as inference finds and crops a face in a video frame (the
+set's face finder, the aligned crop with its margin), and every face-task
+detector scores that crop. A crop in which no face is found is left out, as
+inference would leave its face detectors out.
+
+Why the framing matters: the stored FaceForensics++ crop is framed more
+tightly than an aligned crop with its margin, and every face detector here
+scores the aligned framing higher, reals included (effnet-lite0-face's mean
+on calib originals: 0.365 on the resized crop, 0.447 aligned). A band fitted
+on resized crops therefore called real videos, whose faces are found and
+cropped the aligned way, likely_manipulated.
+
+The fusion rule and the `uncertain` band come from the same leave-one-out
+procedure as the stills' (`fit_ensemble`), on these rows only. Landmark
+detectors (corneal highlights) score only faces whose eyes show a highlight,
+and the stills' fit already found no positive slope for them: they stay at
+weight 0 with that reason.
 """
 
 from __future__ import annotations
@@ -51,32 +63,49 @@ def crf_of(item: Item) -> int:
     return low + int(hashlib.sha256(f"crf:{item.path}".encode()).hexdigest(), 16) % (high - low + 1)
 
 
-def compressed_row(detectors, path: Path, crf: int) -> dict[str, float]:
-    """{face-task detector: raw score} of the face crop at `path` after one H.264 frame at `crf`, resized to each input."""
-    from detect.base import LandmarkDetector
+def compressed_row(detectors, path: Path, crf: int) -> dict[str, float] | None:
+    """{face-task detector: raw score} of the face in the crop at `path` after one H.264 frame at `crf`.
 
+    The face is found and cropped as inference does it in a video frame (the
+    largest face the set's face finder returns, `face_crop_tensor` at each
+    detector's input). None when no face is found.
+    """
+    from detect.base import LandmarkDetector
+    from detect.scoring import face_crop_tensor
+
+    if detectors.find_faces is None:
+        raise ValueError("the video rule is fitted on found faces, and this detector set has no face finder")
     with Image.open(path) as image:
-        squeezed = h264(np.asarray(image.convert("RGB")), crf)
+        squeezed = Image.fromarray(h264(np.asarray(image.convert("RGB")), crf))
+    faces = detectors.find_faces(squeezed)
+    if not faces:
+        return None
+    face = max(faces, key=lambda f: f.width * f.height)
+    crops: dict[int, torch.Tensor] = {}  # by input size: detectors of one size share the crop
     row = {}
     for detector in detectors.face:
         if isinstance(detector, LandmarkDetector):
             continue
         size = detector.card.input_size[0]
-        crop = Image.fromarray(squeezed).resize((size, size), Image.Resampling.BILINEAR)
-        batch = torch.from_numpy(np.asarray(crop, dtype=np.uint8).copy()).permute(2, 0, 1).float().div(255.0)[None]
-        row[detector.card.name] = float(detectors.run(detector, batch)[0])
+        if size not in crops:
+            crops[size] = face_crop_tensor(face, size)[None]
+        row[detector.card.name] = float(detectors.run(detector, crops[size])[0])
     return row
 
 
-def compressed_rows(detectors, root: Path, items: list[Item], log=print) -> tuple[list[dict[str, float]], list[int]]:
-    """Per item: its `compressed_row` at its own CRF (`crf_of`), and its label (1 fake)."""
-    rows, labels = [], []
+def compressed_rows(detectors, root: Path, items: list[Item], log=print) -> tuple[list[dict[str, float]], list[int], int]:
+    """Per item with a found face: its `compressed_row` at its own CRF (`crf_of`) and its label (1 fake); and how many had none."""
+    rows, labels, faceless = [], [], 0
     for n, item in enumerate(items):
-        rows.append(compressed_row(detectors, Path(root) / item.path, crf_of(item)))
-        labels.append(int(item.label == "fake"))
+        row = compressed_row(detectors, Path(root) / item.path, crf_of(item))
+        if row is None:
+            faceless += 1
+        else:
+            rows.append(row)
+            labels.append(int(item.label == "fake"))
         if (n + 1) % 100 == 0:
-            log(f"scored {n + 1}/{len(items)} compressed calib crops")
-    return rows, labels
+            log(f"scored {n + 1}/{len(items)} compressed calib crops ({faceless} without a found face)")
+    return rows, labels, faceless
 
 
 def fit_video_rule(rows: list[dict[str, float]], labels: list[int], note: str, log=print) -> EnsembleConfig:
@@ -110,17 +139,22 @@ def fit_video_file(data: Path, out: Path, log=print) -> str:
         raise ValueError(f"no 'calib' face crops of both labels in {data} (build it with `python -m detect.train data`)")
     still = load_ensemble(out)
     detectors = load_default_detectors(ensemble=still)
-    rows, labels = compressed_rows(detectors, data, items, log)
+    rows, labels, faceless = compressed_rows(detectors, data, items, log)
     note = (
         f"{sum(labels)} fake / {len(labels)} 'calib' face crops of the data set (detect/train/sources.json), each after one "
-        f"H.264 frame at CRF {CRF_RANGE[0]}-{CRF_RANGE[1]}, face-task detectors only; {COMMAND}"
+        f"H.264 frame at CRF {CRF_RANGE[0]}-{CRF_RANGE[1]}, the face found and cropped as in a video frame ({faceless} crops "
+        f"without a found face left out), face-task detectors only; {COMMAND}"
     )
     video = fit_video_rule(rows, labels, note, log)
     reasons = dict(video.reasons)
     for detector in detectors.face + detectors.image:
         name = detector.card.name
         if name not in video.weights:
-            why = "a whole-image detector" if detector in detectors.image else "it reads found faces, not crops"
+            why = (
+                "a whole-image detector"
+                if detector in detectors.image
+                else "it scores eye highlights, not crops (weight 0 in the stills' fit too)"
+            )
             reasons[name] = f"not part of the video rule: {why}"
     video = replace(video, reasons=reasons, weights={**{d.card.name: 0.0 for d in detectors.face + detectors.image}, **video.weights})
     log(f"video rule: {video.rule}")
