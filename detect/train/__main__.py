@@ -55,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     art.add_argument("--out", type=Path, default=None)
     art.add_argument("--h264-views", type=int, default=0, help="face: extra H.264 copies stored per crop (both labels)")
     art.add_argument("--crf", default="18-45", help="face: CRF range of those copies, LOW-HIGH")
+    art.add_argument(
+        "--framing",
+        choices=("crop", "aligned"),
+        default="crop",
+        help="face: the stored crop resized, or the face found and aligned as at inference",
+    )
     vid = sub.add_parser("video-ensemble", help="fit the rule for videos with faces on compressed 'calib' face crops")
     vid.add_argument("--data", type=Path, required=True, help="a built data set (its 'calib' face crops)")
     vid.add_argument("--out", type=Path, default=WEIGHTS / "ensemble.json", help="the ensemble file whose 'video' section is written")
@@ -85,7 +91,15 @@ def main(argv: list[str] | None = None) -> int:
             crf_min, crf_max = _crf_range(parser, args.crf)
             if args.h264_views < 0:
                 parser.error("--h264-views must not be negative")
-            recipe = Recipe(kind=args.kind, steps=steps, seed=args.seed, h264_views=args.h264_views, crf_min=crf_min, crf_max=crf_max)
+            recipe = Recipe(
+                kind=args.kind,
+                steps=steps,
+                seed=args.seed,
+                h264_views=args.h264_views,
+                crf_min=crf_min,
+                crf_max=crf_max,
+                framing=args.framing,
+            )
             try:
                 digest = train(args.data, args.out, recipe)
             except DataError as exc:

@@ -56,12 +56,18 @@ class Recipe:
     h264_views: int = 0
     crf_min: int = 18
     crf_max: int = 45
+    # Face crops: "crop" resizes the stored FaceForensics++ crop as it is; "aligned" finds the face in it with the
+    # pipeline's face finder and stores the aligned crop with inference's margin (detect.scoring.FACE_MARGIN), the
+    # framing every face is scored in at inference (crops without a found face are left out).
+    framing: str = "crop"
 
     def flags(self) -> str:
         """The command-line flags that reproduce this recipe (defaults left out)."""
         parts = [f"--steps {self.steps} --seed {self.seed}"]
         if self.h264_views:
             parts.append(f"--h264-views {self.h264_views} --crf {self.crf_min}-{self.crf_max}")
+        if self.framing != "crop":
+            parts.append(f"--framing {self.framing}")
         return " ".join(parts)
 
 
@@ -76,14 +82,33 @@ def _decode(path: Path) -> np.ndarray:
         return to_rgb_array(image)
 
 
-def _crops(job: tuple[str, str, int, int, int, tuple[int, int, int]]) -> np.ndarray:
-    """`views` stored crops of one file: native-resolution squares (image) or the whole face crop resized (face),
-    the latter followed by its H.264 copies (count, lowest and highest CRF)."""
-    path, kind, side, views, seed, (compressed, crf_min, crf_max) = job
+def _aligned_face(rgb: np.ndarray, side: int) -> np.ndarray | None:
+    """The largest face the pipeline finds in `rgb`, cropped as inference crops it (aligned, its margin), or None."""
+    from detect.faces import find_faces
+    from detect.scoring import FACE_MARGIN
+
+    faces = find_faces(Image.fromarray(rgb))
+    if not faces:
+        return None
+    face = max(faces, key=lambda f: f.width * f.height)
+    return np.asarray(face.crop(side, margin=FACE_MARGIN).convert("RGB"))
+
+
+def _crops(job: tuple[str, str, int, int, int, tuple[int, int, int], str]) -> np.ndarray:
+    """`views` stored crops of one file: native-resolution squares (image) or the face (face: the whole stored crop
+    resized, or the aligned crop inference takes, see Recipe.framing), the latter followed by its H.264 copies
+    (count, lowest and highest CRF). A face file in which no face is found under "aligned" gives no crop."""
+    path, kind, side, views, seed, (compressed, crf_min, crf_max), framing = job
     rng = np.random.default_rng(seed)
     rgb = _decode(Path(path))
     if kind == "face":
-        face = np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.BILINEAR))
+        if framing == "aligned":
+            found = _aligned_face(rgb, side)
+            if found is None:
+                return np.zeros((0, side, side, 3), dtype=np.uint8)
+            face = found
+        else:
+            face = np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.BILINEAR))
         return np.stack([face] + [h264(face, int(rng.integers(crf_min, crf_max + 1))) for _ in range(compressed)])
     if min(rgb.shape[:2]) < side:
         rgb = fill_tile(rgb, side)
@@ -96,11 +121,18 @@ def _crops(job: tuple[str, str, int, int, int, tuple[int, int, int]]) -> np.ndar
 
 
 def cache_crops(
-    root: Path, items: list[Item], kind: str, views: int, seed: int, workers: int = 2, h264: tuple[int, int, int] = (0, 0, 0)
+    root: Path,
+    items: list[Item],
+    kind: str,
+    views: int,
+    seed: int,
+    workers: int = 2,
+    h264: tuple[int, int, int] = (0, 0, 0),
+    framing: str = "crop",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(crops, index of the item each crop came from), decoded in worker processes."""
     side = CACHE_SIDE[kind]
-    jobs = [(str(Path(root) / item.path), kind, side, views, seed * 1_000_003 + n, h264) for n, item in enumerate(items)]
+    jobs = [(str(Path(root) / item.path), kind, side, views, seed * 1_000_003 + n, h264, framing) for n, item in enumerate(items)]
     crops, owners = [], []
     with ProcessPoolExecutor(workers) as pool:
         for n, stack in enumerate(pool.map(_crops, jobs, chunksize=16)):
@@ -164,8 +196,12 @@ def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
     labels = np.array([item.label == "fake" for item in items], dtype=np.float32)
     start = time.time()
     compressed = (recipe.h264_views, recipe.crf_min, recipe.crf_max) if recipe.kind == "face" else (0, 0, 0)
-    crops, owners = cache_crops(root, items, recipe.kind, recipe.views if recipe.kind == "image" else 1, recipe.seed, h264=compressed)
-    log(f"cached {len(crops)} crops of {len(items)} files in {time.time() - start:.0f} s")
+    framing = recipe.framing if recipe.kind == "face" else "crop"
+    crops, owners = cache_crops(
+        root, items, recipe.kind, recipe.views if recipe.kind == "image" else 1, recipe.seed, h264=compressed, framing=framing
+    )
+    faceless = len(items) - len(np.unique(owners))
+    log(f"cached {len(crops)} crops of {len(items)} files in {time.time() - start:.0f} s ({faceless} files gave no crop)")
     item_weights = sampling_weights(items, recipe.kind)
     crop_weights = item_weights[owners] / np.bincount(owners, minlength=len(items))[owners]
     crop_weights /= crop_weights.sum()
