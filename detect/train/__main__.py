@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     art.add_argument("--out", type=Path, default=None)
     art.add_argument("--h264-views", type=int, default=0, help="face: extra H.264 copies stored per crop (both labels)")
     art.add_argument("--crf", default="18-45", help="face: CRF range of those copies, LOW-HIGH")
+    art.add_argument("--exclude-family", nargs="+", default=[], help="families left out of training (leave-one-family-out folds)")
     art.add_argument(
         "--framing",
         choices=("crop", "aligned"),
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 crf_min=crf_min,
                 crf_max=crf_max,
                 framing=args.framing,
+                exclude_families=tuple(args.exclude_family),
             )
             try:
                 digest = train(args.data, args.out, recipe)

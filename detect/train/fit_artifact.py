@@ -60,6 +60,9 @@ class Recipe:
     # pipeline's face finder and stores the aligned crop with inference's margin (detect.scoring.FACE_MARGIN), the
     # framing every face is scored in at inference (crops without a found face are left out).
     framing: str = "crop"
+    # Families left out of training (leave-one-family-out folds of the protocol: how the network does on a kind of
+    # generator or manipulation it never saw). The shipped weights leave none out.
+    exclude_families: tuple[str, ...] = ()
 
     def flags(self) -> str:
         """The command-line flags that reproduce this recipe (defaults left out)."""
@@ -68,11 +71,13 @@ class Recipe:
             parts.append(f"--h264-views {self.h264_views} --crf {self.crf_min}-{self.crf_max}")
         if self.framing != "crop":
             parts.append(f"--framing {self.framing}")
+        if self.exclude_families:
+            parts.append("--exclude-family " + " ".join(self.exclude_families))
         return " ".join(parts)
 
 
-def training_items(root: Path, kind: str, split: str = "train") -> list[Item]:
-    return [i for i in read_index(root) if i.split == split and i.task == kind]
+def training_items(root: Path, kind: str, split: str = "train", exclude_families: tuple[str, ...] = ()) -> list[Item]:
+    return [i for i in read_index(root) if i.split == split and i.task == kind and i.family not in exclude_families]
 
 
 def _decode(path: Path) -> np.ndarray:
@@ -190,9 +195,11 @@ def process(rng: np.random.Generator, crop: np.ndarray, kind: str) -> np.ndarray
 def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
-    items = training_items(root, recipe.kind)
+    items = training_items(root, recipe.kind, exclude_families=recipe.exclude_families)
     if not items:
         raise ValueError(f"no '{recipe.kind}' items in the 'train' split of {root}")
+    if len({item.label for item in items}) < 2:
+        raise ValueError(f"the '{recipe.kind}' items left for training in {root}'s 'train' split are not of both labels")
     labels = np.array([item.label == "fake" for item in items], dtype=np.float32)
     start = time.time()
     compressed = (recipe.h264_views, recipe.crf_min, recipe.crf_max) if recipe.kind == "face" else (0, 0, 0)

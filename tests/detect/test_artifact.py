@@ -323,6 +323,20 @@ def test_training_without_train_items_is_an_error(dataset, tmp_path):
         train(dataset, tmp_path / "x.pt", Recipe(kind="face", batch=4, steps=1), log=lambda line: None)
 
 
+def test_a_left_out_family_is_not_trained_on(dataset, tmp_path):
+    """--exclude-family (leave-one-family-out folds): its files are not read, and a fold left with one label is an error."""
+    from detect.train.fit_artifact import training_items
+
+    everything = training_items(dataset, "image")
+    kept = training_items(dataset, "image", exclude_families=("gan",))
+    assert {i.family for i in everything} - {i.family for i in kept} == {"gan"}
+    assert kept and all(i.family != "gan" for i in kept)
+    with pytest.raises(ValueError, match="not of both labels"):
+        train(dataset, tmp_path / "x.pt", Recipe(batch=4, steps=1, exclude_families=("gan",)), log=lambda line: None)
+    assert not (tmp_path / "x.pt").exists()
+    assert "--exclude-family gan diffusion" in Recipe(exclude_families=("gan", "diffusion")).flags()
+
+
 def test_artifact_command_on_a_folder_without_a_data_set_is_a_one_line_error(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "detect.train", "artifact", str(tmp_path), "--out", str(tmp_path / "w.pt")],
