@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--git-base", default="https://github.com", help="where to clone from without --mirror")
     data.add_argument("--cache", type=Path, help="clone cache (default OUT/.git-cache)")
     data.add_argument("--manifest", type=Path, help="another sources manifest")
-    data.add_argument("--only", nargs="*", default=[], help="build only these sources")
+    data.add_argument("--only", nargs="*", default=[], help="build only these sources (an existing index keeps its other sources)")
     art = sub.add_parser("artifact", help="train an artifact CNN from scratch on a built data set's 'train' split")
     art.add_argument("data", type=Path, help="a folder built by `python -m detect.train data`")
     art.add_argument("--kind", choices=("image", "face"), default="image")
@@ -152,7 +152,7 @@ def _data(args) -> int:
             if done == total or done % 500 == 0:
                 print(f"{name}: {done}/{total}", file=sys.stderr)
 
-        items = build(args.out, sources, git_dir_for, progress)
+        items = build(args.out, sources, git_dir_for, progress, merge=bool(args.only))
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

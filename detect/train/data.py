@@ -295,11 +295,20 @@ def build(
     sources: list[Source],
     git_dir_for: Callable[[Source], Path],
     progress: Callable[[str, int, int], None] | None = None,
+    merge: bool = False,
 ) -> list[Item]:
-    """Write every source's files under `out` and `out/index.csv`; files already there with the right hash are kept."""
+    """Write every source's files under `out` and `out/index.csv`; files already there with the right hash are kept.
+
+    With `merge` (building only some sources into an existing set) the index keeps the rows of every
+    other source it already lists, so adding one source never drops the rest; the returned items are
+    the whole index.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    built = {source.name for source in sources}
     items: list[Item] = []
+    if merge and (out / "index.csv").is_file():
+        items = [item for item in read_index(out) if item.source not in built]
     for source in sources:
         git_dir = git_dir_for(source)
         try:

@@ -277,6 +277,16 @@ def test_default_clone_cache_is_inside_out_and_only_selects_sources(world, tmp_p
     rows = index_rows(out)
     assert {r["source"] for r in rows} == {"photos"}
     assert len(rows) == 4
+    # Building another source into the same set adds it: the rows already there are kept as they were.
+    more = run_data(out, "--git-base", world["base"].as_uri(), "--manifest", world["manifest"], "--only", "gens")
+    assert more.returncode == 0, more.stderr
+    merged = index_rows(out)
+    assert [r for r in merged if r["source"] == "photos"] == rows
+    assert {r["source"] for r in merged} == {"photos", "gens"}
+    # Rebuilding a source already listed replaces its rows instead of listing them twice.
+    again = run_data(out, "--git-base", world["base"].as_uri(), "--manifest", world["manifest"], "--only", "photos")
+    assert again.returncode == 0, again.stderr
+    assert sorted(map(str, index_rows(out))) == sorted(map(str, merged))
 
 
 def test_splits_never_cut_through_a_group_and_are_deterministic(world, tmp_path):
