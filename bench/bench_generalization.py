@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +100,20 @@ def main(argv=None) -> int:
     parser.add_argument("--per-source", type=int, default=150, help="dev items per source for the artifact CNN")
     parser.add_argument("--e2e-per-source", type=int, default=30, help="dev items per source for the full ensemble")
     parser.add_argument("--photos", type=int, default=60, help="real dev photos for the processing table")
+    parser.add_argument(
+        "--fold",
+        action="append",
+        default=[],
+        metavar="FAMILY=WEIGHTS",
+        help="leave-one-family-out: image artifact weights trained with --exclude-family FAMILY (repeatable)",
+    )
     args = parser.parse_args(argv)
+    folds = []
+    for fold in args.fold:
+        family, _, weights = fold.partition("=")
+        if not family or not weights or not Path(weights).is_file():
+            parser.error(f"--fold {fold}: expected FAMILY=WEIGHTS with an existing weights file")
+        folds.append((family, Path(weights)))
     started = time.time()
     cache = Cache(args.cache or args.data / "scores.json")
     items = read_index(args.data)
@@ -185,26 +197,68 @@ def main(argv=None) -> int:
     lines.append("Dev reals: " + ", ".join(f"{s} ({sources.count(s)})" for s in real_sources) + ".")
     lines.append("")
 
+    # 2b. leave-one-family-out folds -----------------------------------------------------------
+    if folds:
+        lines += [
+            "**Leave one family out** (npr-cnn retrained by the same command with `--exclude-family FAMILY`, so no "
+            "generator of that family was seen in training; raw dev files, that family's dev fakes against all dev reals):",
+            "",
+            "| family left out of training | fakes | shipped npr-cnn (trained with the family) | trained without it | its other families |",
+            "|---|---|---|---|---|",
+        ]
+        for family, weights in folds:
+            net = load_artifact("image", weights)
+            tag = net.card.weights_sha256[:12]
+            fold_scores = [
+                cache.get(
+                    f"npr:{tag}:raw:{item.path}",
+                    lambda item=item: float(net.score(tiles(load_rgb(args.data / item.path), 128, MAX_TILES)).mean()),
+                )
+                for item in dev_image
+            ]
+            cache.save()
+            held = [k for k, i in enumerate(dev_image) if i.label == "real" or i.family == family]
+            rest = [k for k, i in enumerate(dev_image) if i.label == "real" or i.family != family]
+            without = bootstrap_auc([dev_labels[k] for k in held], [fold_scores[k] for k in held])
+            others = bootstrap_auc([dev_labels[k] for k in rest], [fold_scores[k] for k in rest])
+            shipped = fam_raw.get(family)
+            lines.append(
+                f"| {family} (weights {tag}) | {without.fakes} | {shipped.cell() if shipped else 'n/a'} | {without.cell()} | {others.cell()} |"
+            )
+        lines.append("")
+
     # 3. face-crop CNN on FF++ test crops -------------------------------------------------
-    def face_score(item: Item, crf: int | None) -> float:
+    def face_score(item: Item, crf: int | None) -> float | None:
+        """npr-cnn-face on the crop as inference sees a face: compressed at its own size (a video frame is compressed
+        before its face is cropped), then the face found and cropped aligned with its margin; None without a face."""
+        from detect.faces import find_faces
+        from detect.scoring import face_crop_tensor
+
         rgb = load_rgb(args.data / item.path)
-        rgb = np.asarray(Image.fromarray(rgb).resize((128, 128), Image.BILINEAR))
         if crf is not None:
             rgb = h264(rgb, crf)
-        batch = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
-        return float(face_net.score(batch)[0])
+        faces = find_faces(Image.fromarray(rgb))
+        if not faces:
+            return None
+        face = max(faces, key=lambda f: f.width * f.height)
+        return float(face_net.score(face_crop_tensor(face, 128)[None])[0])
 
-    face_labels = [int(i.label == "fake") for i in dev_face]
-    methods = [i.generator for i in dev_face]
-    face_cols = {}
+    face_cols, face_truth, face_methods = {}, {}, {}
     for crf in (None, 23, 40):
-        face_cols[crf] = [cache.get(f"face:{tag_f}:{crf}:{i.path}", lambda i=i, crf=crf: face_score(i, crf)) for i in dev_face]
+        found = [cache.get(f"face-aligned:{tag_f}:{crf}:{i.path}", lambda i=i, crf=crf: face_score(i, crf)) for i in dev_face]
+        face_cols[crf] = [v for v in found if v is not None]
+        face_truth[crf] = [int(i.label == "fake") for i, v in zip(dev_face, found) if v is not None]
+        face_methods[crf] = [i.generator for i, v in zip(dev_face, found) if v is not None]
     cache.save()
-    per_method = {crf: per_group(face_labels, s, methods) for crf, s in face_cols.items()}
-    overall = {crf: bootstrap_auc(face_labels, s) for crf, s in face_cols.items()}
+    face_labels = [int(i.label == "fake") for i in dev_face]
+    per_method = {crf: per_group(face_truth[crf], s, face_methods[crf]) for crf, s in face_cols.items()}
+    overall = {crf: bootstrap_auc(face_truth[crf], s) for crf, s in face_cols.items()}
     lines += [
         f"**npr-cnn-face (weights {tag_f}) on FaceForensics++ test crops** ({face_labels.count(1)} manipulated, "
-        f"{face_labels.count(0)} original; crop level, the repository's own train/test split): each method against all originals.",
+        f"{face_labels.count(0)} original; crop level, the repository's own train/test split; each crop compressed at its own "
+        f"size, then its face found and cropped as inference crops it; crops without a found face left out: "
+        f"{len(dev_face) - len(face_cols[None])} / {len(dev_face) - len(face_cols[23])} / {len(dev_face) - len(face_cols[40])}): "
+        "each method against all originals.",
         "",
         "| method | as stored | one H.264 frame, CRF 23 | CRF 40 |",
         "|---|---|---|---|",
