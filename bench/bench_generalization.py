@@ -131,7 +131,9 @@ def main(argv=None) -> int:
         "## Detection across sources (development set)",
         "",
         f"`python bench/bench_generalization.py --data DATA --per-source {args.per_source} "
-        f"--e2e-per-source {args.e2e_per_source} --photos {args.photos}` (DATA from "
+        f"--e2e-per-source {args.e2e_per_source} --photos {args.photos}"
+        + "".join(f" --fold {family}=WEIGHTS" for family, _ in folds)
+        + "` (DATA from "
         "`python -m detect.train data DATA`, sources in detect/train/sources.json). 'dev' holds whole "
         "sources and whole generators that were never trained or calibrated on. Intervals: 95%, "
         "stratified bootstrap (AUC) or Wilson (rates). CPU only.",
