@@ -121,8 +121,7 @@ def main(argv=None) -> int:
     dev_image = sample([i for i in dev if i.task == "image"], args.per_source, "dev")
     dev_face = [i for i in dev if i.task == "face"]
     image_net = load_artifact("image")
-    face_net = load_artifact("face")
-    tag_i, tag_f = image_net.card.weights_sha256[:12], face_net.card.weights_sha256[:12]
+    tag_i = image_net.card.weights_sha256[:12]
 
     def tile_score(rgb: np.ndarray) -> float:
         return float(image_net.score(tiles(rgb, 128, MAX_TILES)).mean())
@@ -230,24 +229,24 @@ def main(argv=None) -> int:
         lines.append("")
 
     # 3. face-crop CNN on FF++ test crops -------------------------------------------------
-    def face_score(item: Item, crf: int | None) -> float | None:
-        """npr-cnn-face on the crop as inference sees a face: compressed at its own size (a video frame is compressed
-        before its face is cropped), then the face found and cropped aligned with its margin; None without a face."""
-        from detect.faces import find_faces
-        from detect.scoring import face_crop_tensor
+    # Each crop is scored as inference sees a face: compressed at its own size (a video frame is compressed before
+    # its face is cropped), then the face found and cropped aligned with its margin, by fit_video's compressed_row;
+    # sections 3 and 3a read the same rows. A crop in which no face is found is left out (None).
+    from detect.train.fit_video import compressed_row
 
-        rgb = load_rgb(args.data / item.path)
-        if crf is not None:
-            rgb = h264(rgb, crf)
-        faces = find_faces(Image.fromarray(rgb))
-        if not faces:
-            return None
-        face = max(faces, key=lambda f: f.width * f.height)
-        return float(face_net.score(face_crop_tensor(face, 128)[None])[0])
+    analyzer = Analyzer()
+    face_card = next(d.card for d in analyzer.set.face if d.card.name == "npr-cnn-face")
+    tag_v = hashlib.sha256("|".join(f"{d.card.name}:{d.card.weights_sha256}" for d in analyzer.set.face).encode()).hexdigest()[:12]
+
+    def face_rows(crf: int | None) -> list[dict[str, float] | None]:
+        return [
+            cache.get(f"vrow-aligned:{tag_v}:{crf}:{i.path}", lambda i=i: compressed_row(analyzer.set, args.data / i.path, crf))
+            for i in dev_face
+        ]
 
     face_cols, face_truth, face_methods = {}, {}, {}
     for crf in (None, 23, 40):
-        found = [cache.get(f"face-aligned:{tag_f}:{crf}:{i.path}", lambda i=i, crf=crf: face_score(i, crf)) for i in dev_face]
+        found = [None if r is None else r[face_card.name] for r in face_rows(crf)]
         face_cols[crf] = [v for v in found if v is not None]
         face_truth[crf] = [int(i.label == "fake") for i, v in zip(dev_face, found) if v is not None]
         face_methods[crf] = [i.generator for i, v in zip(dev_face, found) if v is not None]
@@ -256,7 +255,7 @@ def main(argv=None) -> int:
     per_method = {crf: per_group(face_truth[crf], s, face_methods[crf]) for crf, s in face_cols.items()}
     overall = {crf: bootstrap_auc(face_truth[crf], s) for crf, s in face_cols.items()}
     lines += [
-        f"**npr-cnn-face (weights {tag_f}) on FaceForensics++ test crops** ({face_labels.count(1)} manipulated, "
+        f"**npr-cnn-face (weights {face_card.weights_sha256[:12]}) on FaceForensics++ test crops** ({face_labels.count(1)} manipulated, "
         f"{face_labels.count(0)} original; crop level, the repository's own train/test split; each crop compressed at its own "
         f"size, then its face found and cropped as inference crops it; crops without a found face left out: "
         f"{len(dev_face) - len(face_cols[None])} / {len(dev_face) - len(face_cols[23])} / {len(dev_face) - len(face_cols[40])}): "
@@ -271,21 +270,12 @@ def main(argv=None) -> int:
     lines.append("")
 
     # 3a. the video rule on compressed dev crops ----------------------------------------------------
-    analyzer = Analyzer()
     video_rule = analyzer.ensemble.video
     if video_rule is not None:
-        from detect.train.fit_video import compressed_row
-
         names = [d.card.name for d in analyzer.set.face if video_rule.weights.get(d.card.name, 0) > 0]
-        tag_v = hashlib.sha256("|".join(f"{d.card.name}:{d.card.weights_sha256}" for d in analyzer.set.face).encode()).hexdigest()[:12]
         rule_cols, detector_cols, false_alarms, faceless = {}, {}, {}, {}
         for crf in (23, 32, 40):
-            found = [
-                cache.get(
-                    f"vrow-aligned:{tag_v}:{crf}:{i.path}", lambda i=i, crf=crf: compressed_row(analyzer.set, args.data / i.path, crf)
-                )
-                for i in dev_face
-            ]
+            found = face_rows(crf)
             # A crop in which no face is found is left out, as fit_video leaves it out (inference would skip it too).
             rows = [r for r in found if r is not None]
             truth = [y for r, y in zip(found, face_labels) if r is not None]

@@ -63,8 +63,8 @@ def crf_of(item: Item) -> int:
     return low + int(hashlib.sha256(f"crf:{item.path}".encode()).hexdigest(), 16) % (high - low + 1)
 
 
-def compressed_row(detectors, path: Path, crf: int) -> dict[str, float] | None:
-    """{face-task detector: raw score} of the face in the crop at `path` after one H.264 frame at `crf`.
+def compressed_row(detectors, path: Path, crf: int | None) -> dict[str, float] | None:
+    """{face-task detector: raw score} of the face in the crop at `path` after one H.264 frame at `crf` (None: as stored).
 
     The face is found and cropped as inference does it in a video frame (the
     largest face the set's face finder returns, `face_crop_tensor` at each
@@ -76,7 +76,8 @@ def compressed_row(detectors, path: Path, crf: int) -> dict[str, float] | None:
     if detectors.find_faces is None:
         raise ValueError("the video rule is fitted on found faces, and this detector set has no face finder")
     with Image.open(path) as image:
-        squeezed = Image.fromarray(h264(np.asarray(image.convert("RGB")), crf))
+        rgb = np.asarray(image.convert("RGB"))
+        squeezed = Image.fromarray(rgb if crf is None else h264(rgb, crf))
     faces = detectors.find_faces(squeezed)
     if not faces:
         return None
