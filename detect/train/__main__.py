@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         default="crop",
         help="face: the stored crop resized, or the face found and aligned as at inference",
     )
+    art.add_argument(
+        "--resynth",
+        type=float,
+        default=0.0,
+        help="image: share of fake picks replaced by a real crop grown back by a random up-sampler (0-1)",
+    )
     vid = sub.add_parser("video-ensemble", help="fit the rule for videos with faces on compressed 'calib' face crops")
     vid.add_argument("--data", type=Path, required=True, help="a built data set (its 'calib' face crops)")
     vid.add_argument("--out", type=Path, default=WEIGHTS / "ensemble.json", help="the ensemble file whose 'video' section is written")
@@ -92,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             crf_min, crf_max = _crf_range(parser, args.crf)
             if args.h264_views < 0:
                 parser.error("--h264-views must not be negative")
+            if not 0.0 <= args.resynth <= 1.0:
+                parser.error("--resynth must be between 0 and 1")
             recipe = Recipe(
                 kind=args.kind,
                 steps=steps,
@@ -101,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 crf_max=crf_max,
                 framing=args.framing,
                 exclude_families=tuple(args.exclude_family),
+                resynth=args.resynth,
             )
             try:
                 digest = train(args.data, args.out, recipe)

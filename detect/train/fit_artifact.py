@@ -33,6 +33,7 @@ from PIL import Image, ImageFilter
 from detect.models.artifact import ArtifactNet, save_weights
 from detect.tiles import fill_tile, to_rgb_array
 from detect.train.data import Item, read_index
+from detect.train.resynth import resynthesise
 from detect.train.synth import h264
 
 CACHE_SIDE = {"image": 176, "face": 160}  # stored crop side: room for reductions down to 0.73x / face jitter
@@ -63,6 +64,10 @@ class Recipe:
     # Families left out of training (leave-one-family-out folds of the protocol: how the network does on a kind of
     # generator or manipulation it never saw). The shipped weights leave none out.
     exclude_families: tuple[str, ...] = ()
+    # Image: this share of the fake picks is replaced by a real crop reduced and grown back by a randomly drawn
+    # up-sampler (detect/train/resynth.py): fakes of countless decoders with real content, so that the trace
+    # generators share, not the look of the families in the data, is what the network learns.
+    resynth: float = 0.0
 
     def flags(self) -> str:
         """The command-line flags that reproduce this recipe (defaults left out)."""
@@ -73,6 +78,8 @@ class Recipe:
             parts.append(f"--framing {self.framing}")
         if self.exclude_families:
             parts.append("--exclude-family " + " ".join(self.exclude_families))
+        if self.resynth:
+            parts.append(f"--resynth {self.resynth:g}")
         return " ".join(parts)
 
 
@@ -212,6 +219,20 @@ def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
     item_weights = sampling_weights(items, recipe.kind)
     crop_weights = item_weights[owners] / np.bincount(owners, minlength=len(items))[owners]
     crop_weights /= crop_weights.sum()
+    resynth = recipe.resynth if recipe.kind == "image" else 0.0
+    real_crops = np.flatnonzero(labels[owners] == 0)
+    real_weights = crop_weights[real_crops] / crop_weights[real_crops].sum()
+
+    fake_tiles = [0, 0]  # fake picks, and how many of them were synthetic
+
+    def pick_tile(index: int) -> np.ndarray:
+        crop = crops[index]
+        if labels[owners[index]] == 1:
+            fake_tiles[0] += 1
+            if resynth and rng.random() < resynth:
+                crop = resynthesise(rng, crops[rng.choice(real_crops, p=real_weights)])
+                fake_tiles[1] += 1
+        return process(rng, crop, recipe.kind)
 
     net = ArtifactNet(width=recipe.width).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     optimiser = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=1e-4)
@@ -220,7 +241,7 @@ def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
     running = []
     for step in range(recipe.steps):
         picks = rng.choice(len(crops), size=recipe.batch, p=crop_weights)
-        batch = np.stack([process(rng, crops[i], recipe.kind) for i in picks])
+        batch = np.stack([pick_tile(i) for i in picks])
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0).contiguous(memory_format=torch.channels_last)
         y = torch.from_numpy(labels[owners[picks]])
         loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x), y)
@@ -231,6 +252,8 @@ def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
         running.append(loss.item())
         if (step + 1) % 100 == 0 or step + 1 == recipe.steps:
             log(f"step {step + 1}/{recipe.steps} loss {np.mean(running[-100:]):.4f} ({time.time() - start:.0f} s)")
+    if resynth:
+        log(f"synthetic up-sampling fakes: {fake_tiles[1]} of {fake_tiles[0]} fake tiles")
     net.eval()
     sources = sorted({item.source for item in items})
     meta = {

@@ -1,0 +1,86 @@
+"""Synthetic up-sampling fakes (detect/train/resynth.py) and their use in the artifact CNN's training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from detect.models.artifact import read_weights
+from detect.train.fit_artifact import CACHE_SIDE, Recipe, train
+from detect.train.resynth import resynthesise
+from tests.detect.test_artifact import dataset  # noqa: F401, F811  (the tiny built data set, a fixture)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def photo_like(seed: int = 0, side: int = CACHE_SIDE["image"]) -> np.ndarray:
+    """Smooth shapes plus sensor-like noise: content to keep, and fine texture with no 2x2 grid of its own."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:side, 0:side] / side
+    base = np.stack([np.sin(6 * x + c) * np.cos(4 * y - c) for c in range(3)], axis=-1) * 80 + 128
+    return np.clip(base + rng.normal(0, 12, size=base.shape), 0, 255).astype(np.uint8)
+
+
+def grid_trace(rgb: np.ndarray) -> float:
+    """How differently neighbours inside a 2x2 cell and neighbours across cells differ (0 for a photo)."""
+    grey = rgb.astype(float).mean(axis=2)
+    steps = np.abs(np.diff(grey, axis=1))
+    return float(abs(np.log(steps[:, 0::2].mean() / steps[:, 1::2].mean())))
+
+
+def test_a_synthetic_fake_keeps_the_crops_size_content_and_colour():
+    crop = photo_like()
+    for seed in range(8):
+        fake = resynthesise(np.random.default_rng(seed), crop)
+        assert fake.shape == crop.shape and fake.dtype == np.uint8
+        assert np.corrcoef(fake.astype(float).ravel(), crop.astype(float).ravel())[0, 1] > 0.8
+        # Each channel keeps its mean and spread, so colour and contrast are not what training can learn.
+        assert np.abs(fake.mean(axis=(0, 1)) - crop.mean(axis=(0, 1))).max() < 2.0
+        assert np.allclose(fake.std(axis=(0, 1)), crop.std(axis=(0, 1)), rtol=0.05)
+
+
+def test_synthetic_fakes_carry_an_up_sampling_grid_the_real_crop_lacks():
+    crop = photo_like(1)
+    fakes = [resynthesise(np.random.default_rng(seed), crop) for seed in range(12)]
+    assert grid_trace(crop) < 0.02
+    assert np.median([grid_trace(f) for f in fakes]) > max(10 * grid_trace(crop), 0.02)
+
+
+def test_synthetic_fakes_are_reproducible_and_vary_between_draws():
+    crop = photo_like(2)
+    one, again = resynthesise(np.random.default_rng(5), crop), resynthesise(np.random.default_rng(5), crop)
+    other = resynthesise(np.random.default_rng(6), crop)
+    assert np.array_equal(one, again)
+    assert not np.array_equal(one, other)
+    readonly = crop.copy()
+    readonly.flags.writeable = False  # the training's cached crops
+    assert np.array_equal(resynthesise(np.random.default_rng(5), readonly), one)
+
+
+def test_training_replaces_that_share_of_fake_tiles_and_records_it(dataset, tmp_path):  # noqa: F811
+    lines: list[str] = []
+    recipe = Recipe(batch=8, steps=4, width=8, views=1, seed=3, resynth=1.0)
+    train(dataset, tmp_path / "all.pt", recipe, log=lines.append)
+    counts = [line for line in lines if line.startswith("synthetic up-sampling fakes")]
+    assert len(counts) == 1
+    synthetic, fakes = (int(n) for n in counts[0].split(": ")[1].replace(" fake tiles", "").split(" of "))
+    assert fakes > 0 and synthetic == fakes  # every fake pick, at a share of 1
+    _net, meta, _digest = read_weights(tmp_path / "all.pt")
+    assert meta["recipe"]["resynth"] == 1.0 and "--resynth 1" in meta["command"]
+
+    plain: list[str] = []
+    train(dataset, tmp_path / "none.pt", Recipe(batch=8, steps=4, width=8, views=1, seed=3), log=plain.append)
+    assert not any(line.startswith("synthetic") for line in plain)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_the_resynth_share_is_in_the_recipe_and_its_command(share):
+    flags = Recipe(resynth=share).flags()
+    assert ("--resynth 0.5" in flags) == (share == 0.5)
