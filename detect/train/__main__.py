@@ -68,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="image: share of fake picks replaced by a real crop grown back by a random up-sampler (0-1)",
     )
+    art.add_argument(
+        "--sbi",
+        type=float,
+        default=0.0,
+        help="face, with --framing aligned: share of fake picks replaced by a self-blended real face (0-1)",
+    )
     vid = sub.add_parser("video-ensemble", help="fit the rule for videos with faces on compressed 'calib' face crops")
     vid.add_argument("--data", type=Path, required=True, help="a built data set (its 'calib' face crops)")
     vid.add_argument("--out", type=Path, default=WEIGHTS / "ensemble.json", help="the ensemble file whose 'video' section is written")
@@ -98,8 +104,13 @@ def main(argv: list[str] | None = None) -> int:
             crf_min, crf_max = _crf_range(parser, args.crf)
             if args.h264_views < 0:
                 parser.error("--h264-views must not be negative")
-            if not 0.0 <= args.resynth <= 1.0:
-                parser.error("--resynth must be between 0 and 1")
+            for flag, share in (("--resynth", args.resynth), ("--sbi", args.sbi)):
+                if not 0.0 <= share <= 1.0:
+                    parser.error(f"{flag} must be between 0 and 1")
+            if args.sbi and (args.kind != "face" or args.framing != "aligned"):
+                parser.error("--sbi needs --kind face --framing aligned (self-blends are made on the landmarks of aligned crops)")
+            if args.resynth and args.kind != "image":
+                parser.error("--resynth is for --kind image")
             recipe = Recipe(
                 kind=args.kind,
                 steps=steps,
@@ -110,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 framing=args.framing,
                 exclude_families=tuple(args.exclude_family),
                 resynth=args.resynth,
+                sbi=args.sbi,
             )
             try:
                 digest = train(args.data, args.out, recipe)

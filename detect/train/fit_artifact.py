@@ -15,7 +15,10 @@ signal:
   therefore not what the network can learn);
 - sampling is balanced: real and fake have equal mass within faces and within
   scenes, and every source within those has equal mass, so neither content
-  nor the largest source dominates.
+  nor the largest source dominates;
+- with `--resynth SHARE`, that share of the fake tiles are real crops reduced and
+  grown back by a randomly drawn up-sampler (detect/train/resynth.py): the same
+  content as the reals, so only the up-sampling trace tells them apart.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from detect.models.artifact import ArtifactNet, save_weights
 from detect.tiles import fill_tile, to_rgb_array
 from detect.train.data import Item, read_index
 from detect.train.resynth import resynthesise
+from detect.train.sbi import self_blend_face
 from detect.train.synth import h264
 
 CACHE_SIDE = {"image": 176, "face": 160}  # stored crop side: room for reductions down to 0.73x / face jitter
@@ -68,6 +72,10 @@ class Recipe:
     # up-sampler (detect/train/resynth.py): fakes of countless decoders with real content, so that the trace
     # generators share, not the look of the families in the data, is what the network learns.
     resynth: float = 0.0
+    # Face (aligned framing): this share of the fake picks is a real face crop blended with an altered copy of itself
+    # on its landmarks (Self-Blended Images, detect/train/sbi.py): the blending trace every face swap leaves, over every
+    # real identity, instead of only the four FaceForensics++ methods' own quirks.
+    sbi: float = 0.0
 
     def flags(self) -> str:
         """The command-line flags that reproduce this recipe (defaults left out)."""
@@ -80,6 +88,8 @@ class Recipe:
             parts.append("--exclude-family " + " ".join(self.exclude_families))
         if self.resynth:
             parts.append(f"--resynth {self.resynth:g}")
+        if self.sbi:
+            parts.append(f"--sbi {self.sbi:g}")
         return " ".join(parts)
 
 
@@ -94,8 +104,9 @@ def _decode(path: Path) -> np.ndarray:
         return to_rgb_array(image)
 
 
-def _aligned_face(rgb: np.ndarray, side: int) -> np.ndarray | None:
-    """The largest face the pipeline finds in `rgb`, cropped as inference crops it (aligned, its margin), or None."""
+def _aligned_face(rgb: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The largest face the pipeline finds in `rgb`, cropped as inference crops it (aligned, its margin), and its five
+    landmarks in that crop; None without a face."""
     from detect.faces import find_faces
     from detect.scoring import FACE_MARGIN
 
@@ -103,25 +114,30 @@ def _aligned_face(rgb: np.ndarray, side: int) -> np.ndarray | None:
     if not faces:
         return None
     face = max(faces, key=lambda f: f.width * f.height)
-    return np.asarray(face.crop(side, margin=FACE_MARGIN).convert("RGB"))
+    crop = np.asarray(face.crop(side, margin=FACE_MARGIN).convert("RGB"))
+    return crop, np.asarray(face.landmarks_in_crop(side, margin=FACE_MARGIN), dtype=np.float32)
 
 
-def _crops(job: tuple[str, str, int, int, int, tuple[int, int, int], str]) -> np.ndarray:
+def _crops(job: tuple[str, str, int, int, int, tuple[int, int, int], str]) -> tuple[np.ndarray, np.ndarray]:
     """`views` stored crops of one file: native-resolution squares (image) or the face (face: the whole stored crop
     resized, or the aligned crop inference takes, see Recipe.framing), the latter followed by its H.264 copies
-    (count, lowest and highest CRF). A face file in which no face is found under "aligned" gives no crop."""
+    (count, lowest and highest CRF); and each crop's five face landmarks (NaN where not known: images, or the
+    whole stored crop). A face file in which no face is found under "aligned" gives no crop."""
     path, kind, side, views, seed, (compressed, crf_min, crf_max), framing = job
     rng = np.random.default_rng(seed)
     rgb = _decode(Path(path))
+    unknown = np.full((5, 2), np.nan, dtype=np.float32)
     if kind == "face":
+        landmarks = unknown
         if framing == "aligned":
             found = _aligned_face(rgb, side)
             if found is None:
-                return np.zeros((0, side, side, 3), dtype=np.uint8)
-            face = found
+                return np.zeros((0, side, side, 3), dtype=np.uint8), np.zeros((0, 5, 2), dtype=np.float32)
+            face, landmarks = found
         else:
             face = np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.BILINEAR))
-        return np.stack([face] + [h264(face, int(rng.integers(crf_min, crf_max + 1))) for _ in range(compressed)])
+        stack = np.stack([face] + [h264(face, int(rng.integers(crf_min, crf_max + 1))) for _ in range(compressed)])
+        return stack, np.stack([landmarks] * len(stack))  # the H.264 copies keep the crop's geometry
     if min(rgb.shape[:2]) < side:
         rgb = fill_tile(rgb, side)
     height, width = rgb.shape[:2]
@@ -129,7 +145,7 @@ def _crops(job: tuple[str, str, int, int, int, tuple[int, int, int], str]) -> np
     for _ in range(views):
         y, x = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
         out.append(rgb[y : y + side, x : x + side])
-    return np.stack(out)
+    return np.stack(out), np.stack([unknown] * len(out))
 
 
 def cache_crops(
@@ -141,16 +157,17 @@ def cache_crops(
     workers: int = 2,
     h264: tuple[int, int, int] = (0, 0, 0),
     framing: str = "crop",
-) -> tuple[np.ndarray, np.ndarray]:
-    """(crops, index of the item each crop came from), decoded in worker processes."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(crops, index of the item each crop came from, each crop's face landmarks or NaN), decoded in worker processes."""
     side = CACHE_SIDE[kind]
     jobs = [(str(Path(root) / item.path), kind, side, views, seed * 1_000_003 + n, h264, framing) for n, item in enumerate(items)]
-    crops, owners = [], []
+    crops, owners, landmarks = [], [], []
     with ProcessPoolExecutor(workers) as pool:
-        for n, stack in enumerate(pool.map(_crops, jobs, chunksize=16)):
+        for n, (stack, points) in enumerate(pool.map(_crops, jobs, chunksize=16)):
             crops.append(stack)
+            landmarks.append(points)
             owners += [n] * len(stack)
-    return np.concatenate(crops), np.asarray(owners)
+    return np.concatenate(crops), np.asarray(owners), np.concatenate(landmarks)
 
 
 def sampling_weights(items: list[Item], kind: str) -> np.ndarray:
@@ -211,7 +228,7 @@ def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
     start = time.time()
     compressed = (recipe.h264_views, recipe.crf_min, recipe.crf_max) if recipe.kind == "face" else (0, 0, 0)
     framing = recipe.framing if recipe.kind == "face" else "crop"
-    crops, owners = cache_crops(
+    crops, owners, landmarks = cache_crops(
         root, items, recipe.kind, recipe.views if recipe.kind == "image" else 1, recipe.seed, h264=compressed, framing=framing
     )
     faceless = len(items) - len(np.unique(owners))
@@ -219,18 +236,25 @@ def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
     item_weights = sampling_weights(items, recipe.kind)
     crop_weights = item_weights[owners] / np.bincount(owners, minlength=len(items))[owners]
     crop_weights /= crop_weights.sum()
-    resynth = recipe.resynth if recipe.kind == "image" else 0.0
-    real_crops = np.flatnonzero(labels[owners] == 0)
-    real_weights = crop_weights[real_crops] / crop_weights[real_crops].sum()
-
+    # Synthetic fakes made from real crops: up-sampling traces for images, self-blends for faces (which need the
+    # crop's landmarks, known only in the aligned framing).
+    synthetic = recipe.resynth if recipe.kind == "image" else recipe.sbi
+    real_crops = np.flatnonzero((labels[owners] == 0) & (recipe.kind == "image" or ~np.isnan(landmarks).any(axis=(1, 2))))
+    if synthetic and not len(real_crops):
+        raise ValueError("--sbi needs real face crops with landmarks: train with --framing aligned")
+    real_weights = crop_weights[real_crops] / crop_weights[real_crops].sum() if len(real_crops) else crop_weights[:0]
     fake_tiles = [0, 0]  # fake picks, and how many of them were synthetic
 
     def pick_tile(index: int) -> np.ndarray:
         crop = crops[index]
         if labels[owners[index]] == 1:
             fake_tiles[0] += 1
-            if resynth and rng.random() < resynth:
-                crop = resynthesise(rng, crops[rng.choice(real_crops, p=real_weights)])
+            if synthetic and rng.random() < synthetic:
+                source = rng.choice(real_crops, p=real_weights)
+                if recipe.kind == "image":
+                    crop = resynthesise(rng, crops[source])
+                else:
+                    crop, _mask = self_blend_face(rng, crops[source].copy(), landmarks[source])
                 fake_tiles[1] += 1
         return process(rng, crop, recipe.kind)
 
@@ -252,8 +276,9 @@ def train(root: Path, out: Path, recipe: Recipe, log=print) -> str:
         running.append(loss.item())
         if (step + 1) % 100 == 0 or step + 1 == recipe.steps:
             log(f"step {step + 1}/{recipe.steps} loss {np.mean(running[-100:]):.4f} ({time.time() - start:.0f} s)")
-    if resynth:
-        log(f"synthetic up-sampling fakes: {fake_tiles[1]} of {fake_tiles[0]} fake tiles")
+    if synthetic:
+        kind_of = "up-sampling fakes" if recipe.kind == "image" else "self-blended faces"
+        log(f"synthetic {kind_of}: {fake_tiles[1]} of {fake_tiles[0]} fake tiles")
     net.eval()
     sources = sorted({item.source for item in items})
     meta = {

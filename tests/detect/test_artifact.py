@@ -392,14 +392,14 @@ def test_face_crops_are_cached_with_their_h264_copies(tmp_path):
     face = tmp_path / "face.png"
     PILImage.fromarray(rng.integers(0, 256, (120, 110, 3), dtype=np.uint8)).save(face)
     side = CACHE_SIDE["face"]
-    plain = _crops((str(face), "face", side, 1, 7, (0, 0, 0), "crop"))
-    stored = _crops((str(face), "face", side, 1, 7, (2, 30, 40), "crop"))
+    plain = _crops((str(face), "face", side, 1, 7, (0, 0, 0), "crop"))[0]
+    stored = _crops((str(face), "face", side, 1, 7, (2, 30, 40), "crop"))[0]
     assert plain.shape == (1, side, side, 3) and stored.shape == (3, side, side, 3)
     assert np.array_equal(stored[0], plain[0])
     # Noise does not survive CRF 30-40: the copies are visibly different from the crop, and from each other's CRF.
     for copy in stored[1:]:
         assert np.abs(copy.astype(int) - stored[0]).mean() > 5
-    assert np.array_equal(_crops((str(face), "face", side, 1, 7, (2, 30, 40), "crop")), stored)  # the same seed, the same copies
+    assert np.array_equal(_crops((str(face), "face", side, 1, 7, (2, 30, 40), "crop"))[0], stored)  # the same seed, the same copies
     recipe = Recipe(kind="face", steps=10, h264_views=2, crf_min=30, crf_max=40)
     assert "--h264-views 2 --crf 30-40" in recipe.flags() and "--h264" not in Recipe(kind="face").flags()
 
@@ -417,13 +417,16 @@ def test_aligned_framing_stores_the_face_as_inference_crops_it_and_skips_files_w
         pytest.skip("needs ../shared/corpus")
     side = CACHE_SIDE["face"]
     (face,) = find_faces(PILImage.open(corpus).convert("RGB"))
-    stored = _crops((str(corpus), "face", side, 1, 7, (0, 0, 0), "aligned"))
+    stored, points = _crops((str(corpus), "face", side, 1, 7, (0, 0, 0), "aligned"))
     assert stored.shape == (1, side, side, 3)
     assert np.array_equal(stored[0], np.asarray(face.crop(side, margin=FACE_MARGIN).convert("RGB")))
-    whole = _crops((str(corpus), "face", side, 1, 7, (0, 0, 0), "crop"))
+    whole, unknown = _crops((str(corpus), "face", side, 1, 7, (0, 0, 0), "crop"))
     assert not np.array_equal(whole[0], stored[0])
+    # The aligned crop carries its face's landmarks (self-blending needs them); the resized whole crop does not know them.
+    assert points.shape == (1, 5, 2) and np.allclose(points[0], face.landmarks_in_crop(side, margin=FACE_MARGIN))
+    assert np.isnan(unknown).all()
 
     flat = tmp_path / "flat.png"
     PILImage.new("RGB", (200, 200), (120, 110, 100)).save(flat)
-    assert _crops((str(flat), "face", side, 1, 7, (1, 30, 40), "aligned")).shape == (0, side, side, 3)
+    assert _crops((str(flat), "face", side, 1, 7, (1, 30, 40), "aligned"))[0].shape == (0, side, side, 3)
     assert "--framing aligned" in Recipe(kind="face", framing="aligned").flags() and "--framing" not in Recipe(kind="face").flags()

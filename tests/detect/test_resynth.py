@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -84,3 +86,62 @@ def test_training_replaces_that_share_of_fake_tiles_and_records_it(dataset, tmp_
 def test_the_resynth_share_is_in_the_recipe_and_its_command(share):
     flags = Recipe(resynth=share).flags()
     assert ("--resynth 0.5" in flags) == (share == 0.5)
+
+
+# ------------------------------------------------------------------ self-blended faces in npr-cnn-face's training
+
+CORPUS = Path(__file__).resolve().parents[2] / "../shared/corpus/images"
+
+
+def face_data_set(root: Path) -> Path:
+    """A hand-written index of corpus portraits (face task): real photos as 'real', MesoNet's deepfake crops as 'fake'."""
+    import csv
+    import shutil
+
+    from detect.train.data import INDEX_FIELDS
+
+    rows = []
+    for label, names in (("real", ["obama.jpg", "biden.jpg"]), ("fake", ["meso_df00204.jpg", "meso_df01254.jpg"])):
+        for name in names:
+            target = root / label / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(CORPUS / label / name, target)
+            family = "face" if label == "real" else "faceswap"
+            rows.append(dict.fromkeys(INDEX_FIELDS, "x") | {"path": f"{label}/{name}", "source": label, "label": label, "family": family, "generator": family, "content": "face", "task": "face", "split": "train"})
+    with (root / "index.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=INDEX_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return root
+
+
+def test_face_training_with_sbi_self_blends_real_aligned_crops(tmp_path):
+    if not (CORPUS / "real/obama.jpg").is_file():
+        pytest.skip("needs ../shared/corpus")
+    root = face_data_set(tmp_path / "faces")
+    lines: list[str] = []
+    recipe = Recipe(kind="face", batch=6, steps=3, width=8, seed=1, framing="aligned", sbi=1.0)
+    train(root, tmp_path / "face.pt", recipe, log=lines.append)
+    counts = [line for line in lines if line.startswith("synthetic self-blended faces")]
+    assert len(counts) == 1
+    synthetic, fakes = (int(n) for n in counts[0].split(": ")[1].replace(" fake tiles", "").split(" of "))
+    assert fakes > 0 and synthetic == fakes
+    _net, meta, _digest = read_weights(tmp_path / "face.pt")
+    assert "--sbi 1" in meta["command"] and "--framing aligned" in meta["command"]
+
+    # In the other framing the crops carry no landmarks, so there is nothing to blend on: a clear error, no file.
+    with pytest.raises(ValueError, match="--framing aligned"):
+        train(root, tmp_path / "crop.pt", Recipe(kind="face", batch=6, steps=1, width=8, sbi=0.5), log=lambda line: None)
+    assert not (tmp_path / "crop.pt").exists()
+
+
+def test_the_command_refuses_sbi_outside_aligned_face_training(tmp_path):
+    import subprocess
+    import sys
+
+    for flags in (["--kind", "image", "--sbi", "0.5"], ["--kind", "face", "--sbi", "0.5"], ["--kind", "face", "--resynth", "0.3"], ["--resynth", "2"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "detect.train", "artifact", str(tmp_path), *flags], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert ("--sbi" in done.stderr) or ("--resynth" in done.stderr)
