@@ -315,7 +315,10 @@ def main(argv=None) -> int:
                     others_cell = bootstrap_auc([int(i.label == "fake") for _, i in others], [s for s, _ in others])
             cache.save()
             shipped_held = [
-                (s, y) for s, y, f in zip(face_cols[None], face_truth[None], [i.family for i, r in zip(dev_face, face_rows(None)) if r is not None])
+                (s, y)
+                for s, y, f in zip(
+                    face_cols[None], face_truth[None], [i.family for i, r in zip(dev_face, face_rows(None)) if r is not None]
+                )
                 if not y or f == family
             ]
             shipped = bootstrap_auc([y for _, y in shipped_held], [s for s, _ in shipped_held])

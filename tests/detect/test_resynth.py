@@ -107,7 +107,19 @@ def face_data_set(root: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(CORPUS / label / name, target)
             family = "face" if label == "real" else "faceswap"
-            rows.append(dict.fromkeys(INDEX_FIELDS, "x") | {"path": f"{label}/{name}", "source": label, "label": label, "family": family, "generator": family, "content": "face", "task": "face", "split": "train"})
+            rows.append(
+                dict.fromkeys(INDEX_FIELDS, "x")
+                | {
+                    "path": f"{label}/{name}",
+                    "source": label,
+                    "label": label,
+                    "family": family,
+                    "generator": family,
+                    "content": "face",
+                    "task": "face",
+                    "split": "train",
+                }
+            )
     with (root / "index.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=INDEX_FIELDS)
         writer.writeheader()
@@ -139,7 +151,12 @@ def test_the_command_refuses_sbi_outside_aligned_face_training(tmp_path):
     import subprocess
     import sys
 
-    for flags in (["--kind", "image", "--sbi", "0.5"], ["--kind", "face", "--sbi", "0.5"], ["--kind", "face", "--resynth", "0.3"], ["--resynth", "2"]):
+    for flags in (
+        ["--kind", "image", "--sbi", "0.5"],
+        ["--kind", "face", "--sbi", "0.5"],
+        ["--kind", "face", "--resynth", "0.3"],
+        ["--resynth", "2"],
+    ):
         done = subprocess.run(
             [sys.executable, "-m", "detect.train", "artifact", str(tmp_path), *flags], capture_output=True, text=True, timeout=120
         )
