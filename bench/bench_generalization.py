@@ -14,8 +14,9 @@ here is cross-source. Reported, each with a 95% bootstrap interval:
    stored and after one H.264 frame at CRF 23 and 40 (the c23 / c40 levels);
 4. `provenance detect`'s full ensemble end to end on a per-source sample:
    AUC, and how often a real photo is called likely_manipulated;
-5. real photos after ordinary processing (JPEG 40, half size, one H.264
-   frame, a quarter turn): false alarms and the score shift of the turn.
+5. real photos after ordinary processing (JPEG 40, half size, enlarged 2x,
+   a 1 px blur, one H.264 frame, a quarter turn): false alarms and the score
+   shift of the turn.
 
 Scores are cached in --cache (JSON) so that a rerun only scores what is new.
 """
@@ -32,14 +33,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from detect.analyze import MAX_TILES, Analyzer  # noqa: E402
 from detect.base import Label  # noqa: E402
-from detect.models.artifact import load_artifact  # noqa: E402
+from detect.models.artifact import load_artifact, read_weights  # noqa: E402
 from detect.tiles import tiles, to_rgb_array  # noqa: E402
 from detect.train.data import Item, read_index  # noqa: E402
 from detect.train.protocol import Figure, bootstrap_auc, confound_baseline, confound_features, per_group, rate_interval  # noqa: E402
@@ -216,8 +217,9 @@ def main(argv=None) -> int:
     # 2b. leave-one-family-out folds -----------------------------------------------------------
     if folds:
         lines += [
-            "**Leave one family out** (npr-cnn retrained by the same command with `--exclude-family FAMILY`, so no "
-            "generator of that family was seen in training; raw dev files, that family's dev fakes against all dev reals):",
+            "**Leave one family out** (npr-cnn retrained with `--exclude-family FAMILY`, so no generator of that family was "
+            "seen in training; each row's recipe flags as its weights record them; raw dev files, that family's dev fakes "
+            "against all dev reals):",
             "",
             "| family left out of training | fakes | shipped npr-cnn (trained with the family) | trained without it | its other families |",
             "|---|---|---|---|---|",
@@ -238,8 +240,10 @@ def main(argv=None) -> int:
             without = bootstrap_auc([dev_labels[k] for k in held], [fold_scores[k] for k in held])
             others = bootstrap_auc([dev_labels[k] for k in rest], [fold_scores[k] for k in rest])
             shipped = fam_raw.get(family)
+            # The fold's own recipe (its weights record the command), so folds of different recipes can sit side by side.
+            recipe = read_weights(weights)[1].get("command", "").partition("--kind image")[2].strip()
             lines.append(
-                f"| {family} (weights {tag}) | {without.fakes} | {shipped.cell() if shipped else 'n/a'} | {without.cell()} | {others.cell()} |"
+                f"| {family} (`{recipe}`, weights {tag}) | {without.fakes} | {shipped.cell() if shipped else 'n/a'} | {without.cell()} | {others.cell()} |"
             )
         lines.append("")
 
@@ -446,6 +450,11 @@ def main(argv=None) -> int:
         "half size": lambda rgb: np.asarray(
             Image.fromarray(rgb).resize((max(1, rgb.shape[1] // 2), max(1, rgb.shape[0] // 2)), Image.LANCZOS)
         ),
+        # Enlarging and softening imitate what up-sampling leaves, the trace npr-cnn looks for: the known weak spot.
+        "enlarged 2x (bicubic)": lambda rgb: np.asarray(
+            Image.fromarray(rgb).resize((rgb.shape[1] * 2, rgb.shape[0] * 2), Image.Resampling.BICUBIC)
+        ),
+        "Gaussian blur 1 px": lambda rgb: np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(1))),
         "one H.264 frame (CRF 23)": lambda rgb: h264(rgb, 23),
         "turned 90 degrees": lambda rgb: np.ascontiguousarray(np.rot90(rgb)),
     }
