@@ -14,8 +14,9 @@ signal:
   quarter turn (JPEG tables, file format and resolution of a source are
   therefore not what the network can learn);
 - sampling is balanced: real and fake have equal mass within faces and within
-  scenes, and every source within those has equal mass, so neither content
-  nor the largest source dominates;
+  scenes, every family within those (diffusion, GAN, composite) has equal mass
+  and every source within a family too, so neither content, nor the family
+  with the most sources, nor the largest source dominates;
 - with `--resynth SHARE`, that share of the fake tiles are real crops reduced and
   grown back by a randomly drawn up-sampler (detect/train/resynth.py): the same
   content as the reals, so only the up-sampling trace tells them apart.
@@ -171,16 +172,22 @@ def cache_crops(
 
 
 def sampling_weights(items: list[Item], kind: str) -> np.ndarray:
-    """Equal mass per label within each content bucket, and per source (image) or method (face) within those."""
-    buckets: dict[tuple[str, str], dict[str, int]] = {}
+    """Equal mass per label within each content bucket; within those, images give each family (diffusion, gan,
+    composite, ...) equal mass and each source equal mass within its family, faces each method equal mass.
+
+    Family before source, because families differ in how many sources they have: with equal mass per source, a family
+    of many small GAN sources took most of the fake mass from diffusion, whose few sources are large, and the
+    diffusion figures fell (model_cards/npr_cnn.md).
+    """
+    buckets: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
     keys = []
     for item in items:
         bucket = (item.label, "face" if item.content == "face" else "scene") if kind == "image" else (item.label, "face")
-        member = item.source if kind == "image" else item.generator
-        buckets.setdefault(bucket, {}).setdefault(member, 0)
-        buckets[bucket][member] += 1
-        keys.append((bucket, member))
-    weights = np.array([1.0 / (len(buckets[b]) * buckets[b][m]) for b, m in keys])
+        family, member = (item.family, item.source) if kind == "image" else ("", item.generator)
+        buckets.setdefault(bucket, {}).setdefault(family, {}).setdefault(member, 0)
+        buckets[bucket][family][member] += 1
+        keys.append((bucket, family, member))
+    weights = np.array([1.0 / (len(buckets[b]) * len(buckets[b][f]) * buckets[b][f][m]) for b, f, m in keys])
     return weights / weights.sum()
 
 

@@ -164,12 +164,12 @@ def _saved(obj) -> bytes:
 # ------------------------------------------------------------------ training pieces
 
 
-def _item(source: str, label: str, content: str, generator: str = "", n: int = 0, task: str = "image") -> Item:
+def _item(source: str, label: str, content: str, generator: str = "", n: int = 0, task: str = "image", family: str = "x") -> Item:
     return Item(
         path=f"{source}/{n}.png",
         source=source,
         label=label,
-        family="x",
+        family=family,
         generator=generator or source,
         content=content,
         task=task,
@@ -215,6 +215,33 @@ def test_sampling_weights_balance_labels_within_content_and_sources_within_bucke
     for source in counts:
         own = [w for w, item in zip(weights, items) if item.source == source[0]]
         assert np.allclose(own, own[0])
+
+
+def test_image_sampling_gives_each_generator_family_equal_mass_then_each_source_within_it():
+    """A family with many sources (GANs of many kinds) does not crowd out one with few (diffusion): family first."""
+    sources = {  # source: (label, family, files)
+        "photos": ("real", "photo", 10),
+        "sd": ("fake", "diffusion", 5),
+        "dall": ("fake", "diffusion", 11),
+        "cyclegan": ("fake", "gan", 2),
+        "biggan": ("fake", "gan", 30),
+        "pix2pix": ("fake", "gan", 4),
+        "composites": ("fake", "composite", 3),
+    }
+    items = [_item(s, label, "scene", n=n, family=family) for s, (label, family, k) in sources.items() for n in range(k)]
+    weights = sampling_weights(items, "image")
+
+    def mass(pick) -> float:
+        return float(sum(w for w, item in zip(weights, items) if pick(item)))
+
+    fakes = mass(lambda i: i.label == "fake")
+    assert fakes == pytest.approx(0.5)
+    for family in ("diffusion", "gan", "composite"):
+        assert mass(lambda i, f=family: i.family == f) == pytest.approx(fakes / 3)
+    for source in ("sd", "dall"):
+        assert mass(lambda i, s=source: i.source == s) == pytest.approx(fakes / 6)
+    for source in ("cyclegan", "biggan", "pix2pix"):
+        assert mass(lambda i, s=source: i.source == s) == pytest.approx(fakes / 9)
 
 
 def test_sampling_weights_for_faces_balance_per_method():
