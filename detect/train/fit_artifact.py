@@ -15,8 +15,9 @@ signal:
   therefore not what the network can learn);
 - sampling is balanced: real and fake have equal mass within faces and within
   scenes, every family within those (diffusion, GAN, composite) has equal mass
-  and every source within a family too, so neither content, nor the family
-  with the most sources, nor the largest source dominates;
+  and every generator within a family too (reals: every source), so neither
+  content, nor the family with the most sources, nor the largest source
+  dominates;
 - with `--resynth SHARE`, that share of the fake tiles are real crops reduced and
   grown back by a randomly drawn up-sampler (detect/train/resynth.py): the same
   content as the reals, so only the up-sampling trace tells them apart.
@@ -173,17 +174,19 @@ def cache_crops(
 
 def sampling_weights(items: list[Item], kind: str) -> np.ndarray:
     """Equal mass per label within each content bucket; within those, images give each family (diffusion, gan,
-    composite, ...) equal mass and each source equal mass within its family, faces each method equal mass.
+    composite, ...) equal mass and each generator equal mass within its family (reals: each source), faces each
+    method equal mass.
 
-    Family before source, because families differ in how many sources they have: with equal mass per source, a family
-    of many small GAN sources took most of the fake mass from diffusion, whose few sources are large, and the
-    diffusion figures fell (model_cards/npr_cnn.md).
+    Family, then generator: what the network has to carry to new generators is what many generators share, so each
+    generator counts once whatever the size of the source it came in (one source holds 40 text-to-image models,
+    another one GAN). With equal mass per source, a family of many small GAN sources took most of the fake mass from
+    diffusion, whose generators come in few large sources, and the diffusion figures fell (model_cards/npr_cnn.md).
     """
     buckets: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
     keys = []
     for item in items:
         bucket = (item.label, "face" if item.content == "face" else "scene") if kind == "image" else (item.label, "face")
-        family, member = (item.family, item.source) if kind == "image" else ("", item.generator)
+        family, member = (item.family, item.generator or item.source) if kind == "image" else ("", item.generator)
         buckets.setdefault(bucket, {}).setdefault(family, {}).setdefault(member, 0)
         buckets[bucket][family][member] += 1
         keys.append((bucket, family, member))

@@ -217,8 +217,9 @@ def test_sampling_weights_balance_labels_within_content_and_sources_within_bucke
         assert np.allclose(own, own[0])
 
 
-def test_image_sampling_gives_each_generator_family_equal_mass_then_each_source_within_it():
-    """A family with many sources (GANs of many kinds) does not crowd out one with few (diffusion): family first."""
+def test_image_sampling_gives_each_generator_family_equal_mass_then_each_generator_within_it():
+    """A family with many sources (GANs of many kinds) does not crowd out one with few (diffusion): family first;
+    then each generator, so a source of several models counts once per model."""
     sources = {  # source: (label, family, files)
         "photos": ("real", "photo", 10),
         "sd": ("fake", "diffusion", 5),
@@ -229,6 +230,8 @@ def test_image_sampling_gives_each_generator_family_equal_mass_then_each_source_
         "composites": ("fake", "composite", 3),
     }
     items = [_item(s, label, "scene", n=n, family=family) for s, (label, family, k) in sources.items() for n in range(k)]
+    # A source with three models: two more diffusion generators, each as much as 'sd' or 'dall'.
+    items += [_item("zoo", "fake", "scene", generator=f"model-{m}", n=n, family="diffusion") for m in (1, 2) for n in range(4)]
     weights = sampling_weights(items, "image")
 
     def mass(pick) -> float:
@@ -239,7 +242,8 @@ def test_image_sampling_gives_each_generator_family_equal_mass_then_each_source_
     for family in ("diffusion", "gan", "composite"):
         assert mass(lambda i, f=family: i.family == f) == pytest.approx(fakes / 3)
     for source in ("sd", "dall"):
-        assert mass(lambda i, s=source: i.source == s) == pytest.approx(fakes / 6)
+        assert mass(lambda i, s=source: i.source == s) == pytest.approx(fakes / 12)
+    assert mass(lambda i: i.source == "zoo") == pytest.approx(fakes / 6)
     for source in ("cyclegan", "biggan", "pix2pix"):
         assert mass(lambda i, s=source: i.source == s) == pytest.approx(fakes / 9)
 
