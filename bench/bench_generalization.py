@@ -94,6 +94,17 @@ def table(title: str, figures: dict[str, object], what: str = "family") -> list[
     return lines + [""]
 
 
+def _folds(parser: argparse.ArgumentParser, flag: str, values: list[str]) -> list[tuple[str, Path]]:
+    """(family, weights file) of each FAMILY=WEIGHTS value, or a usage error."""
+    folds = []
+    for fold in values:
+        family, _, weights = fold.partition("=")
+        if not family or not weights or not Path(weights).is_file():
+            parser.error(f"{flag} {fold}: expected FAMILY=WEIGHTS with an existing weights file")
+        folds.append((family, Path(weights)))
+    return folds
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)
@@ -117,18 +128,7 @@ def main(argv=None) -> int:
         help="leave-one-manipulation-out: face artifact weights trained with --exclude-family FAMILY (repeatable)",
     )
     args = parser.parse_args(argv)
-    folds = []
-    for fold in args.fold:
-        family, _, weights = fold.partition("=")
-        if not family or not weights or not Path(weights).is_file():
-            parser.error(f"--fold {fold}: expected FAMILY=WEIGHTS with an existing weights file")
-        folds.append((family, Path(weights)))
-    face_folds = []
-    for fold in args.face_fold:
-        family, _, weights = fold.partition("=")
-        if not family or not weights or not Path(weights).is_file():
-            parser.error(f"--face-fold {fold}: expected FAMILY=WEIGHTS with an existing weights file")
-        face_folds.append((family, Path(weights)))
+    folds, face_folds = _folds(parser, "--fold", args.fold), _folds(parser, "--face-fold", args.face_fold)
     started = time.time()
     cache = Cache(args.cache or args.data / "scores.json")
     items = read_index(args.data)

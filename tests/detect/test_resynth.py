@@ -6,20 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from detect.models.artifact import read_weights
 from detect.train.fit_artifact import CACHE_SIDE, Recipe, train
 from detect.train.resynth import resynthesise
-from tests.detect.test_artifact import dataset  # noqa: F401, F811  (the tiny built data set, a fixture)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.detect.test_artifact import dataset, one_thread  # noqa: F401, F811  (fixtures: the tiny built data set; one torch thread)
 
 
 def photo_like(seed: int = 0, side: int = CACHE_SIDE["image"]) -> np.ndarray:
