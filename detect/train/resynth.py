@@ -7,8 +7,10 @@ convolution), which leaves a pattern on every 2x2 cell (Tan et al., NPR, CVPR 20
 random and applying them to real crops gives fakes of countless "generators" whose content is exactly that of the
 real crops, so content cannot be the signal, only the up-sampling trace can.
 
-Plain interpolation (bilinear, bicubic, Lanczos at any scale) is given to both labels by the training's processing
-(fit_artifact.process), so a resized photo is not what these fakes teach; the random kernels are.
+Plain interpolation (bilinear, bicubic or Lanczos, reductions and enlargements up to 1.6x) is given to both labels by
+the training's processing (fit_artifact.process), so a moderately resized photo is not what these fakes teach; the
+random kernels are. Exact 2x enlargement is not given to the reals, which is why enlarged real photos still read
+as fake (BENCHMARKS.md).
 """
 
 from __future__ import annotations
