@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from detect.analyze import MAX_TILES, Analyzer  # noqa: E402
 from detect.base import Label  # noqa: E402
 from detect.models.artifact import load_artifact, read_weights  # noqa: E402
+from detect.stills import MIN_DETAIL, MIN_JPEG_QUALITY, MIN_SIDE  # noqa: E402
 from detect.tiles import tiles, to_rgb_array  # noqa: E402
 from detect.train.data import Item, read_index  # noqa: E402
 from detect.train.protocol import Figure, bootstrap_auc, confound_baseline, confound_features, per_group, rate_interval  # noqa: E402
@@ -505,6 +506,8 @@ def ensemble_tag(analyzer: Analyzer) -> str:
     """Which detectors and fusion produced a cached ensemble score."""
     parts = [f"{d.card.name}:{d.card.weights_sha256}" for d in analyzer.set.image + analyzer.set.face]
     parts.append(analyzer.ensemble.to_json())
+    # The out-of-scope rules decide labels too (uncertain whatever the score): a new rule must not reuse old labels.
+    parts.append(f"scope:{MIN_SIDE}:{MIN_JPEG_QUALITY}:{MIN_DETAIL}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
