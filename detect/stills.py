@@ -143,8 +143,8 @@ _IJG_LUMA_SORTED = np.sort(
 # Fine detail (see fine_detail) below which a picture looks enlarged or softened. Enlarging or blurring a picture
 # empties the top of its spectrum, and an empty top is what a generator's up-sampling leaves too: the artifact
 # detectors cannot tell the two apart, and real photos enlarged 2x were called likely_manipulated 12.9% of the time,
-# blurred by 1 px 18.6%. Chosen on the data set's calib split (bench/bench_detail.py): 3.4% of the native calib
-# pictures fall below it, 93% of the real ones enlarged 2x (bicubic) and 97% of them blurred by 1 px.
+# blurred by 1 px 18.6%. Chosen on the data set's calib split (bench/bench_detail.py): 4.0% of the native real and
+# 2.8% of the fake calib pictures fall below it, 93% of the real ones enlarged 2x (bicubic), 97% blurred by 1 px.
 MIN_DETAIL = 0.03
 DETAIL_SIDE = 512  # the centre square measured: bounded cost, and enough of the picture to be representative
 
@@ -191,6 +191,7 @@ def out_of_scope(width: int, height: int, quality: int | None, detail: float | N
 
 
 def scope_notes(rgb: np.ndarray, quality: int | None) -> tuple[str, ...]:
+    """out_of_scope for decoded pixels (fine detail is only measured where the size allows a verdict at all)."""
     return out_of_scope(rgb.shape[1], rgb.shape[0], quality, fine_detail(rgb) if min(rgb.shape[:2]) >= MIN_SIDE else None)
 
 
