@@ -23,36 +23,33 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_generalization import load_rgb, sample  # noqa: E402
+from bench_generalization import PHOTO_PROCESSING, load_rgb, sample  # noqa: E402
 
 from detect.stills import MIN_DETAIL, fine_detail  # noqa: E402
 from detect.train.data import Item, read_index  # noqa: E402
 from detect.train.protocol import rate_interval  # noqa: E402
-from detect.train.synth import jpeg  # noqa: E402
 
 CANDIDATES = (0.02, 0.025, 0.03, 0.035, 0.04)
 
 
-def _resized(factor: float, resample: Image.Resampling) -> Callable[[np.ndarray], np.ndarray]:
-    def change(rgb: np.ndarray) -> np.ndarray:
-        size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
-        return np.asarray(Image.fromarray(rgb).resize(size, resample))
-
-    return change
+def _enlarged_bilinear(rgb: np.ndarray) -> np.ndarray:
+    size = (round(rgb.shape[1] * 1.5), round(rgb.shape[0] * 1.5))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
 
 
+# The processing table's own operations (bench_generalization), plus a milder enlargement.
 PROCESSING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "enlarged 2x (bicubic)": _resized(2.0, Image.Resampling.BICUBIC),
-    "enlarged 1.5x (bilinear)": _resized(1.5, Image.Resampling.BILINEAR),
-    "Gaussian blur 1 px": lambda rgb: np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(1))),
-    "JPEG 40": lambda rgb: jpeg(rgb, 40),
-    "half size (Lanczos)": _resized(0.5, Image.Resampling.LANCZOS),
+    "enlarged 2x (bicubic)": PHOTO_PROCESSING["enlarged 2x (bicubic)"],
+    "enlarged 1.5x (bilinear)": _enlarged_bilinear,
+    "Gaussian blur 1 px": PHOTO_PROCESSING["Gaussian blur 1 px"],
+    "JPEG 40": PHOTO_PROCESSING["JPEG 40"],
+    "half size": PHOTO_PROCESSING["half size"],
 }
 
 

@@ -31,6 +31,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -46,6 +47,20 @@ from detect.tiles import tiles, to_rgb_array  # noqa: E402
 from detect.train.data import Item, read_index  # noqa: E402
 from detect.train.protocol import Figure, bootstrap_auc, confound_baseline, confound_features, per_group, rate_interval  # noqa: E402
 from detect.train.synth import h264, jpeg  # noqa: E402
+
+# Ordinary processing of real photos (section 5; bench_detail.py measures the fine-detail floor on the same).
+PHOTO_PROCESSING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "as stored": lambda rgb: rgb,
+    "JPEG 40": lambda rgb: jpeg(rgb, 40),
+    "half size": lambda rgb: np.asarray(Image.fromarray(rgb).resize((max(1, rgb.shape[1] // 2), max(1, rgb.shape[0] // 2)), Image.LANCZOS)),
+    # Enlarging and softening imitate what up-sampling leaves, the trace npr-cnn looks for: the known weak spot.
+    "enlarged 2x (bicubic)": lambda rgb: np.asarray(
+        Image.fromarray(rgb).resize((rgb.shape[1] * 2, rgb.shape[0] * 2), Image.Resampling.BICUBIC)
+    ),
+    "Gaussian blur 1 px": lambda rgb: np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(1))),
+    "one H.264 frame (CRF 23)": lambda rgb: h264(rgb, 23),
+    "turned 90 degrees": lambda rgb: np.ascontiguousarray(np.rot90(rgb)),
+}
 
 
 def sample(items: list[Item], per_source: int, salt: str) -> list[Item]:
@@ -445,20 +460,6 @@ def main(argv=None) -> int:
 
     # 5. real photos after ordinary processing ------------------------------------------------
     photos = sample([i for i in dev_image if i.label == "real" and i.family == "photo"], args.photos // 2, "photos")
-    variants = {
-        "as stored": lambda rgb: rgb,
-        "JPEG 40": lambda rgb: jpeg(rgb, 40),
-        "half size": lambda rgb: np.asarray(
-            Image.fromarray(rgb).resize((max(1, rgb.shape[1] // 2), max(1, rgb.shape[0] // 2)), Image.LANCZOS)
-        ),
-        # Enlarging and softening imitate what up-sampling leaves, the trace npr-cnn looks for: the known weak spot.
-        "enlarged 2x (bicubic)": lambda rgb: np.asarray(
-            Image.fromarray(rgb).resize((rgb.shape[1] * 2, rgb.shape[0] * 2), Image.Resampling.BICUBIC)
-        ),
-        "Gaussian blur 1 px": lambda rgb: np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(1))),
-        "one H.264 frame (CRF 23)": lambda rgb: h264(rgb, 23),
-        "turned 90 degrees": lambda rgb: np.ascontiguousarray(np.rot90(rgb)),
-    }
     lines += [
         f"**Real dev photos after ordinary processing** ({len(photos)} photos of "
         + ", ".join(sorted({p.source for p in photos}))
@@ -469,7 +470,7 @@ def main(argv=None) -> int:
     ]
     shifts = []
     base_scores = {}
-    for name, change in variants.items():
+    for name, change in PHOTO_PROCESSING.items():
         scores, labels, nprs = [], [], []
         for item in photos:
 

@@ -182,7 +182,7 @@ def out_of_scope(width: int, height: int, quality: int | None, detail: float | N
         notes.append(f"too small to judge ({width}x{height} px; the detectors need {MIN_SIDE} px or more)")
     if quality is not None and quality < MIN_JPEG_QUALITY:
         notes.append(f"heavily compressed (JPEG quality about {quality}): compression erases the traces the detectors look for")
-    if detail is not None and detail < MIN_DETAIL and min(width, height) >= MIN_SIDE:
+    if detail is not None and detail < MIN_DETAIL:
         notes.append(
             f"little fine detail ({detail:.3f}, below {MIN_DETAIL}): enlarged or blurred pictures look like up-sampled "
             "ones, so the detectors cannot judge it"

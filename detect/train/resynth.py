@@ -10,7 +10,7 @@ real crops, so content cannot be the signal, only the up-sampling trace can.
 Plain interpolation (bilinear, bicubic or Lanczos, reductions and enlargements up to 1.6x) is given to both labels by
 the training's processing (fit_artifact.process), so a moderately resized photo is not what these fakes teach; the
 random kernels are. Exact 2x enlargement is not given to the reals, which is why enlarged real photos still read
-as fake (BENCHMARKS.md).
+as fake; at inference they fall below the fine-detail floor and get `uncertain` (detect.stills.MIN_DETAIL).
 """
 
 from __future__ import annotations
